@@ -1,0 +1,349 @@
+"""Data sets of 64×64 grayscale images in [0, 1], held in memory, each image tagged with its source image.
+
+Three registered data sets (SPEC §4):
+
+- ``skimage-natural``: the photographs bundled inside scikit-image's wheel, cut into
+  non-overlapping tiles (offline, the default);
+- ``cifar10``: CIFAR-10's python batch format (a ``cifar-10-batches-py`` folder or one batch file);
+- ``folder``: any folder of PNG/JPEG/TIFF/BMP images.
+
+Then :func:`augment` adds the design's seeded offline augmentation and :func:`split`
+divides by source image (``by-source``) or, only when asked by name, over augmented
+copies as the founding design did (``augmented-copies``, which leaks test content into training).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision.transforms.v2.functional as TF
+from PIL import Image, UnidentifiedImageError
+
+from denoiser.errors import ConfigurationError, DataError
+from denoiser.registry import Registry
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SIZE = 64
+SPLITS = ("by-source", "augmented-copies")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+PATCH_MODES = ("resize", "center-crop", "tiles")
+
+# Photographs that ship inside scikit-image's wheel (no download needed).
+SKIMAGE_PHOTOGRAPHS = (
+    "astronaut.png", "brick.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "grass.png",
+    "gravel.png", "hubble_deep_field.jpg", "moon.png", "motorcycle_left.png", "rocket.jpg",
+)
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images (N, 1, 64, 64) float32 in [0, 1] and, per image, the index of its source image."""
+
+    images: torch.Tensor  # (N, 1, 64, 64)
+    sources: torch.Tensor  # (N,) int64; images with one source come from one original picture
+    source_names: tuple[str, ...]  # name of each source index, e.g. "camera/tile-3"
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def subset(self, indices: torch.Tensor) -> "ImageSet":
+        return ImageSet(self.images[indices], self.sources[indices], self.source_names)
+
+
+DATASETS: Registry[ImageSet] = Registry("data set")
+
+
+def load_dataset(name: str, **params: object) -> ImageSet:
+    """Load the registered data set ``name`` with its parameters, e.g. ``load_dataset("folder", path="Set12")``."""
+    return DATASETS.create(name, **params)
+
+
+# ----------------------------------------------------------------------------- image helpers
+
+
+def to_grayscale(image: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) float in [0, 1] → (1, H, W), with ITU-R 601 luma weights for RGB (as torchvision)."""
+    if image.shape[0] == 1:
+        return image
+    return TF.rgb_to_grayscale(image[:3], num_output_channels=1)
+
+
+def _square_center(image: torch.Tensor) -> torch.Tensor:
+    height, width = image.shape[-2:]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return image[..., top : top + side, left : left + side]
+
+
+def image_to_patches(image: torch.Tensor, mode: str, tiles: int = 4) -> torch.Tensor:
+    """(1, H, W) → (P, 1, 64, 64) patches.
+
+    ``resize``: the centred square, resized to 64×64 (one patch); ``center-crop``: the central
+    64×64 pixels (one patch; smaller images are resized up first); ``tiles``: the centred square
+    resized to (64·tiles)², cut into tiles × tiles non-overlapping patches.
+    """
+    if mode not in PATCH_MODES:
+        raise ConfigurationError(f"unknown patch mode {mode!r}; valid: {', '.join(PATCH_MODES)}")
+    square = _square_center(image)
+    if mode == "center-crop":
+        if square.shape[-1] < IMAGE_SIZE:
+            square = TF.resize(square, [IMAGE_SIZE, IMAGE_SIZE], antialias=True)
+        return TF.center_crop(square, [IMAGE_SIZE, IMAGE_SIZE]).unsqueeze(0).clamp(0, 1)
+    side = IMAGE_SIZE * (tiles if mode == "tiles" else 1)
+    resized = TF.resize(square, [side, side], antialias=True).clamp(0, 1)  # (1, side, side)
+    # (1, side, side) → (tiles·tiles, 1, 64, 64), row by row
+    patches = resized.unfold(1, IMAGE_SIZE, IMAGE_SIZE).unfold(2, IMAGE_SIZE, IMAGE_SIZE)
+    return patches.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).contiguous()
+
+
+def read_image(path: Path) -> torch.Tensor:
+    """Read one image file as (1, H, W) float32 grayscale in [0, 1]; a bad file raises DataError naming it."""
+    try:
+        with Image.open(path) as opened:
+            opened.load()  # decodes now, so a truncated file fails here
+            if opened.mode.startswith("I;16") or opened.mode == "I":
+                array = np.asarray(opened, dtype=np.float32) / 65535.0
+                return torch.from_numpy(array).clamp(0, 1).unsqueeze(0)
+            rgb = np.asarray(opened.convert("RGB"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise DataError(f"{path}: cannot read image ({error})") from None
+    image = torch.from_numpy(rgb.copy()).permute(2, 0, 1).float() / 255.0  # (3, H, W)
+    return to_grayscale(image)
+
+
+def _from_patches(named_patches: list[tuple[str, torch.Tensor]]) -> ImageSet:
+    """Each patch becomes its own source image: patches never overlap, so they share no pixels."""
+    images, names = [], []
+    for name, patches in named_patches:
+        images.append(patches)
+        names += [name] if len(patches) == 1 else [f"{name}/tile-{index}" for index in range(len(patches))]
+    stacked = torch.cat(images).float().contiguous()
+    return ImageSet(stacked, torch.arange(len(stacked)), tuple(names))
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise ConfigurationError(f"limit must be at least 1, got {limit}")
+
+
+# ----------------------------------------------------------------------------- skimage-natural
+
+
+@DATASETS.register("skimage-natural")
+def skimage_natural(tiles: int = 4, limit: int | None = None) -> ImageSet:
+    """The 12 photographs bundled with scikit-image, grayscale, cut into tiles×tiles 64×64 tiles each (offline)."""
+    import skimage.data
+
+    if tiles < 1:
+        raise ConfigurationError(f"tiles must be at least 1, got {tiles}")
+    _check_limit(limit)
+    directory = Path(skimage.data.__file__).parent  # the files inside the wheel: no download
+    named = [
+        (Path(name).stem, image_to_patches(read_image(directory / name), "tiles", tiles))
+        for name in SKIMAGE_PHOTOGRAPHS
+    ]
+    data = _from_patches(named)
+    return data if limit is None else data.subset(torch.arange(min(limit, len(data))))
+
+
+# ----------------------------------------------------------------------------- folder
+
+
+@DATASETS.register("folder")
+def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = None) -> ImageSet:
+    """Every PNG/JPEG/TIFF/BMP image in a folder, grayscale, as 64×64 patches (mode: resize, center-crop or tiles)."""
+    directory = Path(path)
+    _check_limit(limit)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: no such folder")
+    files = sorted(file for file in directory.iterdir() if file.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"{directory}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    files = files[:limit] if limit is not None else files
+    return _from_patches([(file.name, image_to_patches(read_image(file), mode, tiles)) for file in files])
+
+
+# ----------------------------------------------------------------------------- cifar10
+
+CIFAR_BATCHES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR-10 batches only: plain containers and NumPy arrays, nothing that runs code."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol-2 pickles store byte strings
+    }
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 python batch → (pixels (N, 3, 32, 32) uint8, labels (N,) int64); DataError names a bad file."""
+    try:
+        with open(path, "rb") as file:
+            batch = _CifarUnpickler(file, encoding="bytes").load()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a CIFAR-10 batch file") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, MemoryError) as error:
+        reason = "file is truncated" if isinstance(error, EOFError) else f"not a CIFAR-10 batch ({error})"
+        raise DataError(f"{path}: {reason}") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with b'data' and b'labels')")
+    data = np.asarray(batch[b"data"])
+    labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
+        raise DataError(f"{path}: not a CIFAR-10 batch (data of shape {data.shape}, {len(labels)} labels)")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def cifar_files(path: Path) -> list[Path]:
+    """The batch files at ``path``: the file itself, or the batches inside a ``cifar-10-batches-py`` folder."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        inner = path / "cifar-10-batches-py"
+        directory = inner if inner.is_dir() else path
+        files = [directory / name for name in CIFAR_BATCHES if (directory / name).is_file()]
+        if not files:
+            raise DataError(f"{path}: no CIFAR-10 batch files ({', '.join(CIFAR_BATCHES)}) in this folder")
+        return files
+    raise DataError(f"{path}: no such file or folder")
+
+
+def read_cifar(path: Path, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """The first ``limit`` CIFAR-10 images at ``path``: (uint8 (N, 3, 32, 32), labels (N,), source names)."""
+    pixels, labels, names = [], [], []
+    count = 0
+    for file in cifar_files(path):
+        data, batch_labels = read_cifar_batch(file)
+        if limit is not None:
+            data, batch_labels = data[: limit - count], batch_labels[: limit - count]
+        pixels.append(torch.from_numpy(data.copy()))
+        labels.append(torch.from_numpy(batch_labels))
+        names += [f"{file.name}/{index}" for index in range(len(data))]
+        count += len(data)
+        if limit is not None and count >= limit:
+            break
+    return torch.cat(pixels), torch.cat(labels), names
+
+
+@DATASETS.register("cifar10")
+def cifar10(path: str = "data/cifar-10-batches-py", limit: int | None = None, download: bool = False) -> ImageSet:
+    """CIFAR-10 images (python batch format), resized 32→64 (bilinear, antialiased), then grayscale."""
+    _check_limit(limit)
+    location = Path(path)
+    if download and not location.exists():
+        import torchvision
+
+        logger.info("downloading CIFAR-10 into %s", location.parent)
+        torchvision.datasets.CIFAR10(root=str(location.parent), download=True)
+        location = location.parent / "cifar-10-batches-py"
+    pixels, _, names = read_cifar(location, limit)
+    color = pixels.float() / 255.0  # (N, 3, 32, 32)
+    resized = TF.resize(color, [IMAGE_SIZE, IMAGE_SIZE], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    images = to_grayscale_batch(resized.clamp(0, 1))
+    return ImageSet(images.contiguous(), torch.arange(len(images)), tuple(names))
+
+
+def to_grayscale_batch(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) → (N, 1, H, W) with ITU-R 601 luma weights."""
+    return TF.rgb_to_grayscale(images, num_output_channels=1)
+
+
+# ----------------------------------------------------------------------------- augmentation and splits
+
+
+def _uniform(low: float, high: float, generator: torch.Generator) -> float:
+    return low + (high - low) * torch.rand((), generator=generator).item()
+
+
+def augment_image(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The design's augmentation of one (1, 64, 64) image, drawing from ``generator``.
+
+    Random horizontal flip, random vertical flip, RandomResizedCrop(64, scale=(0.9, 1.0)),
+    ColorJitter(brightness=0.1, contrast=0.1), with torchvision's parameter rules.
+    """
+    if torch.rand((), generator=generator) < 0.5:
+        image = TF.horizontal_flip(image)
+    if torch.rand((), generator=generator) < 0.5:
+        image = TF.vertical_flip(image)
+    size = image.shape[-1]
+    top, left, height, width = 0, 0, size, size  # torchvision's fallback after 10 failed tries
+    for _ in range(10):
+        area = size * size * _uniform(0.9, 1.0, generator)
+        aspect = math.exp(_uniform(math.log(3 / 4), math.log(4 / 3), generator))
+        width_try = round(math.sqrt(area * aspect))
+        height_try = round(math.sqrt(area / aspect))
+        if 0 < width_try <= size and 0 < height_try <= size:
+            height, width = height_try, width_try
+            top = int(torch.randint(0, size - height + 1, (), generator=generator))
+            left = int(torch.randint(0, size - width + 1, (), generator=generator))
+            break
+    image = TF.resized_crop(image, top, left, height, width, [size, size], antialias=True).clamp(0, 1)
+    brightness = _uniform(0.9, 1.1, generator)
+    contrast = _uniform(0.9, 1.1, generator)
+    for operation in torch.randperm(2, generator=generator).tolist():  # ColorJitter applies them in random order
+        if operation == 0:
+            image = (image * brightness).clamp(0, 1)
+        else:
+            mean = image.mean()
+            image = (contrast * image + (1 - contrast) * mean).clamp(0, 1)
+    return image
+
+
+def augment(data: ImageSet, copies: int, seed: int) -> ImageSet:
+    """Keep every image and add ``copies`` augmented copies of it, seeded; copies keep their source."""
+    if copies < 0:
+        raise ConfigurationError(f"augment copies must be ≥ 0, got {copies}")
+    if copies == 0:
+        return data
+    generator = torch.Generator().manual_seed(seed)
+    augmented = [augment_image(image, generator) for image in data.images for _ in range(copies)]
+    images = torch.cat([data.images, torch.stack(augmented)])
+    sources = torch.cat([data.sources, data.sources.repeat_interleave(copies)])
+    return ImageSet(images.contiguous(), sources, data.source_names)
+
+
+def split(data: ImageSet, method: str = "by-source", test_fraction: float = 0.2, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+    """(train, test). ``by-source`` keeps every copy of a source image on one side;
+    ``augmented-copies`` splits over all images as the founding design did, so
+    augmented siblings of test images are trained on (leaky; for reproducing the design only)."""
+    if method not in SPLITS:
+        raise ConfigurationError(f"unknown split {method!r}; valid: {', '.join(SPLITS)}")
+    if not 0 < test_fraction < 1:
+        raise ConfigurationError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    generator = torch.Generator().manual_seed(seed)
+    if method == "augmented-copies":
+        order = torch.randperm(len(data), generator=generator)
+        test_count = round(test_fraction * len(data))
+        test_mask = torch.zeros(len(data), dtype=torch.bool)
+        test_mask[order[:test_count]] = True
+    else:
+        unique_sources = torch.unique(data.sources)
+        if len(unique_sources) < 2:
+            raise DataError("a by-source split needs at least two source images")
+        shuffled = unique_sources[torch.randperm(len(unique_sources), generator=generator)]
+        test_count = min(max(1, round(test_fraction * len(unique_sources))), len(unique_sources) - 1)
+        test_mask = torch.isin(data.sources, shuffled[:test_count])
+    if test_mask.all() or not test_mask.any():
+        raise DataError(f"{len(data)} images are too few to split {test_fraction:.0%} off for testing")
+    return data.subset(torch.nonzero(~test_mask).squeeze(1)), data.subset(torch.nonzero(test_mask).squeeze(1))

@@ -1,0 +1,60 @@
+"""Evaluation: per-image metrics of a denoiser on clean images under a noise model with fixed seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from denoiser import metrics
+from denoiser.noise import NoiseModel, make_generator
+
+Denoiser = Callable[[torch.Tensor], torch.Tensor]  # (N, 1, H, W) noisy → (N, 1, H, W) estimate, both in [0, 1]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Aggregated metrics of one denoiser on one (noise, level): means and standard deviations over images."""
+
+    mse: float
+    psnr: float
+    ssim: float
+    psnr_std: float
+    ssim_std: float
+    psnr_noisy: float
+    ssim_noisy: float
+    n_images: int
+
+    @property
+    def delta_psnr(self) -> float:
+        """Gain in dB over the noisy input on the same images and noise."""
+        return self.psnr - self.psnr_noisy
+
+
+def add_noise(clean: torch.Tensor, noise: NoiseModel, seed: int) -> torch.Tensor:
+    """The evaluation noise: fixed by ``seed``, so every model sees the same noisy images."""
+    return noise(clean, make_generator(seed, clean.device))
+
+
+def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> Scores:
+    """Per-image MSE, PSNR and SSIM of ``estimate`` (and of ``noisy``, for ΔPSNR), averaged over images."""
+    clean, noisy, estimate = clean.cpu(), noisy.cpu(), estimate.cpu().clamp(0, 1)
+    psnr = metrics.psnr(clean, estimate)
+    ssim = metrics.ssim(clean, estimate)
+    return Scores(
+        mse=metrics.mse(clean, estimate).mean().item(),
+        psnr=psnr.mean().item(),
+        ssim=ssim.mean().item(),
+        psnr_std=psnr.std(correction=0).item(),
+        ssim_std=ssim.std(correction=0).item(),
+        psnr_noisy=metrics.psnr(clean, noisy).mean().item(),
+        ssim_noisy=metrics.ssim(clean, noisy).mean().item(),
+        n_images=len(clean),
+    )
+
+
+def evaluate(denoiser: Denoiser, clean: torch.Tensor, noise: NoiseModel, seed: int) -> Scores:
+    """Add seeded noise to ``clean``, denoise it and score the result."""
+    noisy = add_noise(clean, noise, seed)
+    return score(clean, noisy, denoiser(noisy))

@@ -1,0 +1,89 @@
+"""Learned denoisers. Each maps a batch (B, 1, H, W) in [0, 1] to a batch of the same shape in [0, 1].
+
+Add a model with one decorated factory::
+
+    @MODELS.register("my-model")
+    def my_model(width: int = 32) -> nn.Module:
+        "One line that `bench list` shows."
+        return MyModel(width)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from denoiser.errors import ConfigurationError
+from denoiser.registry import Registry
+
+MODELS: Registry[nn.Module] = Registry("model")
+
+
+def create_model(name: str, **params: Any) -> nn.Module:
+    """Build the registered learned model ``name``, e.g. ``create_model("dae", latent_dim=128)``."""
+    return MODELS.create(name, **params)
+
+
+class ConvolutionalAutoencoder(nn.Module):
+    """The founding design's DAE: three stride-2 convolutions, a linear bottleneck, three transposed convolutions.
+
+    With the default widths (32, 64, 128) and 64×64 inputs, latent 128 has 2,290,689 parameters.
+    """
+
+    def __init__(self, latent_dim: int = 128, channels: tuple[int, ...] = (32, 64, 128), image_size: int = 64):
+        super().__init__()
+        if latent_dim < 1:
+            raise ConfigurationError(f"latent_dim must be at least 1, got {latent_dim}")
+        if not channels or any(width < 1 for width in channels):
+            raise ConfigurationError(f"channels must be positive widths, got {channels}")
+        downsampling = 2 ** len(channels)
+        if image_size % downsampling:
+            raise ConfigurationError(f"image_size must be a multiple of {downsampling}, got {image_size}")
+        self.image_size = image_size
+        self.latent_dim = latent_dim
+        widths = (1, *channels)
+
+        encoder: list[nn.Module] = []
+        for in_width, out_width in zip(widths[:-1], widths[1:]):
+            encoder += [nn.Conv2d(in_width, out_width, kernel_size=3, stride=2, padding=1), nn.ReLU()]
+        self.encoder = nn.Sequential(*encoder)
+
+        bottom_size = image_size // downsampling  # 8 for 64×64 inputs
+        self.bottom_shape = (channels[-1], bottom_size, bottom_size)
+        flat = channels[-1] * bottom_size * bottom_size  # 8192 for the design
+        # No activation between the two linear layers, as in the design.
+        self.to_latent = nn.Linear(flat, latent_dim)
+        self.from_latent = nn.Linear(latent_dim, flat)
+
+        decoder: list[nn.Module] = []
+        reversed_widths = widths[::-1]
+        for index, (in_width, out_width) in enumerate(zip(reversed_widths[:-1], reversed_widths[1:])):
+            decoder.append(
+                nn.ConvTranspose2d(in_width, out_width, kernel_size=3, stride=2, padding=1, output_padding=1)
+            )
+            decoder.append(nn.Sigmoid() if index == len(channels) - 1 else nn.ReLU())
+        self.decoder = nn.Sequential(*decoder)
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        if noisy.shape[-2:] != (self.image_size, self.image_size) or noisy.shape[-3] != 1:
+            shape = "×".join(str(size) for size in noisy.shape[-3:])
+            raise ConfigurationError(
+                f"dae needs 1×{self.image_size}×{self.image_size} inputs, got {shape} "
+                "(its bottleneck is a linear layer of fixed size)"
+            )
+        code = self.to_latent(self.encoder(noisy).flatten(1))  # (B, latent_dim)
+        features = self.from_latent(code).unflatten(1, self.bottom_shape)  # (B, 128, 8, 8)
+        return self.decoder(features)  # (B, 1, 64, 64), in [0, 1] by the sigmoid
+
+
+@MODELS.register("dae")
+def dae(latent_dim: int = 128, channels: tuple[int, ...] = (32, 64, 128), image_size: int = 64) -> nn.Module:
+    """The founding design's convolutional denoising autoencoder (64×64 inputs, linear bottleneck)."""
+    return ConvolutionalAutoencoder(latent_dim=latent_dim, channels=tuple(channels), image_size=image_size)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)

@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from denoiser import TrainingDiverged, create_model, create_noise, load_dataset, split, train
+from denoiser.training import denoise
+
+
+@pytest.fixture(scope="module")
+def natural_split():
+    return split(load_dataset("skimage-natural"), "by-source", 0.2, seed=0)
+
+
+def run(natural_split, seed: int = 0, **options):
+    train_set, test_set = natural_split
+    torch.manual_seed(seed)  # weight initialisation
+    model = create_model("dae", latent_dim=32)
+    result = train(model, train_set.images, test_set.images, create_noise("gaussian", 0.1), seed=seed, device="cpu", **options)
+    return model, result
+
+
+def test_a_few_epochs_lower_the_test_loss(natural_split) -> None:
+    _, result = run(natural_split, epochs=6, patience=0)
+    assert result.epochs == 6 and len(result.test_losses) == 6
+    assert min(result.test_losses[1:]) < result.test_losses[0] * 0.8
+    assert result.images_per_second > 0
+
+
+def test_same_seed_gives_identical_losses(natural_split) -> None:
+    _, first = run(natural_split, epochs=2, patience=0)
+    _, again = run(natural_split, epochs=2, patience=0)
+    _, other = run(natural_split, seed=1, epochs=2, patience=0)
+    assert first.train_losses == again.train_losses and first.test_losses == again.test_losses
+    assert first.train_losses != other.train_losses
+
+
+def test_best_weights_are_restored(natural_split) -> None:
+    # After the last epoch's loss is recorded, the hook wrecks the weights: only restoring
+    # the best epoch's weights brings the test loss back to the best one recorded.
+    def wreck_weights(report) -> None:
+        if report.epoch == report.epochs:
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    parameter.add_(1.0)
+
+    train_set, test_set = natural_split
+    model = create_model("dae", latent_dim=32)
+    noise = create_noise("gaussian", 0.1)
+    result = train(model, train_set.images, test_set.images, noise, epochs=3, patience=0, device="cpu", on_epoch=wreck_weights)
+    noisy = noise(test_set.images, torch.Generator().manual_seed(2))  # the trainer's fixed test noise (seed + 2)
+    assert result.best_epoch == 1 + result.test_losses.index(min(result.test_losses))
+    restored = torch.nn.functional.mse_loss(denoise(model, noisy), test_set.images).item()
+    assert restored == pytest.approx(min(result.test_losses), rel=1e-5)
+
+
+def test_early_stopping_waits_for_patience(natural_split) -> None:
+    # With learning rate 0 the test loss never improves after epoch 1.
+    _, result = run(natural_split, epochs=50, patience=2, learning_rate=0.0)
+    assert (result.epochs, result.best_epoch, result.stopped_early) == (3, 1, True)
+
+
+def test_a_diverging_run_stops_with_a_reason(natural_split) -> None:
+    train_set, test_set = natural_split
+    model = create_model("dae", latent_dim=8)
+    with torch.no_grad():
+        model.to_latent.weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="loss became nan at epoch 1"):
+        train(model, train_set.images, test_set.images, create_noise("gaussian", 0.1), epochs=3, device="cpu")

@@ -5,20 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
-
-from rich.console import Console
-from rich.logging import RichHandler
 
 from denoiser.errors import DenoiserError
 
 logger = logging.getLogger("bench")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(DenoiserError):
-    """Bad command-line input."""
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,48 +23,83 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def configure_logging(quiet: bool, verbose: bool) -> None:
-    """Libraries log; the CLI decides where it goes: rich on a terminal, plain lines otherwise."""
+def configure_logging(quiet: bool, verbose: bool) -> bool:
+    """Libraries log; the CLI decides where it goes. Returns whether a live display fits (a terminal, not --quiet)."""
+    from rich.console import Console
+    from rich.logging import RichHandler
+
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     console = Console(stderr=True)
-    if console.is_terminal:
+    if console.is_terminal and not quiet:
         handler: logging.Handler = RichHandler(console=console, show_path=False, show_time=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    return console.is_terminal and not quiet
 
 
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no live display; warnings and errors only")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug log lines")
+
     parser = _Parser(
         prog="python -m bench",
         description="denoise-bench: train and evaluate image denoisers across noise levels and latent sizes.",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="plain log lines, warnings only")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug log lines")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    sweep = commands.add_parser("sweep", help="train and evaluate every cell of a sweep (not built yet)")
-    sweep.add_argument("config", nargs="?", default="configs/quick.yaml", help="sweep config (default: %(default)s)")
-    sweep.set_defaults(handler=_not_built)
+    sweep = commands.add_parser(
+        "sweep", parents=[common], help="train and evaluate every cell of a sweep; resumes where it stopped",
+        description="Train and evaluate every cell of a sweep config and write results/<name>/. "
+        "Cells with a finished record are skipped, so running the same command again resumes.",
+    )
+    sweep.add_argument("config", nargs="?", default="configs/quick.yaml", type=Path,
+                       help="sweep config (default: %(default)s)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key, value parsed as YAML (e.g. train.epochs=3); repeatable")
+    sweep.add_argument("--out", type=Path, help="results folder (default: results/<name>)")
+    sweep.add_argument("--workers", type=int, default=0,
+                       help="cells run in parallel (default: one per CPU core, one thread each)")
+    sweep.add_argument("--fresh", action="store_true",
+                       help="start over: move the folder's previous results into previous-<time>/ first")
+    sweep.set_defaults(handler=command_sweep)
     return parser
 
 
-def _not_built(arguments: argparse.Namespace) -> int:
-    print(f"bench {arguments.command}: not built yet", file=sys.stderr)
-    return EXIT_FAILED
+def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
+    from rich.console import Console
+
+    from bench.config import load_config
+    from bench.summary import print_summary, summary_console
+    from bench.sweep import default_output, run_sweep
+
+    if arguments.workers < 0:
+        raise DenoiserError(f"--workers must be ≥ 0, got {arguments.workers}")
+    config = load_config(arguments.config, arguments.overrides)
+    root = arguments.out or default_output(config)
+    try:
+        outcome = run_sweep(config, root, workers=arguments.workers, fresh=arguments.fresh,
+                            console=Console(stderr=True), live=live)
+    except KeyboardInterrupt:
+        command = " ".join(["python -m bench", *sys.argv[1:]]) if sys.argv[1:] else "the same command"
+        print(f"interrupted: finished cells are saved in {root}; run `{command}` again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print_summary(outcome, summary_console())
+    return EXIT_FAILED if outcome.failed else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    configure_logging(arguments.quiet, arguments.verbose)
+    live = configure_logging(arguments.quiet, arguments.verbose)
     try:
-        return arguments.handler(arguments)
+        return arguments.handler(arguments, live)
     except DenoiserError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

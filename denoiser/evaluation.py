@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -32,9 +33,15 @@ class Scores:
         return self.psnr - self.psnr_noisy
 
 
+def evaluation_seed(base_seed: int, noise: NoiseModel) -> int:
+    """The seed of the evaluation noise at one (family, level): stable, and independent of
+    the order in which levels are listed, so every model sees the same noisy images."""
+    return base_seed + zlib.crc32(f"{noise.family}:{noise.level!r}".encode())
+
+
 def add_noise(clean: torch.Tensor, noise: NoiseModel, seed: int) -> torch.Tensor:
-    """The evaluation noise: fixed by ``seed``, so every model sees the same noisy images."""
-    return noise(clean, make_generator(seed, clean.device))
+    """Noise drawn on the CPU from ``seed``, so the noisy images do not depend on the device."""
+    return noise(clean.cpu(), make_generator(seed)).to(clean.device)
 
 
 def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> Scores:

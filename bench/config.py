@@ -1,0 +1,290 @@
+"""Sweep configuration: YAML → typed, frozen, validated objects (SPEC §3).
+
+Precedence: ``--set key.path=value`` over the file over the defaults below. Every
+problem (unknown key, wrong type, impossible value, unregistered name, missing
+data path) raises :class:`ConfigError` with one line that names the key and the
+valid choices, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from denoiser.errors import DenoiserError
+
+
+class ConfigError(DenoiserError):
+    """An invalid configuration; the message names the key."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "skimage-natural"  # a registered data set: skimage-natural, cifar10, folder
+    params: dict[str, Any] = field(default_factory=dict)  # the data set's own parameters (path, limit, tiles, …)
+    augment_copies: int = 0  # augmented copies added per image (the design: 10)
+    split: str = "by-source"  # by-source, or augmented-copies (the design's leaky split)
+    test_fraction: float = 0.2  # share of source images (or images, for augmented-copies) held out
+    seed: int = 0  # seeds the augmentation and the split
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 200  # the maximum number of epochs
+    patience: int = 10  # epochs without a better test loss before stopping; 0 never stops early
+    batch_size: int = 64  # images per step
+    learning_rate: float = 1e-3  # Adam's learning rate
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    noise: dict[str, list[float]] = field(default_factory=dict)  # family → levels; empty: the training noise
+    seed: int = 1000  # fixes the evaluation noise, so every model sees the same noisy images
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    name: str = "sweep"  # names the results folder, results/<name>
+    data: DataConfig = field(default_factory=DataConfig)
+    # model name → parameters; a parameter given as a list is a sweep axis (for a tuple-valued
+    # parameter such as `channels`, a list of lists is the axis)
+    models: dict[str, dict[str, Any]] = field(default_factory=lambda: {"dae": {"latent_dim": [128]}})
+    noise: dict[str, list[float]] = field(default_factory=lambda: {"gaussian": [0.1]})  # family → training levels
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seeds: list[int] = field(default_factory=lambda: [0])  # one trained model per seed
+    device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1, …
+    workers: int = 0  # parallel cells; 0 chooses from the CPU count
+
+    @property
+    def eval_noise(self) -> dict[str, list[float]]:
+        """Evaluation families and levels: as configured, else every training family at all its levels."""
+        return self.evaluation.noise or self.noise
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _type_name(kind: Any) -> str:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(argument) for argument in typing.get_args(kind))
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(kind)[0])}"
+    if origin is dict:
+        return "a mapping"
+    if dataclasses.is_dataclass(kind):
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", Any: "any value"}.get(kind, str(kind))
+
+
+def _convert(value: Any, kind: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``kind``; returns it converted (e.g. int → float)."""
+    origin = typing.get_origin(kind)
+    if kind is Any:
+        return value
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return _build(kind, value, key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected {_type_name(kind)}, got {value!r}")
+        (item_kind,) = typing.get_args(kind)
+        return [_convert(item, item_kind, f"{key}[{index}]") for index, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        _, value_kind = typing.get_args(kind)
+        return {str(name): _convert(item, value_kind, f"{key}.{name}") for name, item in value.items()}
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind in (int, str, bool) and isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{key}: expected {_type_name(kind)}, got {value!r}")
+
+
+def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [item.name for item in dataclasses.fields(cls)]
+    unknown = [name for name in values if name not in names]
+    if unknown:
+        where = f"{prefix}.{unknown[0]}" if prefix else str(unknown[0])
+        raise ConfigError(f"unknown key {where!r}; valid: {', '.join(names)}")
+    converted = {
+        name: _convert(value, hints[name], f"{prefix}.{name}" if prefix else name) for name, value in values.items()
+    }
+    return cls(**converted)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b=value`` → (["a", "b"], value parsed as YAML)."""
+    key, equals, raw = text.partition("=")
+    if not equals or not key.strip() or any(not part for part in key.strip().split(".")):
+        raise ConfigError(f"--set {text!r}: expected key.path=value, e.g. train.epochs=3")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as error:
+        reason = str(error).splitlines()[0]
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({reason})") from None
+    return key.strip().split("."), value
+
+
+def _apply_override(tree: dict[str, Any], path: list[str], value: Any, text: str) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {text!r}: {part!r} is not a mapping")
+        node = child
+    node[path[-1]] = value
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from ``path`` (safe loader); errors name the file."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config ({error.__class__.__name__})") from None
+    try:
+        tree = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    if tree is None:
+        return {}
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top, got {type(tree).__name__}")
+    return tree
+
+
+def load_config(path: Path | None, overrides: list[str] = ()) -> SweepConfig:
+    """Read, override, type-check and validate a sweep configuration."""
+    tree = read_yaml(path) if path is not None else {}
+    for text in overrides:
+        keys, value = parse_override(text)
+        _apply_override(tree, keys, value, text)
+    config = _build(SweepConfig, tree)
+    validate(config)
+    return config
+
+
+def dump_config(config: SweepConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _check_levels(key: str, levels: dict[str, list[float]]) -> None:
+    from denoiser.noise import NOISE, create_noise
+
+    if not levels:
+        raise ConfigError(f"{key}: name at least one noise family; valid: {', '.join(NOISE.names())}")
+    for family, values in levels.items():
+        if family not in NOISE:
+            raise ConfigError(f"{key}: unknown noise model {family!r}; valid: {', '.join(NOISE.names())}")
+        if not values:
+            raise ConfigError(f"{key}.{family}: give at least one level")
+        for value in values:
+            if not math.isfinite(value):
+                raise ConfigError(f"{key}.{family}: level {value} is not a finite number")
+            try:
+                create_noise(family, value)
+            except DenoiserError as error:
+                raise ConfigError(f"{key}.{family}: {error}") from None
+
+
+def _check_data(data: DataConfig) -> None:
+    from denoiser.data import DATASETS, SPLITS
+
+    if data.dataset not in DATASETS:
+        raise ConfigError(f"data.dataset: unknown data set {data.dataset!r}; valid: {', '.join(DATASETS.names())}")
+    accepted = DATASETS.get(data.dataset).parameters
+    for name in data.params:
+        if name not in accepted:
+            raise ConfigError(
+                f"data.params.{name}: {data.dataset} has no such parameter; valid: {', '.join(sorted(accepted))}"
+            )
+    path = data.params.get("path")
+    if path is not None and not isinstance(path, str):
+        raise ConfigError(f"data.params.path: expected a string, got {path!r}")
+    if path is not None and not data.params.get("download", False) and not Path(path).exists():
+        raise ConfigError(f"data.params.path: {path} does not exist")
+    if data.dataset == "folder" and path is None:
+        raise ConfigError("data.params.path: the folder data set needs a path to a folder of images")
+    limit = data.params.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise ConfigError(f"data.params.limit: must be a positive integer, got {limit!r}")
+    if data.split not in SPLITS:
+        raise ConfigError(f"data.split: unknown split {data.split!r}; valid: {', '.join(SPLITS)}")
+    if not 0 < data.test_fraction < 1:
+        raise ConfigError(f"data.test_fraction: must be between 0 and 1, got {data.test_fraction}")
+    if data.augment_copies < 0:
+        raise ConfigError(f"data.augment_copies: must be ≥ 0, got {data.augment_copies}")
+
+
+def _check_models(models: dict[str, dict[str, Any]]) -> None:
+    from bench.grid import expand_parameters
+    from denoiser.baselines import BASELINES
+    from denoiser.models import MODELS
+
+    valid = ", ".join(MODELS.names() + BASELINES.names())
+    if not models:
+        raise ConfigError(f"models: name at least one model; valid: {valid}")
+    for name, params in models.items():
+        registry = MODELS if name in MODELS else BASELINES if name in BASELINES else None
+        if registry is None:
+            raise ConfigError(f"models: unknown model {name!r}; valid: {valid}")
+        accepted = registry.get(name).parameters
+        for parameter in params:
+            if parameter not in accepted:
+                choices = ", ".join(sorted(accepted)) or "none"
+                raise ConfigError(f"models.{name}.{parameter}: {name} has no such parameter; valid: {choices}")
+        if registry is MODELS:
+            for combination in expand_parameters(name, params):
+                try:  # building each model once catches impossible values (latent 0, …) before any work
+                    MODELS.create(name, **combination)
+                except DenoiserError as error:
+                    raise ConfigError(f"models.{name}: {error}") from None
+                except (TypeError, ValueError) as error:
+                    raise ConfigError(f"models.{name}: cannot build with {combination} ({error})") from None
+
+
+def validate(config: SweepConfig) -> None:
+    """Every check that needs no training; raises ConfigError naming the first bad key."""
+    if not config.name or any(character in config.name for character in "/\\") or config.name in (".", ".."):
+        raise ConfigError(f"name: {config.name!r} must be a plain folder name (no slashes)")
+    _check_data(config.data)
+    _check_models(config.models)
+    _check_levels("noise", config.noise)
+    if config.evaluation.noise:
+        _check_levels("evaluation.noise", config.evaluation.noise)
+    train = config.train
+    if train.epochs < 1:
+        raise ConfigError(f"train.epochs: must be at least 1, got {train.epochs}")
+    if train.patience < 0:
+        raise ConfigError(f"train.patience: must be ≥ 0, got {train.patience}")
+    if train.batch_size < 1:
+        raise ConfigError(f"train.batch_size: must be at least 1, got {train.batch_size}")
+    if not (train.learning_rate > 0 and math.isfinite(train.learning_rate)):
+        raise ConfigError(f"train.learning_rate: must be a positive number, got {train.learning_rate}")
+    if not config.seeds:
+        raise ConfigError("seeds: give at least one seed")
+    if config.workers < 0:
+        raise ConfigError(f"workers: must be ≥ 0 (0 chooses from the CPU count), got {config.workers}")
+    if config.device != "auto" and not config.device.split(":")[0] in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device: unknown device {config.device!r}; valid: auto, cpu, cuda, cuda:N, mps")

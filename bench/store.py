@@ -1,0 +1,206 @@
+"""The results folder of one sweep (SPEC §8): records, checkpoints, flat rows, config and environment.
+
+Every file is written atomically (a temporary file in the same folder, then a rename),
+so a sweep killed at any moment leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from denoiser.errors import DenoiserError
+
+RESULT_COLUMNS = [
+    "sweep", "cell_id", "model", "params", "dataset", "split", "noise", "train_level", "eval_noise", "eval_level",
+    "latent_dim", "seed", "mse", "psnr", "ssim", "psnr_std", "ssim_std", "psnr_noisy", "ssim_noisy", "delta_psnr",
+    "n_images", "epochs", "best_epoch", "stopped_early", "train_seconds", "train_images_per_s", "status", "error",
+]
+
+INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch"]
+
+
+class StoreError(DenoiserError):
+    """The results folder cannot be used (not writable, not a folder, …)."""
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+def write_text(path: Path, text: str) -> None:
+    write_atomically(path, text.encode())
+
+
+class ResultStore:
+    """``root/``: config.yaml, env.json, runs/<cell-id>.json, checkpoints/<cell-id>.pt, results.csv."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runs = root / "runs"
+        self.checkpoints = root / "checkpoints"
+
+    def create(self) -> None:
+        """Make the folders, or fail in one line if they cannot be written."""
+        try:
+            for folder in (self.root, self.runs, self.checkpoints):
+                folder.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-test.{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except (FileExistsError, NotADirectoryError):
+            raise StoreError(f"{self.root}: output path exists and is not a folder") from None
+        except PermissionError:
+            raise StoreError(f"{self.root}: output folder is not writable") from None
+        except OSError as error:
+            raise StoreError(f"{self.root}: cannot write the output folder ({error.strerror})") from None
+
+    def move_aside(self) -> Path | None:
+        """For ``--fresh``: move the previous records into ``previous-<time>/``; returns that folder."""
+        present = [path for path in self._result_paths() if path.exists()]
+        if not present:
+            return None
+        aside = self.root / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+        aside.mkdir()
+        for path in present:
+            shutil.move(str(path), str(aside / path.name))
+        return aside
+
+    def _result_paths(self) -> list[Path]:
+        names = ["runs", "checkpoints", "results.csv", "config.yaml", "env.json", "leaderboard.md", "report.html", "plots"]
+        return [self.root / name for name in names]
+
+    # ------------------------------------------------------------------ records
+
+    def record_path(self, cell_id: str) -> Path:
+        return self.runs / f"{cell_id}.json"
+
+    def checkpoint_path(self, cell_id: str) -> Path:
+        return self.checkpoints / f"{cell_id}.pt"
+
+    def write_record(self, record: dict[str, Any]) -> None:
+        write_text(self.record_path(record["cell_id"]), json.dumps(record, indent=1, allow_nan=True))
+
+    def read_record(self, cell_id: str) -> dict[str, Any] | None:
+        """The stored record of a cell, or None if there is none (or only an unreadable one)."""
+        try:
+            return json.loads(self.record_path(cell_id).read_text())
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+
+    def finished(self, cell_ids: Iterable[str]) -> set[str]:
+        """The cells among ``cell_ids`` that have an ``ok`` record."""
+        done = set()
+        for cell_id in cell_ids:
+            record = self.read_record(cell_id)
+            if record is not None and record.get("status") == "ok":
+                done.add(cell_id)
+        return done
+
+    def read_records(self, cell_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Records of ``cell_ids`` (all records when None), in that order, skipping missing ones."""
+        if cell_ids is None:
+            cell_ids = sorted(path.stem for path in self.runs.glob("*.json"))
+        records = (self.read_record(cell_id) for cell_id in cell_ids)
+        return [record for record in records if record is not None]
+
+    # ------------------------------------------------------------------ the other files
+
+    def write_results_csv(self, records: list[dict[str, Any]]) -> Path:
+        import pandas as pd
+
+        rows = [row for record in records for row in record_rows(record)]
+        table = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+        for column in INTEGER_COLUMNS:  # integers stay integers beside the empty cells of baselines
+            table[column] = table[column].astype("Int64")
+        path = self.root / "results.csv"
+        write_text(path, table.to_csv(index=False))
+        return path
+
+    def write_env(self, device: str, workers: int, threads: int) -> None:
+        write_text(self.root / "env.json", json.dumps(environment(device, workers, threads), indent=1))
+
+
+def record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flat rows of one cell record: one per evaluation (noise, level), or one failed row."""
+    params = record.get("params", {})
+    base = {
+        "sweep": record.get("sweep"),
+        "cell_id": record["cell_id"],
+        "model": record["model"],
+        "params": json.dumps(params, sort_keys=True),
+        "dataset": record.get("dataset"),
+        "split": record.get("split"),
+        "noise": record.get("noise"),
+        "train_level": record.get("train_level"),
+        "latent_dim": params.get("latent_dim"),
+        "seed": record.get("seed"),
+        "epochs": record.get("epochs"),
+        "best_epoch": record.get("best_epoch"),
+        "stopped_early": record.get("stopped_early"),
+        "train_seconds": record.get("train_seconds"),
+        "train_images_per_s": record.get("train_images_per_s"),
+        "status": record.get("status"),
+        "error": record.get("error"),
+    }
+    evaluations = record.get("evaluations") or [{}]
+    return [base | {"eval_noise": item.get("noise"), "eval_level": item.get("level")} | {
+        key: item.get(key) for key in ("mse", "psnr", "ssim", "psnr_std", "ssim_std", "psnr_noisy", "ssim_noisy", "delta_psnr", "n_images")
+    } for item in evaluations]
+
+
+def _git_commit() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device: str, workers: int, threads: int) -> dict[str, Any]:
+    """Versions, commit, device, threads and CPU: what a reader needs to trust a timing."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {}
+    for name in ("denoise-bench", "torch", "torchvision", "scikit-image", "numpy", "pandas"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": packages,
+        "git_commit": _git_commit(),
+        "device": device,
+        "workers": workers,
+        "threads_per_worker": threads,
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }

@@ -67,7 +67,66 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--fresh", action="store_true",
                        help="start over: move the folder's previous results into previous-<time>/ first")
     sweep.set_defaults(handler=command_sweep)
+
+    report = commands.add_parser("report", parents=[common], help="(re)write the leaderboard, plots and report.html of a sweep",
+                                 description="Rewrite leaderboard.md, plots/*.png and report.html from a sweep's stored records.")
+    report.add_argument("run_dir", type=Path, help="a sweep's results folder, e.g. results/quick")
+    report.set_defaults(handler=command_report)
+
+    board = commands.add_parser("leaderboard", parents=[common], help="rank every model of every sweep",
+                                description="Rank every model of every sweep under RESULTS_DIR per data set, noise "
+                                "family and evaluation level (mean ± std over seeds; a cell found in several sweeps counts once).")
+    board.add_argument("results_dir", nargs="?", type=Path, default=Path("results"), help="default: %(default)s")
+    board.add_argument("--metric", choices=["psnr", "ssim", "mse", "delta_psnr"], default="psnr", help="rank by (default: psnr)")
+    board.add_argument("--dataset", help="only this data set")
+    board.add_argument("--noise", help="only this evaluation noise family")
+    board.add_argument("--level", type=float, help="only this evaluation level")
+    board.add_argument("--format", choices=["table", "md", "csv", "json"], default="table", help="default: table")
+    board.set_defaults(handler=command_leaderboard)
     return parser
+
+
+def command_report(arguments: argparse.Namespace, live: bool) -> int:
+    from bench.report import write_report
+
+    if not arguments.run_dir.is_dir():
+        raise DenoiserError(f"{arguments.run_dir}: no such folder")
+    for path in write_report(arguments.run_dir):
+        print(path)
+    return EXIT_OK
+
+
+def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench import leaderboard
+
+    rows = leaderboard.read_results(leaderboard.find_results(arguments.results_dir))
+    rows = leaderboard.filter_rows(rows, arguments.dataset, arguments.noise, arguments.level)
+    ranked = leaderboard.rank(rows, arguments.metric)
+    if arguments.format == "md":
+        print(leaderboard.to_markdown(ranked, arguments.metric))
+    elif arguments.format == "json":
+        print(json.dumps(leaderboard.to_records(ranked), indent=1))
+    elif arguments.format == "csv":
+        import pandas as pd
+
+        print(pd.DataFrame(leaderboard.to_records(ranked)).to_csv(index=False), end="")
+    else:
+        from bench.summary import summary_console
+
+        console = summary_console()
+        for title, group in leaderboard.groups(ranked):
+            table = Table(title=title, title_justify="left")
+            for header in leaderboard.HEADER:
+                table.add_column(header, justify="left" if header in ("model", "sweep") else "right")
+            for cells in leaderboard.display_rows(group):
+                table.add_row(*cells)
+            console.print(table)
+    return EXIT_OK
 
 
 def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
@@ -89,6 +148,10 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
         print(f"interrupted: finished cells are saved in {root}; run `{command}` again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     print_summary(outcome, summary_console())
+    from bench.report import write_report
+
+    written = write_report(root)
+    logger.info("report: %s (%d plots)", root / "report.html", sum(path.suffix == ".png" for path in written))
     return EXIT_FAILED if outcome.failed else EXIT_OK
 
 

@@ -1,0 +1,143 @@
+"""Rankings from stored rows only: per data set, noise family and evaluation level, across seeds and sweeps."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from denoiser.errors import DenoiserError
+
+logger = logging.getLogger(__name__)
+
+METRICS = ("psnr", "ssim", "mse", "delta_psnr")
+HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "mse": False, "delta_psnr": True}
+GROUP = ["dataset", "eval_noise", "eval_level"]
+ENTRY = ["model", "params", "split", "noise", "train_level"]  # what makes one leaderboard entry (seeds are averaged)
+
+
+class LeaderboardError(DenoiserError):
+    """No results to rank, or a filter that matches nothing."""
+
+
+def read_results(paths: Iterable[Path]) -> pd.DataFrame:
+    """Rows of every results.csv given, ok rows only; the same (cell, evaluation) counts once."""
+    frames = []
+    for path in paths:
+        try:
+            frames.append(pd.read_csv(path))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise LeaderboardError(f"{path}: not a results table ({error.__class__.__name__})") from None
+    if not frames:
+        raise LeaderboardError("no results.csv found")
+    rows = pd.concat(frames, ignore_index=True)
+    rows = rows[rows["status"] == "ok"]
+    return rows.drop_duplicates(subset=["cell_id", "eval_noise", "eval_level"]).reset_index(drop=True)
+
+
+def find_results(root: Path) -> list[Path]:
+    """Every results.csv under ``root`` (a results folder or one sweep's), leaving out results moved aside by --fresh."""
+    if not root.exists():
+        raise LeaderboardError(f"{root}: no such folder")
+    if root.is_file():
+        return [root]
+    found = sorted(path for path in root.rglob("results.csv") if not any(part.startswith("previous-") for part in path.parts))
+    if not found:
+        raise LeaderboardError(f"{root}: no results.csv below this folder; run `python -m bench sweep` first")
+    return found
+
+
+def entry_name(row: pd.Series) -> str:
+    """e.g. ``dae latent_dim=128 (trained gaussian 0.1)``; ``noisy``; leaky-split runs marked."""
+    params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
+    name = " ".join([row["model"], *(f"{key}={value}" for key, value in sorted(params.items()))])
+    if isinstance(row["noise"], str):
+        name += f" (trained {row['noise']} {row['train_level']:g})"
+    if row["split"] == "augmented-copies" and isinstance(row["noise"], str):  # only trained entries can leak
+        name += " [leaky split]"
+    return name
+
+
+def rank(rows: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
+    """One row per (group, entry): metric means and standard deviations over seeds, ranked within each group."""
+    if metric not in HIGHER_IS_BETTER:
+        raise LeaderboardError(f"unknown metric {metric!r}; valid: {', '.join(HIGHER_IS_BETTER)}")
+    if rows.empty:
+        raise LeaderboardError("no results match")
+    keyed = rows.assign(
+        noise=rows["noise"].fillna(""), train_level=rows["train_level"].fillna(-1.0), params=rows["params"].fillna("{}")
+    )
+    aggregated = keyed.groupby(GROUP + ENTRY, dropna=False).agg(
+        **{f"{name}_mean": (name, "mean") for name in METRICS},
+        **{f"{name}_std": (name, lambda values: values.std(ddof=0)) for name in METRICS},
+        seeds=("seed", lambda values: max(1, values.nunique())),
+        sweeps=("sweep", lambda values: ", ".join(sorted(set(map(str, values))))),
+        n_images=("n_images", "max"),
+    ).reset_index()
+    aggregated["noise"] = aggregated["noise"].replace("", None)
+    aggregated["train_level"] = aggregated["train_level"].where(aggregated["train_level"] >= 0)
+    aggregated["entry"] = aggregated.apply(entry_name, axis=1)
+    aggregated["leaky"] = (aggregated["split"] == "augmented-copies") & aggregated["noise"].notna()
+    ascending = not HIGHER_IS_BETTER[metric]
+    aggregated = aggregated.sort_values(GROUP + [f"{metric}_mean"], ascending=[True, True, True, ascending])
+    aggregated["rank"] = aggregated.groupby(GROUP).cumcount() + 1
+    return aggregated.reset_index(drop=True)
+
+
+def filter_rows(rows: pd.DataFrame, dataset: str | None, noise: str | None, level: float | None) -> pd.DataFrame:
+    if dataset is not None:
+        rows = rows[rows["dataset"] == dataset]
+    if noise is not None:
+        rows = rows[rows["eval_noise"] == noise]
+    if level is not None:
+        rows = rows[(rows["eval_level"] - level).abs() < 1e-9]
+    if rows.empty:
+        raise LeaderboardError("no results match the filters")
+    return rows
+
+
+def _format(mean: float, std: float, seeds: int, digits: int) -> str:
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if seeds > 1 else f"{mean:.{digits}f}"
+
+
+DISPLAY = [("PSNR dB", "psnr", 2), ("SSIM", "ssim", 4), ("MSE", "mse", 5), ("ΔPSNR dB", "delta_psnr", 2)]
+
+
+def display_rows(group: pd.DataFrame) -> list[list[str]]:
+    """Cells for one ranked group, in the order of :data:`HEADER`."""
+    return [
+        [str(row["rank"]), row["entry"]]
+        + [_format(row[f"{key}_mean"], row[f"{key}_std"], row["seeds"], digits) for _, key, digits in DISPLAY]
+        + [str(row["seeds"]), row["sweeps"]]
+        for _, row in group.iterrows()
+    ]
+
+
+HEADER = ["rank", "model"] + [title for title, _, _ in DISPLAY] + ["seeds", "sweep"]
+
+
+def groups(ranked: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
+    for (dataset, noise, level), group in ranked.groupby(GROUP, sort=True):
+        yield f"{dataset} · {noise} {level:g}", group
+
+
+def to_markdown(ranked: pd.DataFrame, metric: str) -> str:
+    lines = [f"# Leaderboard (ranked by {metric}; mean ± std over seeds where there are several)", ""]
+    if ranked["leaky"].any():
+        lines += ["Entries marked [leaky split] trained on augmented copies of their test images; "
+                  "their scores are inflated and not comparable with the others.", ""]
+    for title, group in groups(ranked):
+        lines += [f"## {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in display_rows(group)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def to_records(ranked: pd.DataFrame) -> list[dict]:
+    columns = ["dataset", "eval_noise", "eval_level", "rank", "entry", "model", "params", "noise", "train_level",
+               "split", "leaky"] + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")] + ["seeds", "sweeps", "n_images"]
+    table = ranked[columns].astype(object).where(ranked[columns].notna(), None)
+    return table.to_dict(orient="records")

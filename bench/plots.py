@@ -1,0 +1,138 @@
+"""Plots of one sweep (seaborn, PNG), drawn from stored rows and records only.
+
+The example-image grid is the exception: it needs the checkpoints and the data set,
+and is skipped (with a log line) when they are not there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no screen
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+LEVEL_LABEL = {"gaussian": "σ (std of the noise, [0, 1] scale)"}
+
+
+def _level_label(family: str) -> str:
+    return LEVEL_LABEL.get(family, f"{family} severity")
+
+
+def _series_name(row: pd.Series) -> str:
+    params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
+    return " ".join([row["model"], *(f"{key}={value}" for key, value in sorted(params.items()))])
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
+    """PSNR and SSIM against the noise level: each learned model at its own training level, baselines at every level."""
+    matched = rows[(rows["eval_noise"] == family) & (
+        rows["train_level"].isna() | ((rows["noise"] == family) & ((rows["train_level"] - rows["eval_level"]).abs() < 1e-9))
+    )]
+    if matched.empty:
+        return None
+    matched = matched.assign(series=matched.apply(_series_name, axis=1))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for axis, (metric, label) in zip(axes, [("psnr", "PSNR (dB)"), ("ssim", "SSIM")]):
+        sns.lineplot(data=matched, x="eval_level", y=metric, hue="series", style="series", markers=True,
+                     dashes=False, errorbar="sd", ax=axis)
+        axis.set_xlabel(_level_label(family))
+        axis.set_ylabel(label)
+        axis.set_title(f"{label} vs {family} noise (learned models at their training level)")
+        axis.legend(fontsize=8)
+    return _save(figure, out / f"quality_vs_noise_{family}.png")
+
+
+def latent_heatmap(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
+    """Mean PSNR at the training level, latent size × training level, one panel per model."""
+    learned = rows[(rows["noise"] == family) & (rows["eval_noise"] == family) & rows["latent_dim"].notna()
+                   & ((rows["train_level"] - rows["eval_level"]).abs() < 1e-9)]
+    if learned.empty:
+        return None
+    models = sorted(learned["model"].unique())
+    figure, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4), squeeze=False)
+    for axis, model in zip(axes[0], models):
+        table = learned[learned["model"] == model].pivot_table(index="latent_dim", columns="train_level", values="psnr", aggfunc="mean")
+        table.index = table.index.astype(int)
+        sns.heatmap(table, annot=True, fmt=".1f", cmap="viridis", cbar_kws={"label": "PSNR (dB)"}, ax=axis)
+        axis.set_xlabel(_level_label(family))
+        axis.set_ylabel("latent size")
+        axis.set_title(f"{model}: PSNR at the training level")
+    return _save(figure, out / f"latent_heatmap_{family}.png")
+
+
+def robustness_matrix(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
+    """Mean PSNR of each model trained at one level (rows) and evaluated at another (columns)."""
+    learned = rows[(rows["noise"] == family) & (rows["eval_noise"] == family)]
+    if learned.empty:
+        return None
+    learned = learned.assign(series=learned.apply(_series_name, axis=1))
+    series = sorted(learned["series"].unique())
+    columns = min(3, len(series))
+    lines = -(-len(series) // columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 4.2 * lines), squeeze=False)
+    for axis in axes.flat[len(series):]:
+        axis.axis("off")
+    for axis, name in zip(axes.flat, series):
+        table = learned[learned["series"] == name].pivot_table(index="train_level", columns="eval_level", values="psnr", aggfunc="mean")
+        sns.heatmap(table, annot=True, fmt=".1f", cmap="magma", cbar_kws={"label": "PSNR (dB)"}, ax=axis)
+        axis.set_xlabel(f"evaluated at {_level_label(family)}")
+        axis.set_ylabel("trained at")
+        axis.set_title(name)
+    return _save(figure, out / f"robustness_matrix_{family}.png")
+
+
+def loss_curves(records: list[dict[str, Any]], out: Path) -> Path | None:
+    """Train and test loss per epoch, one panel per learned cell."""
+    learned = [record for record in records if record.get("train_losses")]
+    if not learned:
+        return None
+    columns = min(4, len(learned))
+    lines = -(-len(learned) // columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3 * lines), squeeze=False, sharey=True)
+    for axis in axes.flat[len(learned):]:
+        axis.axis("off")
+    for axis, record in zip(axes.flat, learned):
+        epochs = range(1, len(record["train_losses"]) + 1)
+        axis.plot(epochs, record["train_losses"], label="train")
+        axis.plot(epochs, record["test_losses"], label="test")
+        axis.axvline(record["best_epoch"], color="grey", linestyle=":", linewidth=1)
+        params = " ".join(f"{key}={value}" for key, value in sorted(record["params"].items()))
+        axis.set_title(f"{record['model']} {params}\n{record['noise']} {record['train_level']:g}", fontsize=9)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("MSE loss")
+        axis.set_yscale("log")
+        axis.legend(fontsize=7)
+    return _save(figure, out / "loss_curves.png")
+
+
+def example_grid(examples: list[dict[str, Any]], family: str, out: Path) -> Path | None:
+    """Rows of original | noisy | denoised images, one row per noise level."""
+    if not examples:
+        return None
+    figure, axes = plt.subplots(len(examples), 3, figsize=(6.6, 2.3 * len(examples)), squeeze=False)
+    for line, example in zip(axes, examples):
+        for axis, (title, image) in zip(line, [("original", example["clean"]),
+                                               (f"noisy ({example['psnr_noisy']:.1f} dB)", example["noisy"]),
+                                               (f"{example['name']} ({example['psnr']:.1f} dB)", example["denoised"])]):
+            axis.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            axis.set_title(title, fontsize=8)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        line[0].set_ylabel(f"{family} {example['level']:g}", fontsize=9)
+    return _save(figure, out / f"examples_{family}.png")

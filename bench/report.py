@@ -1,0 +1,162 @@
+"""(Re)write a sweep's leaderboard, plots and HTML report from its stored rows and records."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench import leaderboard, plots
+from bench.store import ResultStore, write_text
+from denoiser.errors import DenoiserError
+
+logger = logging.getLogger(__name__)
+
+
+class ReportError(DenoiserError):
+    """A folder that holds no sweep results."""
+
+
+def write_report(root: Path) -> list[Path]:
+    """leaderboard.md, plots/*.png and report.html for the sweep in ``root``; returns the files written."""
+    results = root / "results.csv"
+    if not results.is_file():
+        raise ReportError(f"{root}: no results.csv here; is this a sweep's results folder?")
+    rows = leaderboard.read_results([results])
+    store = ResultStore(root)
+    records = store.read_records(rows["cell_id"].unique())
+    written = []
+    ranked = leaderboard.rank(rows) if not rows.empty else None
+    if ranked is not None:
+        written.append(root / "leaderboard.md")
+        write_text(written[-1], leaderboard.to_markdown(ranked, "psnr"))
+    plot_folder = root / "plots"
+    plot_folder.mkdir(exist_ok=True)
+    figures = []
+    for family in sorted(rows["eval_noise"].dropna().unique()):
+        figures += [plots.quality_vs_noise(rows, family, plot_folder), plots.latent_heatmap(rows, family, plot_folder),
+                    plots.robustness_matrix(rows, family, plot_folder)]
+    figures.append(plots.loss_curves(records, plot_folder))
+    for family, examples in _examples(root, rows).items():
+        figures.append(plots.example_grid(examples, family, plot_folder))
+    figures = [figure for figure in figures if figure is not None]
+    written += figures
+    written.append(root / "report.html")
+    write_text(written[-1], render_html(root, ranked, figures))
+    return written
+
+
+def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Per noise family and level: one test image, its noisy version and the best learned model's estimate.
+
+    Needs the checkpoints and the data set; returns nothing (and says why) when they are gone.
+    """
+    import torch
+
+    from bench.config import load_config
+    from bench.sweep import prepare_data
+    from denoiser import metrics
+    from denoiser.evaluation import add_noise, evaluation_seed
+    from denoiser.models import create_model
+    from denoiser.noise import create_noise
+    from denoiser.training import denoise
+
+    learned = rows[rows["train_level"].notna()]
+    if learned.empty:
+        return {}
+    store = ResultStore(root)
+    try:
+        config = load_config(root / "config.yaml")
+        _, test_set = prepare_data(config.data)
+    except DenoiserError as error:
+        logger.info("example images skipped: %s", error)
+        return {}
+    clean = test_set.images
+    examples: dict[str, list[dict[str, Any]]] = {}
+    for (family, level), group in learned.groupby(["eval_noise", "eval_level"]):
+        best = group.sort_values("psnr", ascending=False).iloc[0]
+        path = store.checkpoint_path(best["cell_id"])
+        if not path.is_file():
+            logger.info("example images skipped: no checkpoint %s", path)
+            return {}
+        checkpoint = torch.load(path, weights_only=True)
+        model = create_model(checkpoint["model"], **checkpoint["params"])
+        model.load_state_dict(checkpoint["state_dict"])
+        noise = create_noise(family, float(level))
+        noisy = add_noise(clean, noise, evaluation_seed(config.evaluation.seed, noise))[:1]
+        denoised = denoise(model, noisy)
+        examples.setdefault(family, []).append({
+            "level": float(level), "clean": clean[0, 0].numpy(), "noisy": noisy[0, 0].numpy(),
+            "denoised": denoised[0, 0].numpy(), "name": leaderboard.entry_name(best).split(" (")[0],
+            "psnr": metrics.psnr(clean[:1], denoised).item(), "psnr_noisy": metrics.psnr(clean[:1], noisy).item(),
+        })
+    return examples
+
+
+SORT_SCRIPT = """
+document.querySelectorAll('table.sortable th').forEach(function (header, index) {
+  header.addEventListener('click', function () {
+    var table = header.closest('table'), body = table.tBodies[0];
+    var column = Array.prototype.indexOf.call(header.parentNode.children, header);
+    var ascending = header.dataset.order !== 'asc';
+    header.dataset.order = ascending ? 'asc' : 'desc';
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[column].textContent, y = b.cells[column].textContent;
+      var u = parseFloat(x), v = parseFloat(y);
+      var order = (isNaN(u) || isNaN(v)) ? x.localeCompare(y) : u - v;
+      return ascending ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  });
+});
+"""
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f0f0f0; cursor: pointer; }
+td:nth-child(2) { text-align: left; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
+img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
+.leaky { background: #fff3cd; padding: 0.5em 1em; }
+"""
+
+
+def _table(headers: list[str], rows: list[list[str]], sortable: bool = True) -> str:
+    head = "".join(f"<th>{html.escape(title)}</th>" for title in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="{"sortable" if sortable else ""}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def render_html(root: Path, ranked: pd.DataFrame | None, figures: list[Path]) -> str:
+    """One self-contained page: every plot embedded as data, no network."""
+    config_text = (root / "config.yaml").read_text() if (root / "config.yaml").is_file() else ""
+    environment = json.loads((root / "env.json").read_text()) if (root / "env.json").is_file() else {}
+    parts = [f"<h1>denoise-bench: {html.escape(root.name)}</h1>"]
+    if ranked is not None and ranked["leaky"].any():
+        parts.append('<p class="leaky">Entries marked [leaky split] trained on augmented copies of their test images '
+                     "(split: augmented-copies): their scores are inflated.</p>")
+    parts.append("<h2>Leaderboard</h2><p>Ranked by PSNR; click a column to sort.</p>")
+    if ranked is not None:
+        for title, group in leaderboard.groups(ranked):
+            parts.append(f"<h3>{html.escape(title)}</h3>" + _table(leaderboard.HEADER, leaderboard.display_rows(group)))
+    parts.append("<h2>Plots</h2>")
+    for figure in figures:
+        encoded = base64.b64encode(figure.read_bytes()).decode()
+        parts.append(f'<h3>{html.escape(figure.stem.replace("_", " "))}</h3>'
+                     f'<img alt="{html.escape(figure.stem)}" src="data:image/png;base64,{encoded}">')
+    parts.append("<h2>Configuration</h2><pre>" + html.escape(config_text) + "</pre>")
+    flat = {key: json.dumps(value) if isinstance(value, dict) else str(value) for key, value in environment.items()}
+    parts.append("<h2>Environment</h2>" + _table(["key", "value"], [[key, value] for key, value in flat.items()], sortable=False))
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>denoise-bench: {html.escape(root.name)}</title><style>{STYLE}</style></head><body>"
+        + "\n".join(parts) + f"<script>{SORT_SCRIPT}</script></body></html>"
+    )

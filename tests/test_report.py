@@ -1,0 +1,96 @@
+"""Reports: built from stored records only, and rendered by a real browser."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPOSITORY
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def bench(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "ci"
+    result = bench("sweep", str(REPOSITORY / "configs" / "ci.yaml"), "--out", str(out), "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+EXPECTED_PLOTS = {
+    "quality_vs_noise_gaussian.png", "latent_heatmap_gaussian.png", "robustness_matrix_gaussian.png",
+    "loss_curves.png", "examples_gaussian.png",
+}
+
+
+def test_the_sweep_writes_leaderboard_plots_and_report(sweep: Path) -> None:
+    assert {path.name for path in (sweep / "plots").glob("*.png")} == EXPECTED_PLOTS
+    leaderboard = (sweep / "leaderboard.md").read_text()
+    assert "## skimage-natural · gaussian 0.1" in leaderboard and "| 1 |" in leaderboard
+    page = (sweep / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(EXPECTED_PLOTS)
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_reports_need_only_the_stored_records(sweep: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep, copy)
+    shutil.rmtree(copy / "checkpoints")
+    shutil.rmtree(copy / "plots")
+    (copy / "leaderboard.md").unlink()
+    (copy / "report.html").unlink()
+    result = bench("report", str(copy))
+    assert result.returncode == 0, result.stderr
+    assert "## skimage-natural · gaussian 0.2" in (copy / "leaderboard.md").read_text()
+    # every plot but the example images, which need the trained models
+    assert {path.name for path in (copy / "plots").glob("*.png")} == EXPECTED_PLOTS - {"examples_gaussian.png"}
+    assert "<table" in (copy / "report.html").read_text()
+
+
+def test_report_of_a_folder_without_results_is_one_line(tmp_path: Path) -> None:
+    result = bench("report", str(tmp_path))
+    assert result.returncode == 2
+    assert "no results.csv here" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                    reason="headless Chromium and chromedriver not installed (Debian: apt-get install chromium chromium-driver)")
+def test_report_renders_in_headless_chromium(sweep: Path, tmp_path: Path) -> None:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1300,900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    try:
+        driver.get((sweep / "report.html").as_uri())
+        sizes = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight]);")
+        assert len(sizes) == len(EXPECTED_PLOTS)
+        assert all(complete and width > 100 and height > 100 for complete, width, height in sizes), sizes
+        tables = driver.execute_script("return Array.from(document.querySelectorAll('table.sortable tbody tr')).length;")
+        assert tables == 2 * 3  # two evaluation levels × (dae trained at 0.1, at 0.2, and noisy)
+        # clicking a header sorts: the rank column becomes descending on the second click
+        header = driver.find_element("css selector", "table.sortable th")
+        header.click()
+        header.click()
+        first_rank, rows = driver.execute_script(
+            "var body = document.querySelector('table.sortable tbody');"
+            "return [body.rows[0].cells[0].textContent, body.rows.length];")
+        assert first_rank == str(rows) and rows > 1
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []
+        driver.save_screenshot(str(sweep / "report-screenshot.png"))
+    finally:
+        driver.quit()

@@ -83,7 +83,73 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--level", type=float, help="only this evaluation level")
     board.add_argument("--format", choices=["table", "md", "csv", "json"], default="table", help="default: table")
     board.set_defaults(handler=command_leaderboard)
+
+    check = commands.add_parser("check", parents=[common], help="the regression gate: compare a run with a baseline",
+                                description="Compare a sweep's quality (PSNR/SSIM per cell and level) and speed (training "
+                                "throughput over the design loop's, measured in the same run) with a baseline; exit 1 on any regression.")
+    check.add_argument("run_dir", type=Path, help="a sweep's results folder, e.g. results/ci")
+    check.add_argument("--baseline", type=Path, required=True, help="baseline file, e.g. results/baselines/ci.json")
+    check.add_argument("--update", action="store_true", help="rewrite the baseline from this run (deliberately)")
+    check.set_defaults(handler=command_check)
+
+    listing = commands.add_parser("list", parents=[common], help="registered models, noise models, data sets and baselines",
+                                  description="Every registered model, noise model, data set and classical baseline, with its parameters.")
+    listing.set_defaults(handler=command_list)
     return parser
+
+
+def command_check(arguments: argparse.Namespace, live: bool) -> int:
+    from rich.table import Table
+
+    from bench import check
+    from bench.summary import summary_console
+
+    if arguments.update:
+        previous = check.read_baseline(arguments.baseline).get("tolerances") if arguments.baseline.is_file() else None
+        document = check.baseline_from_run(arguments.run_dir, previous)
+        check.write_baseline(arguments.baseline, document)
+        print(f"baseline written: {arguments.baseline} ({len(document['cells'])} cells, speed ratio {document['speed_ratio']})")
+        return EXIT_OK
+    figures = check.compare(arguments.run_dir, check.read_baseline(arguments.baseline))
+    table = Table(title=f"{arguments.run_dir} against {arguments.baseline}", title_justify="left")
+    for header in ("cell", "figure", "baseline", "now", "allowed", "result"):
+        table.add_column(header, justify="right" if header in ("baseline", "now") else "left")
+    for figure in figures:
+        now = "missing" if figure.current is None else f"{figure.current:.4f}"
+        table.add_row(figure.cell, figure.figure, f"{figure.baseline:.4f}", now, figure.allowed,
+                      "[green]pass[/]" if figure.passed else "[red]FAIL[/]")
+    console = summary_console()
+    console.print(table)
+    failures = [figure for figure in figures if not figure.passed]
+    for figure in failures:
+        console.print(f"regression: {figure.cell}: {figure.figure} is {figure.current} (allowed {figure.allowed})")
+    console.print(f"gate: {len(figures) - len(failures)} of {len(figures)} figures within tolerance, {len(failures)} regressions")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def command_list(arguments: argparse.Namespace, live: bool) -> int:
+    import inspect
+
+    from rich.table import Table
+
+    from bench.summary import summary_console
+    from denoiser.baselines import BASELINES
+    from denoiser.data import DATASETS
+    from denoiser.models import MODELS
+    from denoiser.noise import NOISE
+
+    console = summary_console()
+    for title, registry in [("models (learned)", MODELS), ("classical baselines", BASELINES),
+                            ("noise models (one severity level each)", NOISE), ("data sets", DATASETS)]:
+        table = Table(title=title, title_justify="left")
+        for header in ("name", "parameters (defaults)", "description"):
+            table.add_column(header)
+        for entry in registry:
+            parameters = ", ".join(name if default is inspect.Parameter.empty else f"{name}={default!r}"
+                                   for name, default in entry.parameters.items())
+            table.add_row(entry.name, parameters or "-", entry.summary)
+        console.print(table)
+    return EXIT_OK
 
 
 def command_report(arguments: argparse.Namespace, live: bool) -> int:
@@ -108,7 +174,7 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
     rows = leaderboard.filter_rows(rows, arguments.dataset, arguments.noise, arguments.level)
     ranked = leaderboard.rank(rows, arguments.metric)
     if arguments.format == "md":
-        print(leaderboard.to_markdown(ranked, arguments.metric))
+        print(leaderboard.to_markdown(ranked, arguments.metric, leaderboard.robustness(rows)))
     elif arguments.format == "json":
         print(json.dumps(leaderboard.to_records(ranked), indent=1))
     elif arguments.format == "csv":
@@ -124,6 +190,13 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
             for header in leaderboard.HEADER:
                 table.add_column(header, justify="left" if header in ("model", "sweep") else "right")
             for cells in leaderboard.display_rows(group):
+                table.add_row(*cells)
+            console.print(table)
+        for dataset, group in leaderboard.robustness(rows).groupby("dataset"):
+            table = Table(title=f"Robustness · {dataset}: mean PSNR over every evaluation, and the worst", title_justify="left")
+            for header in leaderboard.ROBUSTNESS_HEADER:
+                table.add_column(header, justify="left" if header in ("model", "worst at") else "right")
+            for cells in leaderboard.robustness_rows(group):
                 table.add_row(*cells)
             console.print(table)
     return EXIT_OK

@@ -62,6 +62,7 @@ class SweepConfig:
     seeds: list[int] = field(default_factory=lambda: [0])  # one trained model per seed
     device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1, …
     workers: int = 0  # parallel cells; 0 chooses from the CPU count
+    speed_reference: bool = False  # each worker also times the founding design's loop, for `bench check`
 
     @property
     def eval_noise(self) -> dict[str, list[float]]:

@@ -60,7 +60,8 @@ def _digest(payload: dict[str, Any]) -> str:
 
 
 def build_cells(config: SweepConfig) -> list[Cell]:
-    """All cells of the sweep, learned models first, in a stable order."""
+    """All cells of the sweep in a stable order: the classical baselines first (quick, and they give
+    early reference numbers), then the learned models."""
     shared = {
         "format": RESULTS_FORMAT,
         "data": config.to_dict()["data"],
@@ -68,6 +69,10 @@ def build_cells(config: SweepConfig) -> list[Cell]:
     }
     cells: list[Cell] = []
     baselines = {"noisy": {}} | {name: params for name, params in config.models.items() if name in BASELINES}
+    for model, params in baselines.items():
+        for combination in expand_parameters(model, params):
+            identity = shared | {"model": model, "params": combination}
+            cells.append(Cell(f"{model}-{_digest(identity)}", model, combination, False, None, None, None))
     for model, params in config.models.items():
         if model not in MODELS:
             continue
@@ -80,8 +85,4 @@ def build_cells(config: SweepConfig) -> list[Cell]:
                     "train": config.to_dict()["train"], "device": config.device,
                 }
                 cells.append(Cell(f"{model}-{_digest(identity)}", model, combination, True, family, level, seed))
-    for model, params in baselines.items():
-        for combination in expand_parameters(model, params):
-            identity = shared | {"model": model, "params": combination}
-            cells.append(Cell(f"{model}-{_digest(identity)}", model, combination, False, None, None, None))
     return cells

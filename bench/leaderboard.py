@@ -87,6 +87,36 @@ def rank(rows: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
     return aggregated.reset_index(drop=True)
 
 
+def robustness(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per data set and entry: mean PSNR over every evaluation (noise, level), and the worst one.
+    Seeds are averaged first. Ranked by the mean, highest first."""
+    keyed = rows.assign(noise=rows["noise"].fillna(""), train_level=rows["train_level"].fillna(-1.0), params=rows["params"].fillna("{}"))
+    per_evaluation = keyed.groupby(["dataset"] + ENTRY + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
+    per_evaluation["evaluation"] = per_evaluation["eval_noise"] + " " + per_evaluation["eval_level"].map("{:g}".format)
+    summary = []
+    for keys, group in per_evaluation.groupby(["dataset"] + ENTRY, dropna=False):
+        worst = group.loc[group["psnr"].idxmin()]
+        summary.append(dict(zip(["dataset"] + ENTRY, keys)) | {
+            "mean_psnr": group["psnr"].mean(), "worst_psnr": worst["psnr"], "worst_eval": worst["evaluation"],
+            "evaluations": len(group),
+        })
+    table = pd.DataFrame(summary)
+    table["noise"] = table["noise"].replace("", None)
+    table["train_level"] = table["train_level"].where(table["train_level"] >= 0)
+    table["entry"] = table.apply(entry_name, axis=1)
+    table = table.sort_values(["dataset", "mean_psnr"], ascending=[True, False]).reset_index(drop=True)
+    table["rank"] = table.groupby("dataset").cumcount() + 1
+    return table
+
+
+ROBUSTNESS_HEADER = ["rank", "model", "mean PSNR dB (all evaluations)", "worst PSNR dB", "worst at", "evaluations"]
+
+
+def robustness_rows(table: pd.DataFrame) -> list[list[str]]:
+    return [[str(row["rank"]), row["entry"], f"{row['mean_psnr']:.2f}", f"{row['worst_psnr']:.2f}", row["worst_eval"],
+             str(row["evaluations"])] for _, row in table.iterrows()]
+
+
 def filter_rows(rows: pd.DataFrame, dataset: str | None, noise: str | None, level: float | None) -> pd.DataFrame:
     if dataset is not None:
         rows = rows[rows["dataset"] == dataset]
@@ -124,7 +154,7 @@ def groups(ranked: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
         yield f"{dataset} · {noise} {level:g}", group
 
 
-def to_markdown(ranked: pd.DataFrame, metric: str) -> str:
+def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None = None) -> str:
     lines = [f"# Leaderboard (ranked by {metric}; mean ± std over seeds where there are several)", ""]
     if ranked["leaky"].any():
         lines += ["Entries marked [leaky split] trained on augmented copies of their test images; "
@@ -133,6 +163,12 @@ def to_markdown(ranked: pd.DataFrame, metric: str) -> str:
         lines += [f"## {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(cells) + " |" for cells in display_rows(group)]
         lines.append("")
+    if robust is not None:
+        for dataset, group in robust.groupby("dataset"):
+            lines += [f"## Robustness · {dataset}", "", "Mean PSNR over every evaluation noise and level, and the worst one.", "",
+                      "| " + " | ".join(ROBUSTNESS_HEADER) + " |", "|" + "---|" * len(ROBUSTNESS_HEADER)]
+            lines += ["| " + " | ".join(cells) + " |" for cells in robustness_rows(group)]
+            lines.append("")
     return "\n".join(lines)
 
 

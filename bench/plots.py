@@ -97,6 +97,22 @@ def robustness_matrix(rows: pd.DataFrame, family: str, out: Path) -> Path | None
     return _save(figure, out / f"robustness_matrix_{family}.png")
 
 
+def family_matrix(rows: pd.DataFrame, out: Path) -> Path | None:
+    """Mean PSNR over the severities of each evaluation family (columns), for each model and training noise (rows)."""
+    learned = rows[rows["noise"].notna()]
+    if learned.empty or rows["eval_noise"].nunique() < 2:
+        return None
+    learned = learned.assign(trained=learned.apply(_series_name, axis=1) + " · " + learned["noise"] + " "
+                             + learned["train_level"].map("{:g}".format))
+    table = learned.pivot_table(index="trained", columns="eval_noise", values="psnr", aggfunc="mean")
+    figure, axis = plt.subplots(figsize=(2.2 * len(table.columns) + 4, 0.5 * len(table) + 2))
+    sns.heatmap(table, annot=True, fmt=".1f", cmap="magma", cbar_kws={"label": "mean PSNR over severities (dB)"}, ax=axis)
+    axis.set_xlabel("evaluated on")
+    axis.set_ylabel("model · trained on")
+    axis.set_title("Cross-noise robustness")
+    return _save(figure, out / "robustness_matrix_families.png")
+
+
 def loss_curves(records: list[dict[str, Any]], out: Path) -> Path | None:
     """Train and test loss per epoch, one panel per learned cell."""
     learned = [record for record in records if record.get("train_losses")]

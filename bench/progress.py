@@ -71,6 +71,8 @@ class SweepProgress:
                        if (item["noise"], item["level"]) == (record["noise"], record["train_level"])]
             if matched:
                 outcome += f", {matched[0]['psnr']:.2f} dB at its training level"
+        elif record["status"] == "skipped":
+            outcome = f"skipped: {record['error']}"
         else:
             outcome = f"FAILED: {record['error']}"
         if self._progress is not None:

@@ -34,20 +34,22 @@ def write_report(root: Path) -> list[Path]:
     ranked = leaderboard.rank(rows) if not rows.empty else None
     if ranked is not None:
         written.append(root / "leaderboard.md")
-        write_text(written[-1], leaderboard.to_markdown(ranked, "psnr"))
+        write_text(written[-1], leaderboard.to_markdown(ranked, "psnr", leaderboard.robustness(rows)))
     plot_folder = root / "plots"
     plot_folder.mkdir(exist_ok=True)
     figures = []
     for family in sorted(rows["eval_noise"].dropna().unique()):
         figures += [plots.quality_vs_noise(rows, family, plot_folder), plots.latent_heatmap(rows, family, plot_folder),
                     plots.robustness_matrix(rows, family, plot_folder)]
+    figures.append(plots.family_matrix(rows, plot_folder))
     figures.append(plots.loss_curves(records, plot_folder))
     for family, examples in _examples(root, rows).items():
         figures.append(plots.example_grid(examples, family, plot_folder))
     figures = [figure for figure in figures if figure is not None]
     written += figures
     written.append(root / "report.html")
-    write_text(written[-1], render_html(root, ranked, figures))
+    robust = leaderboard.robustness(rows) if not rows.empty else None
+    write_text(written[-1], render_html(root, ranked, robust, figures))
     return written
 
 
@@ -135,7 +137,7 @@ def _table(headers: list[str], rows: list[list[str]], sortable: bool = True) -> 
     return f'<table class="{"sortable" if sortable else ""}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def render_html(root: Path, ranked: pd.DataFrame | None, figures: list[Path]) -> str:
+def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | None, figures: list[Path]) -> str:
     """One self-contained page: every plot embedded as data, no network."""
     config_text = (root / "config.yaml").read_text() if (root / "config.yaml").is_file() else ""
     environment = json.loads((root / "env.json").read_text()) if (root / "env.json").is_file() else {}
@@ -147,6 +149,10 @@ def render_html(root: Path, ranked: pd.DataFrame | None, figures: list[Path]) ->
     if ranked is not None:
         for title, group in leaderboard.groups(ranked):
             parts.append(f"<h3>{html.escape(title)}</h3>" + _table(leaderboard.HEADER, leaderboard.display_rows(group)))
+    if robust is not None:
+        for dataset, group in robust.groupby("dataset"):
+            parts.append(f"<h3>Robustness · {html.escape(dataset)}</h3><p>Mean PSNR over every evaluation noise and level, and the worst one.</p>"
+                         + _table(leaderboard.ROBUSTNESS_HEADER, leaderboard.robustness_rows(group)))
     parts.append("<h2>Plots</h2>")
     for figure in figures:
         encoded = base64.b64encode(figure.read_bytes()).decode()

@@ -21,6 +21,7 @@ RESULT_COLUMNS = [
     "sweep", "cell_id", "model", "params", "dataset", "split", "noise", "train_level", "eval_noise", "eval_level",
     "latent_dim", "seed", "mse", "psnr", "ssim", "psnr_std", "ssim_std", "psnr_noisy", "ssim_noisy", "delta_psnr",
     "n_images", "epochs", "best_epoch", "stopped_early", "train_seconds", "train_images_per_s", "status", "error",
+    "mean_psnr_all_levels", "worst_psnr", "worst_eval", "psnr_drop_from_matched",
 ]
 
 INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch"]
@@ -155,10 +156,36 @@ def record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
         "status": record.get("status"),
         "error": record.get("error"),
     }
+    summary = robustness(record)
+    base |= {key: summary.get(key) for key in ("mean_psnr_all_levels", "worst_psnr", "worst_eval")}
     evaluations = record.get("evaluations") or [{}]
     return [base | {"eval_noise": item.get("noise"), "eval_level": item.get("level")} | {
         key: item.get(key) for key in ("mse", "psnr", "ssim", "psnr_std", "ssim_std", "psnr_noisy", "ssim_noisy", "delta_psnr", "n_images")
-    } for item in evaluations]
+    } | {"psnr_drop_from_matched": summary.get("drops", {}).get(_evaluation_name(item.get("noise"), item.get("level")))}
+            for item in evaluations]
+
+
+def _evaluation_name(noise: str | None, level: float | None) -> str:
+    return f"{noise} {level:g}" if noise is not None and level is not None else ""
+
+
+def robustness(record: dict[str, Any]) -> dict[str, Any]:
+    """Mean PSNR over every evaluation (noise, level), the worst one, and for a learned model the
+    drop in dB from its matched level (trained = evaluated) to each other level."""
+    evaluations = record.get("evaluations") or []
+    if not evaluations:
+        return {}
+    worst = min(evaluations, key=lambda item: item["psnr"])
+    summary: dict[str, Any] = {
+        "mean_psnr_all_levels": sum(item["psnr"] for item in evaluations) / len(evaluations),
+        "worst_psnr": worst["psnr"],
+        "worst_eval": _evaluation_name(worst["noise"], worst["level"]),
+    }
+    matched = [item for item in evaluations if (item["noise"], item["level"]) == (record.get("noise"), record.get("train_level"))]
+    if matched:
+        summary["matched_psnr"] = matched[0]["psnr"]
+        summary["drops"] = {_evaluation_name(item["noise"], item["level"]): matched[0]["psnr"] - item["psnr"] for item in evaluations}
+    return summary
 
 
 def _git_commit() -> str | None:

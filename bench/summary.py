@@ -37,6 +37,8 @@ def print_summary(outcome: SweepOutcome, console: Console) -> None:
     console.print(table)
     if leaky:
         console.print("[yellow]leaky split:[/] augmented copies of test images were trained on (split: augmented-copies)")
+    for record in outcome.skipped_cells:
+        console.print(f"[yellow]skipped[/] {record['model']}: {record['error']}")
     for record in outcome.failed:
         console.print(f"[red]failed[/] {record['cell_id']} ({record['model']} {_params(record['params'])}): {record['error']}")
     console.print(f"results: {outcome.root / 'results.csv'}")

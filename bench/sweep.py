@@ -7,6 +7,7 @@ import math
 import multiprocessing
 import os
 import queue
+import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -18,9 +19,10 @@ import torch
 from bench.config import DataConfig, SweepConfig, dump_config
 from bench.grid import Cell, build_cells
 from bench.progress import SweepProgress
-from bench.store import ResultStore, write_atomically, write_text
-from denoiser.baselines import create_baseline
+from bench.store import ResultStore, robustness, write_atomically, write_text
+from denoiser.baselines import BaselineUnavailable, create_baseline
 from denoiser.data import ImageSet, augment, load_dataset, split
+from denoiser.design_loop import design_throughput
 from denoiser.evaluation import add_noise, evaluation_seed, score
 from denoiser.models import count_parameters, create_model
 from denoiser.noise import create_noise
@@ -63,7 +65,15 @@ def prepare_data(data: DataConfig) -> tuple[ImageSet, ImageSet]:
     return split(augmented, data.split, data.test_fraction, seed=data.seed)
 
 
-def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[ImageSet, ImageSet], report: Report) -> dict[str, Any]:
+def measure_reference() -> float:
+    """Images/s of the founding design's loop on fixed images with this process's threads: the
+    yardstick that makes training speed comparable across machines (see bench/check.py)."""
+    images = torch.rand(128, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    return design_throughput(images, min_seconds=1.5)
+
+
+def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[ImageSet, ImageSet], report: Report,
+             reference_images_per_s: float | None = None) -> dict[str, Any]:
     """Train (if learned) and evaluate one cell at every evaluation level; write its record and return it.
 
     Any error inside the cell becomes a ``failed`` record with the reason: the sweep goes on.
@@ -101,6 +111,9 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[Im
                 "train_losses": result.train_losses, "test_losses": result.test_losses,
                 "train_seconds": result.train_seconds, "train_images_per_s": result.images_per_second,
             }
+            if reference_images_per_s:
+                record["reference_images_per_s"] = reference_images_per_s
+                record["speed_ratio"] = result.images_per_second / reference_images_per_s
             save_checkpoint(store, cell, model)
 
             def estimate(noisy: torch.Tensor, noise) -> torch.Tensor:
@@ -108,6 +121,7 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[Im
         else:
             report(("start", cell.cell_id, label, None))
             baseline = create_baseline(cell.model, **cell.params)
+            baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
             estimate = baseline
         evaluation_start = time.perf_counter()
         clean = test_set.images
@@ -121,6 +135,9 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[Im
                     entry["settings"] = baseline.settings(noise)
                 record["evaluations"].append(entry)
         record["eval_seconds"] = time.perf_counter() - evaluation_start
+        record["robustness"] = robustness(record)
+    except BaselineUnavailable as error:
+        record |= {"status": "skipped", "error": str(error)}
     except Exception as error:  # noqa: BLE001 - a failing cell is recorded, not fatal to the sweep
         message = str(error).splitlines()[0] if str(error) else ""
         record |= {"status": "failed", "error": f"{type(error).__name__}: {message}"}
@@ -147,12 +164,15 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(config: SweepConfig, root: str, threads: int, messages: Any) -> None:
+    # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the workers).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
-    _worker.update(config=config, store=ResultStore(Path(root)), messages=messages, data=prepare_data(config.data))
+    _worker.update(config=config, store=ResultStore(Path(root)), messages=messages, data=prepare_data(config.data),
+                   reference=measure_reference() if config.speed_reference else None)
 
 
 def _run_in_worker(cell: Cell) -> dict[str, Any]:
-    return run_cell(cell, _worker["config"], _worker["store"], _worker["data"], _worker["messages"].put)
+    return run_cell(cell, _worker["config"], _worker["store"], _worker["data"], _worker["messages"].put, _worker["reference"])
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -167,7 +187,12 @@ class SweepOutcome:
 
     @property
     def failed(self) -> list[dict[str, Any]]:
-        return [record for record in self.records if record["status"] != "ok"]
+        return [record for record in self.records if record["status"] == "failed"]
+
+    @property
+    def skipped_cells(self) -> list[dict[str, Any]]:
+        """Cells that could not run here (an optional package missing): not failures."""
+        return [record for record in self.records if record["status"] == "skipped"]
 
 
 def default_output(config: SweepConfig) -> Path:
@@ -231,8 +256,9 @@ def _dispatch(progress: SweepProgress, labels: dict[str, str], message: tuple) -
 def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], threads: int, progress: SweepProgress, labels: dict[str, str]) -> None:
     torch.set_num_threads(threads)
     data = prepare_data(config.data)
+    reference = measure_reference() if config.speed_reference else None
     for cell in pending:
-        record = run_cell(cell, config, store, data, lambda message: _dispatch(progress, labels, message))
+        record = run_cell(cell, config, store, data, lambda message: _dispatch(progress, labels, message), reference)
         progress.finished(record, labels[cell.cell_id])
 
 
@@ -252,8 +278,14 @@ def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], w
             for future in done:
                 progress.finished(future.result(), labels[futures[future].cell_id])
         _drain(messages, progress, labels)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        # Interrupted (Ctrl-C) or broken: stop the running cells now rather than waiting for them.
+        # Finished cells are already on disk, and records are written atomically, so nothing is half-written.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _drain(messages: Any, progress: SweepProgress, labels: dict[str, str]) -> None:

@@ -84,6 +84,35 @@ def dae(latent_dim: int = 128, channels: tuple[int, ...] = (32, 64, 128), image_
     return ConvolutionalAutoencoder(latent_dim=latent_dim, channels=tuple(channels), image_size=image_size)
 
 
+class DnCNN(nn.Module):
+    """A small DnCNN-style residual network: it predicts the noise and subtracts it.
+
+    conv–ReLU, then (conv–BatchNorm–ReLU) × (depth − 2), then conv; 3×3 kernels, ``width``
+    channels, padding 1, so any image size works.
+    """
+
+    def __init__(self, depth: int = 8, width: int = 32):
+        super().__init__()
+        if depth < 3:
+            raise ConfigurationError(f"depth must be at least 3, got {depth}")
+        if width < 1:
+            raise ConfigurationError(f"width must be at least 1, got {width}")
+        layers: list[nn.Module] = [nn.Conv2d(1, width, 3, padding=1), nn.ReLU()]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+        layers.append(nn.Conv2d(width, 1, 3, padding=1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        return (noisy - self.layers(noisy)).clamp(0.0, 1.0)  # (B, 1, H, W)
+
+
+@MODELS.register("dncnn")
+def dncnn(depth: int = 8, width: int = 32) -> nn.Module:
+    """The learned reference: a small DnCNN (residual: predicts the noise), depth and width as parameters."""
+    return DnCNN(depth=depth, width=width)
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)

@@ -24,6 +24,12 @@ class NoiseModel:
     family = "none"
     level_name = "level"
 
+    @property
+    def equivalent_sigma(self) -> float:
+        """Standard deviation of the noise on a mid-grey (0.5) image, before clamping: how the
+        classical baselines set their strength for any family."""
+        raise NotImplementedError
+
     def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
 
@@ -47,6 +53,10 @@ class GaussianNoise(NoiseModel):
         if not self.level >= 0:  # also rejects NaN
             raise ConfigurationError(f"gaussian sigma must be ≥ 0, got {self.level}")
 
+    @property
+    def equivalent_sigma(self) -> float:
+        return self.level
+
     def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
         # y = clamp(x + σ·n, 0, 1), computed in place on the fresh noise tensor
@@ -57,6 +67,89 @@ class GaussianNoise(NoiseModel):
 def gaussian(level: float) -> NoiseModel:
     """y = clamp(x + N(0, σ²), 0, 1); level is σ on the [0, 1] scale (the design's noise)."""
     return GaussianNoise(float(level))
+
+
+@dataclass(frozen=True)
+class PoissonNoise(NoiseModel):
+    """Shot noise: photon counts ~ Poisson(level · x), divided by level; a lower photon scale is noisier."""
+
+    family = "poisson"
+    level_name = "photons"
+
+    def __post_init__(self) -> None:
+        if not self.level > 0 or self.level == float("inf"):
+            raise ConfigurationError(f"poisson photon scale must be > 0, got {self.level}")
+
+    @property
+    def equivalent_sigma(self) -> float:
+        return (0.5 / self.level) ** 0.5  # std of Poisson(0.5·λ)/λ
+
+    def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        counts = torch.poisson(clean.clamp(0, 1) * self.level, generator=generator)
+        return counts.div_(self.level).clamp_(0.0, 1.0)
+
+
+@NOISE.register("poisson")
+def poisson(level: float) -> NoiseModel:
+    """Shot noise y = Poisson(λ·x)/λ, clamped; level is the photon scale λ (lower is noisier)."""
+    return PoissonNoise(float(level))
+
+
+@dataclass(frozen=True)
+class SaltPepperNoise(NoiseModel):
+    """Impulse noise: each pixel is replaced with probability ``level``, by 1 or 0 with equal chance."""
+
+    family = "salt-pepper"
+    level_name = "amount"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.level <= 1:
+            raise ConfigurationError(f"salt-pepper amount must be between 0 and 1, got {self.level}")
+
+    @property
+    def equivalent_sigma(self) -> float:
+        return 0.5 * self.level**0.5  # a flipped mid-grey pixel is off by 0.5
+
+    def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        draws = torch.rand((2, *clean.shape), generator=generator, device=clean.device, dtype=clean.dtype)
+        flipped = draws[0] < self.level
+        salt = draws[1] < 0.5
+        noisy = clean.clone()
+        noisy[flipped & salt] = 1.0
+        noisy[flipped & ~salt] = 0.0
+        return noisy
+
+
+@NOISE.register("salt-pepper")
+def salt_pepper(level: float) -> NoiseModel:
+    """Impulse noise as skimage's random_noise(mode='s&p'): a fraction ``level`` of pixels set to 0 or 1."""
+    return SaltPepperNoise(float(level))
+
+
+@dataclass(frozen=True)
+class SpeckleNoise(NoiseModel):
+    """Multiplicative noise y = clamp(x + x·n, 0, 1), n ~ N(0, σ²), with σ = ``level``."""
+
+    family = "speckle"
+    level_name = "sigma"
+
+    def __post_init__(self) -> None:
+        if not self.level >= 0:
+            raise ConfigurationError(f"speckle sigma must be ≥ 0, got {self.level}")
+
+    @property
+    def equivalent_sigma(self) -> float:
+        return 0.5 * self.level
+
+    def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
+        return noise.mul_(self.level).mul_(clean).add_(clean).clamp_(0.0, 1.0)
+
+
+@NOISE.register("speckle")
+def speckle(level: float) -> NoiseModel:
+    """Multiplicative noise y = clamp(x + x·N(0, σ²), 0, 1); level is σ."""
+    return SpeckleNoise(float(level))
 
 
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:

@@ -80,7 +80,7 @@ def test_report_renders_in_headless_chromium(sweep: Path, tmp_path: Path) -> Non
         assert len(sizes) == len(EXPECTED_PLOTS)
         assert all(complete and width > 100 and height > 100 for complete, width, height in sizes), sizes
         tables = driver.execute_script("return Array.from(document.querySelectorAll('table.sortable tbody tr')).length;")
-        assert tables == 2 * 3  # two evaluation levels × (dae trained at 0.1, at 0.2, and noisy)
+        assert tables == 2 * 3 + 3  # two levels × (dae trained at 0.1, at 0.2, noisy), then the robustness ranking
         # clicking a header sorts: the rank column becomes descending on the second click
         header = driver.find_element("css selector", "table.sortable th")
         header.click()

@@ -140,3 +140,36 @@ def test_a_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, over
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not out.exists()
+
+
+def test_a_robustness_sweep_fills_the_train_by_eval_matrix(tmp_path: Path) -> None:
+    out = tmp_path / "robust"
+    result = bench(
+        "sweep", CI_CONFIG, "--out", str(out), "--workers", "1",
+        "--set", "noise={gaussian: [0.1], salt-pepper: [0.05]}",
+        "--set", "evaluation.noise={gaussian: [0.05, 0.1], salt-pepper: [0.02, 0.05]}",
+        "--set", "models={dae: {latent_dim: [16]}, dncnn: {depth: 3, width: 8}, tv: {}}",
+    )
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out / "results.csv")
+    learned = table[table["train_level"].notna()]
+    matrix = learned.groupby(["model", "noise", "train_level"]).apply(
+        lambda rows: sorted(zip(rows["eval_noise"], rows["eval_level"])), include_groups=False)
+    assert len(matrix) == 4  # (dae, dncnn) × (gaussian 0.1, salt-pepper 0.05)
+    expected = [("gaussian", 0.05), ("gaussian", 0.1), ("salt-pepper", 0.02), ("salt-pepper", 0.05)]
+    assert all(pairs == expected for pairs in matrix)
+    assert set(table["model"]) == {"dae", "dncnn", "tv", "noisy"}
+    # the robustness summary: mean over all evaluations, the worst one, and the drop from the matched level
+    row = learned[(learned["model"] == "dae") & (learned["noise"] == "gaussian") & (learned["eval_level"] == 0.1)
+                  & (learned["eval_noise"] == "gaussian")].iloc[0]
+    assert row["psnr_drop_from_matched"] == 0
+    same_cell = table[table["cell_id"] == row["cell_id"]]
+    assert row["mean_psnr_all_levels"] == pytest.approx(same_cell["psnr"].mean())
+    assert row["worst_psnr"] == pytest.approx(same_cell["psnr"].min())
+    record = json.loads((out / "runs" / f"{row['cell_id']}.json").read_text())
+    assert record["robustness"]["drops"]["salt-pepper 0.05"] == pytest.approx(
+        record["robustness"]["matched_psnr"] - same_cell[(same_cell["eval_noise"] == "salt-pepper") & (same_cell["eval_level"] == 0.05)]["psnr"].iloc[0])
+    tv = json.loads(next((out / "runs").glob("tv-*.json")).read_text())
+    assert tv["evaluations"][0]["settings"] == {"weight": pytest.approx(0.05)}
+    assert (out / "plots" / "robustness_matrix_families.png").is_file()
+    assert "## Robustness · skimage-natural" in (out / "leaderboard.md").read_text()

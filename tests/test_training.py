@@ -10,16 +10,17 @@ def natural_split():
     return split(load_dataset("skimage-natural"), "by-source", 0.2, seed=0)
 
 
-def run(natural_split, seed: int = 0, **options):
+def run(natural_split, seed: int = 0, model_name: str = "dae", **options):
     train_set, test_set = natural_split
     torch.manual_seed(seed)  # weight initialisation
-    model = create_model("dae", latent_dim=32)
+    model = create_model(model_name, **({"latent_dim": 32} if model_name == "dae" else {"depth": 5, "width": 16}))
     result = train(model, train_set.images, test_set.images, create_noise("gaussian", 0.1), seed=seed, device="cpu", **options)
     return model, result
 
 
-def test_a_few_epochs_lower_the_test_loss(natural_split) -> None:
-    _, result = run(natural_split, epochs=6, patience=0)
+@pytest.mark.parametrize("model_name", ["dae", "dncnn"])
+def test_a_few_epochs_lower_the_test_loss(natural_split, model_name: str) -> None:
+    _, result = run(natural_split, model_name=model_name, epochs=6, patience=0)
     assert result.epochs == 6 and len(result.test_losses) == 6
     assert min(result.test_losses[1:]) < result.test_losses[0] * 0.8
     assert result.images_per_second > 0

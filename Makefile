@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sweep test install clean
+.PHONY: sweep test bench gate install clean
 
 install: $(STAMP)
 
@@ -19,6 +19,17 @@ sweep: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# Speed benchmarks (not part of `make test`): the suite's trainer vs the design's loop, SSIM vs scikit-image.
+bench: $(STAMP)
+	mkdir -p .benchmarks
+	$(BIN)/python -m pytest tests/benchmarks -o addopts="" -q --benchmark-json=.benchmarks/latest.json
+	$(BIN)/python tests/benchmarks/ratios.py .benchmarks/latest.json
+
+# The CI regression gate: the tiny sweep, then its comparison with the committed baseline.
+gate: $(STAMP)
+	$(BIN)/python -m bench sweep configs/ci.yaml --out results/ci --fresh --quiet
+	$(BIN)/python -m bench check results/ci --baseline results/baselines/ci.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,127 @@
+"""The regression gate: compare a sweep's results with a committed baseline, in quality and in speed.
+
+Quality: every cell's PSNR and SSIM at every evaluation level (deterministic on a CPU, so the
+tolerances are small). Speed: each learned cell's training throughput divided by the
+throughput of the founding design's loop measured by the same worker in the same run
+(``speed_reference: true`` in the config), so that a slower machine does not trip the gate
+and a slower trainer does.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.store import ResultStore, write_text
+from denoiser.errors import DenoiserError
+
+BASELINE_FORMAT = 1
+DEFAULT_TOLERANCES = {"psnr_db": 0.05, "ssim": 0.002, "speed_ratio_fraction": 0.25}
+
+
+class CheckError(DenoiserError):
+    """A missing or malformed baseline, or a folder without results."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One compared number."""
+
+    cell: str
+    figure: str
+    baseline: float
+    current: float | None
+    allowed: str
+    passed: bool
+
+
+def _run_records(run_dir: Path) -> list[dict[str, Any]]:
+    if not (run_dir / "results.csv").is_file():
+        raise CheckError(f"{run_dir}: no results.csv here; run the sweep first")
+    import pandas as pd
+
+    cell_ids = list(dict.fromkeys(pd.read_csv(run_dir / "results.csv")["cell_id"]))
+    return ResultStore(run_dir).read_records(cell_ids)
+
+
+def speed_ratio(records: list[dict[str, Any]]) -> float | None:
+    """Median over learned cells of (training images/s) / (design loop images/s in the same worker)."""
+    ratios = [record["speed_ratio"] for record in records if record.get("speed_ratio")]
+    return statistics.median(ratios) if ratios else None
+
+
+def _label(record: dict[str, Any]) -> str:
+    params = " ".join(f"{key}={value}" for key, value in sorted(record["params"].items()))
+    trained = f" trained {record['noise']} {record['train_level']:g}" if record.get("learned") else ""
+    return f"{record['model']} {params}{trained}".replace("  ", " ").strip()
+
+
+def baseline_from_run(run_dir: Path, tolerances: dict[str, float] | None = None) -> dict[str, Any]:
+    """The baseline document for the run in ``run_dir``."""
+    records = _run_records(run_dir)
+    cells = {}
+    for record in records:
+        if record["status"] != "ok":
+            raise CheckError(f"{run_dir}: cell {record['cell_id']} did not finish ({record['status']}); fix it before updating the baseline")
+        cells[record["cell_id"]] = {
+            "label": _label(record),
+            "psnr": {f"{item['noise']} {item['level']:g}": item["psnr"] for item in record["evaluations"]},
+            "ssim": {f"{item['noise']} {item['level']:g}": item["ssim"] for item in record["evaluations"]},
+        }
+    return {
+        "format": BASELINE_FORMAT,
+        "tolerances": tolerances or dict(DEFAULT_TOLERANCES),
+        "speed_ratio": speed_ratio(records),
+        "cells": cells,
+    }
+
+
+def read_baseline(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckError(f"{path}: no such baseline file (create it with --update)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckError(f"{path}: not a baseline (invalid JSON: {error})") from None
+    required = {"format", "tolerances", "speed_ratio", "cells"}
+    if not isinstance(document, dict) or not required <= document.keys() or not isinstance(document["cells"], dict):
+        raise CheckError(f"{path}: not a baseline (expected keys {', '.join(sorted(required))})")
+    if document["format"] != BASELINE_FORMAT:
+        raise CheckError(f"{path}: baseline format {document['format']!r}, this version reads {BASELINE_FORMAT}")
+    missing = set(DEFAULT_TOLERANCES) - set(document["tolerances"])
+    if missing:
+        raise CheckError(f"{path}: tolerances lack {', '.join(sorted(missing))}")
+    return document
+
+
+def compare(run_dir: Path, baseline: dict[str, Any]) -> list[Figure]:
+    """Every figure of the baseline against the run."""
+    records = {record["cell_id"]: record for record in _run_records(run_dir)}
+    tolerances = baseline["tolerances"]
+    figures: list[Figure] = []
+    for cell_id, expected in baseline["cells"].items():
+        record = records.get(cell_id)
+        current = {}
+        if record is not None and record["status"] == "ok":
+            for item in record["evaluations"]:
+                name = f"{item['noise']} {item['level']:g}"
+                current[("psnr", name)], current[("ssim", name)] = item["psnr"], item["ssim"]
+        for metric, tolerance, unit in (("psnr", tolerances["psnr_db"], " dB"), ("ssim", tolerances["ssim"], "")):
+            for name, value in expected[metric].items():
+                now = current.get((metric, name))
+                passed = now is not None and now >= value - tolerance
+                figures.append(Figure(expected["label"], f"{metric.upper()} at {name}", value, now, f"≥ {value - tolerance:.4f}{unit}", passed))
+    if baseline["speed_ratio"] is not None:
+        now = speed_ratio(list(records.values()))
+        floor = baseline["speed_ratio"] * (1 - tolerances["speed_ratio_fraction"])
+        figures.append(Figure("all learned cells", "speed vs the design loop (median ratio)", baseline["speed_ratio"], now,
+                              f"≥ {floor:.3f}", now is not None and now >= floor))
+    return figures
+
+
+def write_baseline(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(document, indent=1) + "\n")

@@ -1,0 +1,86 @@
+"""The regression gate on hand-made records: it fails on a quality or speed drop, passes on its own run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import check
+from tests.conftest import REPOSITORY
+from tests.test_leaderboard import record, write_sweep
+
+
+def learned(cell_id: str, psnr: float, speed_ratio: float) -> dict:
+    item = record(cell_id, "dae", {0.1: psnr, 0.2: psnr - 2}, latent=16)
+    return item | {"train_images_per_s": 100 * speed_ratio, "reference_images_per_s": 100.0, "speed_ratio": speed_ratio}
+
+
+def make_run(root: Path, psnr: float = 24.0, speeds: tuple[float, ...] = (1.5, 1.6)) -> Path:
+    records = [learned(f"dae-{index}", psnr + index, speed) for index, speed in enumerate(speeds)]
+    write_sweep(root, records + [record("noisy", "noisy", {0.1: 20.0, 0.2: 14.0}, train_level=None)])
+    return root
+
+
+def gate(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", "check", *arguments], cwd=REPOSITORY, capture_output=True, text=True)
+
+
+@pytest.fixture
+def baseline(tmp_path: Path) -> Path:
+    path = tmp_path / "baselines" / "ci.json"
+    result = gate(str(make_run(tmp_path / "base")), "--baseline", str(path), "--update")
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def test_the_baselines_own_run_passes(baseline: Path, tmp_path: Path) -> None:
+    document = json.loads(baseline.read_text())
+    assert document["speed_ratio"] == pytest.approx(1.55) and len(document["cells"]) == 3
+    result = gate(str(tmp_path / "base"), "--baseline", str(baseline))
+    assert result.returncode == 0, result.stdout
+    assert "0 regressions" in result.stdout
+
+
+def test_a_psnr_drop_beyond_tolerance_fails_and_names_the_cell(baseline: Path, tmp_path: Path) -> None:
+    run = make_run(tmp_path / "worse", psnr=24.0 - 0.2)
+    result = gate(str(run), "--baseline", str(baseline))
+    assert result.returncode == 1
+    assert "regression: dae latent_dim=16 trained gaussian 0.1: PSNR at gaussian 0.1" in result.stdout
+    within = make_run(tmp_path / "within", psnr=24.0 - 0.01)
+    assert gate(str(within), "--baseline", str(baseline)).returncode == 0
+
+
+def test_a_speed_drop_beyond_tolerance_fails(baseline: Path, tmp_path: Path) -> None:
+    slower = make_run(tmp_path / "slower", speeds=(1.0, 1.1))  # median 1.05 < 1.55 × 0.75
+    result = gate(str(slower), "--baseline", str(baseline))
+    assert result.returncode == 1
+    assert "regression: all learned cells: speed vs the design loop" in result.stdout
+    noisy_machine = make_run(tmp_path / "noisy-machine", speeds=(1.3, 1.4))  # within 25 %
+    assert gate(str(noisy_machine), "--baseline", str(baseline)).returncode == 0
+
+
+def test_a_missing_cell_fails(baseline: Path, tmp_path: Path) -> None:
+    run = make_run(tmp_path / "fewer", speeds=(1.5,))
+    result = gate(str(run), "--baseline", str(baseline))
+    assert result.returncode == 1 and "missing" in result.stdout
+
+
+def test_missing_or_malformed_baseline_is_one_line(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    absent = gate(str(run), "--baseline", str(tmp_path / "none.json"))
+    assert absent.returncode == 2 and "no such baseline file" in absent.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    result = gate(str(run), "--baseline", str(broken))
+    assert result.returncode == 2 and "not a baseline (invalid JSON" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"cells": {}}))
+    assert "not a baseline (expected keys" in gate(str(run), "--baseline", str(wrong)).stderr
+
+
+def test_the_committed_baseline_is_well_formed() -> None:
+    document = check.read_baseline(REPOSITORY / "results" / "baselines" / "ci.json")
+    assert document["speed_ratio"] and document["cells"]

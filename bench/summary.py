@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
-from bench.sweep import SweepOutcome, matched_rows
+if TYPE_CHECKING:  # the sweep module imports torch: keep it out of light commands such as `check`
+    from bench.sweep import SweepOutcome
 
 
 def _params(params: dict) -> str:
@@ -18,8 +21,10 @@ def summary_console() -> Console:
     return console if console.is_terminal else Console(width=140)
 
 
-def print_summary(outcome: SweepOutcome, console: Console) -> None:
+def print_summary(outcome: "SweepOutcome", console: Console) -> None:
     """Model, parameters, training level, PSNR/SSIM at the matched level, ΔPSNR; failures listed below."""
+    from bench.sweep import matched_rows
+
     leaky = any(record.get("leaky") for record in outcome.records)
     title = f"{outcome.root}: {len(outcome.records)} cells ({outcome.skipped} skipped as already finished)"
     table = Table(title=title, title_justify="left")

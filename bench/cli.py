@@ -92,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--update", action="store_true", help="rewrite the baseline from this run (deliberately)")
     check.set_defaults(handler=command_check)
 
+    apply = commands.add_parser("denoise", parents=[common], help="apply a trained model to image files",
+                                description="Denoise image files with a checkpoint from a sweep (results/<name>/checkpoints/*.pt); "
+                                "writes <name>_denoised.png into --out. Checkpoints load with weights_only=True.")
+    apply.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="PNG/JPEG/TIFF/BMP files")
+    apply.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint file (.pt) written by bench sweep")
+    apply.add_argument("--out", type=Path, required=True, help="folder for the denoised images")
+    apply.set_defaults(handler=command_denoise)
+
     listing = commands.add_parser("list", parents=[common], help="registered models, noise models, data sets and baselines",
                                   description="Every registered model, noise model, data set and classical baseline, with its parameters.")
     listing.set_defaults(handler=command_list)
@@ -125,6 +133,14 @@ def command_check(arguments: argparse.Namespace, live: bool) -> int:
         console.print(f"regression: {figure.cell}: {figure.figure} is {figure.current} (allowed {figure.allowed})")
     console.print(f"gate: {len(figures) - len(failures)} of {len(figures)} figures within tolerance, {len(failures)} regressions")
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def command_denoise(arguments: argparse.Namespace, live: bool) -> int:
+    from bench.apply import denoise_files
+
+    for path in denoise_files(arguments.checkpoint, arguments.images, arguments.out):
+        print(path)
+    return EXIT_OK
 
 
 def command_list(arguments: argparse.Namespace, live: bool) -> int:

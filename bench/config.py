@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -89,6 +90,9 @@ def _type_name(kind: Any) -> str:
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false", Any: "any value"}.get(kind, str(kind))
 
 
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
 def _convert(value: Any, kind: Any, key: str) -> Any:
     """Check ``value`` against the annotation ``kind``; returns it converted (e.g. int → float)."""
     origin = typing.get_origin(kind)
@@ -110,6 +114,8 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
         return {str(name): _convert(item, value_kind, f"{key}.{name}") for name, item in value.items()}
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if kind is float and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+        return float(value)  # YAML 1.1 reads 1e6 (no dot) as text
     if kind in (int, str, bool) and isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
     raise ConfigError(f"{key}: expected {_type_name(kind)}, got {value!r}")

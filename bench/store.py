@@ -54,19 +54,28 @@ class ResultStore:
         self.checkpoints = root / "checkpoints"
 
     def create(self) -> None:
-        """Make the folders, or fail in one line if they cannot be written."""
+        """Make the folders, or fail in one line if they cannot be written; remove the temporary
+        files of writes that a killed run left unfinished (the old file, if any, is intact)."""
         try:
             for folder in (self.root, self.runs, self.checkpoints):
                 folder.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".write-test.{os.getpid()}"
             probe.write_bytes(b"")
             probe.unlink()
+            self.remove_leftovers()
         except (FileExistsError, NotADirectoryError):
-            raise StoreError(f"{self.root}: output path exists and is not a folder") from None
+            raise StoreError(f"{self.root}: cannot create the output folder (the path or a parent of it is a file)") from None
         except PermissionError:
             raise StoreError(f"{self.root}: output folder is not writable") from None
         except OSError as error:
             raise StoreError(f"{self.root}: cannot write the output folder ({error.strerror})") from None
+
+    def remove_leftovers(self) -> None:
+        """Delete temporary files of writes that never finished (their process is gone)."""
+        for folder in (self.root, self.runs, self.checkpoints):
+            for leftover in folder.glob(".*.tmp"):
+                if not _process_alive(leftover.name.rsplit(".", 2)[-2]):
+                    leftover.unlink(missing_ok=True)
 
     def move_aside(self) -> Path | None:
         """For ``--fresh``: move the previous records into ``previous-<time>/``; returns that folder."""
@@ -132,6 +141,18 @@ class ResultStore:
 
     def write_env(self, device: str, workers: int, threads: int) -> None:
         write_text(self.root / "env.json", json.dumps(environment(device, workers, threads), indent=1))
+
+
+def _process_alive(pid_text: str) -> bool:
+    """Whether another running process may still be writing (this one has stopped its writes when asked)."""
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return pid != os.getpid()
 
 
 def record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:

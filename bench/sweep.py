@@ -163,11 +163,11 @@ def save_checkpoint(store: ResultStore, cell: Cell, model: torch.nn.Module) -> N
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(config: SweepConfig, root: str, threads: int, messages: Any) -> None:
+def _start_worker(config: SweepConfig, root: str, threads: int, messages: Any, data: tuple[ImageSet, ImageSet]) -> None:
     # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the workers).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
-    _worker.update(config=config, store=ResultStore(Path(root)), messages=messages, data=prepare_data(config.data),
+    _worker.update(config=config, store=ResultStore(Path(root)), messages=messages, data=data,
                    reference=measure_reference() if config.speed_reference else None)
 
 
@@ -208,10 +208,14 @@ def run_sweep(
     console: Any = None,
     live: bool = False,
 ) -> SweepOutcome:
-    """Run every cell of ``config`` that has no ``ok`` record under ``root``; write results.csv."""
+    """Run every cell of ``config`` that has no ``ok`` record under ``root``; write results.csv.
+
+    The data set is loaded (and so checked) once, before anything is written; workers get a copy.
+    """
     from rich.console import Console
 
     console = console or Console(stderr=True)
+    data = prepare_data(config.data)
     store = ResultStore(root)
     store.create()
     if fresh:
@@ -235,10 +239,14 @@ def run_sweep(
     with SweepProgress(len(cells), len(finished), console, live) as progress:
         if pending:
             labels = {cell.cell_id: cell.label() for cell in cells}
-            if worker_count == 1:
-                _run_here(config, store, pending, threads, progress, labels)
-            else:
-                _run_in_pool(config, store, pending, worker_count, threads, progress, labels)
+            try:
+                if worker_count == 1:
+                    _run_here(config, store, pending, threads, progress, labels, data)
+                else:
+                    _run_in_pool(config, store, pending, worker_count, threads, progress, labels, data)
+            except KeyboardInterrupt:
+                store.remove_leftovers()  # the stopped workers' unfinished writes
+                raise
 
     records = store.read_records(cell.cell_id for cell in cells)
     store.write_results_csv(records)
@@ -253,9 +261,9 @@ def _dispatch(progress: SweepProgress, labels: dict[str, str], message: tuple) -
         progress.epoch(cell_id, *message[2:])
 
 
-def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], threads: int, progress: SweepProgress, labels: dict[str, str]) -> None:
+def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], threads: int, progress: SweepProgress,
+              labels: dict[str, str], data: tuple[ImageSet, ImageSet]) -> None:
     torch.set_num_threads(threads)
-    data = prepare_data(config.data)
     reference = measure_reference() if config.speed_reference else None
     for cell in pending:
         record = run_cell(cell, config, store, data, lambda message: _dispatch(progress, labels, message), reference)
@@ -263,12 +271,12 @@ def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], thre
 
 
 def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], workers: int, threads: int,
-                 progress: SweepProgress, labels: dict[str, str]) -> None:
+                 progress: SweepProgress, labels: dict[str, str], data: tuple[ImageSet, ImageSet]) -> None:
     # spawn, not fork: forking a process whose OpenMP threads already ran can deadlock.
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(config, str(store.root), threads, messages))
+                               initargs=(config, str(store.root), threads, messages, data))
     try:
         futures: dict[Future, Cell] = {pool.submit(_run_in_worker, cell): cell for cell in pending}
         remaining = set(futures)
@@ -281,8 +289,11 @@ def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], w
     except BaseException:
         # Interrupted (Ctrl-C) or broken: stop the running cells now rather than waiting for them.
         # Finished cells are already on disk, and records are written atomically, so nothing is half-written.
-        for process in list(getattr(pool, "_processes", {}).values()):
+        processes = list(getattr(pool, "_processes", {}).values())
+        for process in processes:
             process.terminate()
+        for process in processes:
+            process.join(timeout=10)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

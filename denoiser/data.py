@@ -204,7 +204,8 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, not a CIFAR-10 batch file") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, MemoryError) as error:
-        reason = "file is truncated" if isinstance(error, EOFError) else f"not a CIFAR-10 batch ({error})"
+        truncated = isinstance(error, EOFError) or "truncated" in str(error)
+        reason = "file is truncated" if truncated else f"not a CIFAR-10 batch ({error})"
         raise DataError(f"{path}: {reason}") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with b'data' and b'labels')")

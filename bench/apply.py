@@ -1,0 +1,69 @@
+"""``bench denoise``: apply a trained checkpoint to image files."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from bench.store import StoreError, write_atomically
+from denoiser.data import read_image
+from denoiser.errors import DenoiserError
+from denoiser.models import MODELS, create_model
+from denoiser.training import denoise
+
+
+class CheckpointError(DenoiserError):
+    """A file that is not a checkpoint written by bench sweep."""
+
+
+def load_checkpoint(path: Path) -> torch.nn.Module:
+    """The model in ``path``, loaded with ``weights_only=True`` (a pickle cannot run code here)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as error:
+        text = str(error).strip()
+        if "Weights only load failed" in text:
+            reason = "weights-only loading refused it: not tensors and plain data"
+        else:
+            reason = text.splitlines()[0][:160] if text else type(error).__name__
+        raise CheckpointError(f"{path}: not a checkpoint ({reason})") from None
+    if not isinstance(checkpoint, dict) or not {"model", "params", "state_dict"} <= checkpoint.keys():
+        raise CheckpointError(f"{path}: not a checkpoint (expected model, params and state_dict)")
+    if checkpoint["model"] not in MODELS:
+        raise CheckpointError(f"{path}: unknown model {checkpoint['model']!r}; valid: {', '.join(MODELS.names())}")
+    model = create_model(checkpoint["model"], **checkpoint["params"])
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, TypeError) as error:
+        raise CheckpointError(f"{path}: weights do not fit {checkpoint['model']} ({str(error).splitlines()[0][:160]})") from None
+    return model.eval()
+
+
+def denoise_files(checkpoint: Path, images: list[Path], out: Path) -> list[Path]:
+    """Denoise each image file (grayscale, as the data sets read it); returns the written files."""
+    model = load_checkpoint(checkpoint)
+    clean = [read_image(path) for path in images]  # read all first: a bad file stops before any output
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise StoreError(f"{out}: cannot create the output folder (the path or a parent of it is a file)") from None
+    written = []
+    for path, image in zip(images, clean):
+        estimate = denoise(model, image.unsqueeze(0))[0, 0]  # (H, W) in [0, 1]
+        target = out / f"{Path(path.name).stem}_denoised.png"  # only the file name: never outside --out
+        pixels = (estimate.clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+        write_atomically(target, buffer.getvalue())
+        written.append(target)
+    return written

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", type=Path, help="results folder (default: results/<name>)")
     sweep.add_argument("--workers", type=int, default=0,
                        help="cells run in parallel (default: one per CPU core, one thread each)")
+    sweep.add_argument("--executor", choices=["local", "submitit"],
+                       help="local: a process pool (default); submitit: a Slurm job array (pip install 'denoise-bench[slurm]')")
     sweep.add_argument("--fresh", action="store_true",
                        help="start over: move the folder's previous results into previous-<time>/ first")
     sweep.set_defaults(handler=command_sweep)
@@ -227,7 +229,8 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
 
     if arguments.workers < 0:
         raise DenoiserError(f"--workers must be ≥ 0, got {arguments.workers}")
-    config = load_config(arguments.config, arguments.overrides)
+    overrides = arguments.overrides + ([f"executor={arguments.executor}"] if arguments.executor else [])
+    config = load_config(arguments.config, overrides)
     root = arguments.out or default_output(config)
     try:
         outcome = run_sweep(config, root, workers=arguments.workers, fresh=arguments.fresh,

@@ -51,6 +51,23 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class SubmititConfig:
+    """Where and how `--executor submitit` submits the cells (one Slurm job array)."""
+
+    cluster: str = "auto"  # auto (Slurm when present, else local processes), slurm, local, debug
+    partition: str = ""  # Slurm partition; empty: the cluster's default
+    timeout_min: int = 60  # time limit per task, minutes
+    cpus_per_task: int = 2  # also the torch threads of each task
+    gpus_per_node: int = 0  # GPUs per task
+    mem_gb: int = 8  # memory per task
+    array_parallelism: int = 64  # tasks of the array running at once
+
+
+EXECUTORS = ("local", "submitit")
+CLUSTERS = ("auto", "slurm", "local", "debug")
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     name: str = "sweep"  # names the results folder, results/<name>
     data: DataConfig = field(default_factory=DataConfig)
@@ -64,6 +81,8 @@ class SweepConfig:
     device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1, …
     workers: int = 0  # parallel cells; 0 chooses from the CPU count
     speed_reference: bool = False  # each worker also times the founding design's loop, for `bench check`
+    executor: str = "local"  # local (a process pool) or submitit (a Slurm job array)
+    submitit: SubmititConfig = field(default_factory=SubmititConfig)
 
     @property
     def eval_noise(self) -> dict[str, list[float]]:
@@ -293,5 +312,14 @@ def validate(config: SweepConfig) -> None:
         raise ConfigError("seeds: give at least one seed")
     if config.workers < 0:
         raise ConfigError(f"workers: must be ≥ 0 (0 chooses from the CPU count), got {config.workers}")
+    if config.executor not in EXECUTORS:
+        raise ConfigError(f"executor: unknown executor {config.executor!r}; valid: {', '.join(EXECUTORS)}")
+    if config.submitit.cluster not in CLUSTERS:
+        raise ConfigError(f"submitit.cluster: unknown cluster {config.submitit.cluster!r}; valid: {', '.join(CLUSTERS)}")
+    for key in ("timeout_min", "cpus_per_task", "mem_gb", "array_parallelism"):
+        if getattr(config.submitit, key) < 1:
+            raise ConfigError(f"submitit.{key}: must be at least 1, got {getattr(config.submitit, key)}")
+    if config.submitit.gpus_per_node < 0:
+        raise ConfigError(f"submitit.gpus_per_node: must be ≥ 0, got {config.submitit.gpus_per_node}")
     if config.device != "auto" and not config.device.split(":")[0] in ("cpu", "cuda", "mps"):
         raise ConfigError(f"device: unknown device {config.device!r}; valid: auto, cpu, cuda, cuda:N, mps")

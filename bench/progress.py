@@ -63,6 +63,13 @@ class SweepProgress:
                 self._last_log[cell_id] = now
                 logger.info("%s: %s", label, status)
 
+    def note(self, text: str) -> None:
+        """A status line (e.g. the job array's state counts)."""
+        if self._progress is not None:
+            self._progress.update(self._overall, status=text)
+        else:
+            logger.info("%s", text)
+
     def finished(self, record: dict[str, Any], label: str) -> None:
         self.done += 1
         if record["status"] == "ok":

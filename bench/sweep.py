@@ -215,6 +215,10 @@ def run_sweep(
     from rich.console import Console
 
     console = console or Console(stderr=True)
+    if config.executor == "submitit":
+        from bench.cluster import require_submitit
+
+        require_submitit()  # before anything is written
     data = prepare_data(config.data)
     store = ResultStore(root)
     store.create()
@@ -230,17 +234,24 @@ def run_sweep(
     pending = [cell for cell in cells if cell.cell_id not in finished]
     device = pick_device(config.device)
     worker_count, threads = choose_workers(workers or config.workers, len(pending), device)
+    if config.executor == "submitit":
+        worker_count, threads = config.submitit.array_parallelism, config.submitit.cpus_per_task
     store.write_env(str(device), worker_count, threads)
     if finished:
         logger.info("%d of %d cells already finished: skipped", len(finished), len(cells))
     if pending:
-        logger.info("running %d cells on %s: %d worker(s) × %d thread(s)", len(pending), device, worker_count, threads)
+        where = "a submitit job array" if config.executor == "submitit" else f"{worker_count} worker(s) × {threads} thread(s)"
+        logger.info("running %d cells on %s: %s", len(pending), device, where)
 
     with SweepProgress(len(cells), len(finished), console, live) as progress:
         if pending:
             labels = {cell.cell_id: cell.label() for cell in cells}
             try:
-                if worker_count == 1:
+                if config.executor == "submitit":
+                    from bench.cluster import run_with_submitit
+
+                    run_with_submitit(config, store, pending, progress, labels)
+                elif worker_count == 1:
                     _run_here(config, store, pending, threads, progress, labels, data)
                 else:
                     _run_in_pool(config, store, pending, worker_count, threads, progress, labels, data)

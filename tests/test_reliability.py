@@ -15,24 +15,15 @@ import pytest
 import torch
 
 from bench.store import ResultStore
-from tests.conftest import CIFAR_SAMPLE, REPOSITORY, SET12, requires_shared_data
+from tests.conftest import bench_command as command, metrics_table, run_bench as bench, CIFAR_SAMPLE, REPOSITORY, SET12, requires_shared_data
 
 CI_CONFIG = str(REPOSITORY / "configs" / "ci.yaml")
 METRIC_COLUMNS = ["cell_id", "eval_noise", "eval_level", "mse", "psnr", "ssim", "psnr_noisy", "ssim_noisy", "delta_psnr", "epochs"]
 QUICK = ["--set", "speed_reference=false", "--set", "train.epochs=6"]
 
 
-def command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "bench", *arguments]
-
-
-def bench(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(command(*arguments), cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
-
-
 def metrics_of(folder: Path) -> pd.DataFrame:
-    table = pd.read_csv(folder / "results.csv")[METRIC_COLUMNS]
-    return table.sort_values(["cell_id", "eval_noise", "eval_level"]).reset_index(drop=True)
+    return metrics_table(folder, METRIC_COLUMNS)
 
 
 def leftovers(folder: Path) -> list[Path]:

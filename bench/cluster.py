@@ -1,0 +1,100 @@
+"""``--executor submitit``: the pending cells of a sweep as one job array, through submitit.
+
+The results folder (on a filesystem the cluster shares) is the only channel back: each task
+writes its cell's record and checkpoint exactly as a local worker does, so resuming works
+across executors and a re-submission skips finished cells. Tested with submitit's ``local``
+cluster, which runs the tasks as processes on this machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.config import SweepConfig
+from bench.grid import Cell
+from bench.progress import SweepProgress
+from bench.store import ResultStore
+from denoiser.errors import DenoiserError
+
+logger = logging.getLogger(__name__)
+
+
+class ExecutorUnavailable(DenoiserError):
+    """submitit is not installed."""
+
+
+def require_submitit() -> Any:
+    try:
+        import submitit
+    except ImportError:
+        raise ExecutorUnavailable("--executor submitit needs submitit: pip install 'denoise-bench[slurm]'") from None
+    return submitit
+
+
+def run_cell_task(config: SweepConfig, root: str, cell: Cell) -> dict[str, Any]:
+    """One task of the array: load the data, run the cell, write its record (in the shared folder)."""
+    from bench.sweep import measure_reference, prepare_data, run_cell
+
+    torch.set_num_threads(config.submitit.cpus_per_task)
+    reference = measure_reference() if config.speed_reference else None
+    return run_cell(cell, config, ResultStore(Path(root)), prepare_data(config.data), lambda message: None, reference)
+
+
+def make_executor(config: SweepConfig, store: ResultStore) -> Any:
+    submitit = require_submitit()
+    settings = config.submitit
+    executor = submitit.AutoExecutor(folder=store.root / "submitit" / "%j",
+                                     cluster=None if settings.cluster == "auto" else settings.cluster)
+    executor.update_parameters(
+        name=f"denoise-bench-{config.name}", timeout_min=settings.timeout_min, cpus_per_task=settings.cpus_per_task,
+        gpus_per_node=settings.gpus_per_node, mem_gb=settings.mem_gb,
+        slurm_partition=settings.partition or None, slurm_array_parallelism=settings.array_parallelism,
+    )
+    return executor
+
+
+def failed_task_record(config: SweepConfig, cell: Cell, job: Any, error: BaseException) -> dict[str, Any]:
+    """The record of a task that died without writing one (killed, out of memory, timed out)."""
+    message = str(error).strip().splitlines()
+    reason = message[-1] if message else type(error).__name__
+    return {
+        "cell_id": cell.cell_id, "sweep": config.name, "model": cell.model, "params": cell.params, "learned": cell.learned,
+        "dataset": config.data.dataset, "split": config.data.split, "leaky": config.data.split == "augmented-copies",
+        "noise": cell.noise, "train_level": cell.train_level, "seed": cell.seed, "evaluations": [], "status": "failed",
+        "error": f"task {job.job_id} failed: {reason[:300]} (log: {job.paths.stderr})", "seconds": 0.0,
+    }
+
+
+def run_with_submitit(config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress,
+                      labels: dict[str, str]) -> None:
+    """Submit ``pending`` as one job array and follow it until every task has ended."""
+    executor = make_executor(config, store)
+    n = len(pending)
+    jobs = executor.map_array(run_cell_task, [config] * n, [str(store.root)] * n, pending)
+    logger.info("submitted %d tasks as job array %s (logs in %s)", n, jobs[0].job_id.split("_")[0], store.root / "submitit")
+    waiting = {cell.cell_id: (cell, job) for cell, job in zip(pending, jobs)}
+    last_counts: tuple[int, ...] = ()
+    while waiting:
+        for cell_id, (cell, job) in list(waiting.items()):
+            if not job.done():
+                continue
+            del waiting[cell_id]
+            try:
+                record = job.result()
+            except Exception as error:  # noqa: BLE001 - the task died: record it, go on
+                record = failed_task_record(config, cell, job, error)
+                store.write_record(record)
+            progress.finished(record, labels[cell.cell_id])
+        states = [job.state for _, job in waiting.values()]
+        counts = (sum(state in ("PENDING", "REQUEUED", "UNKNOWN") for state in states),
+                  sum(state == "RUNNING" for state in states), n - len(waiting))
+        if counts != last_counts:
+            progress.note(f"job array: {counts[0]} pending, {counts[1]} running, {counts[2]} ended")
+            last_counts = counts
+        if waiting:
+            time.sleep(1.0)

@@ -264,7 +264,7 @@ def run_sweep(
     return SweepOutcome(root, cells, len(finished), records)
 
 
-def _dispatch(progress: SweepProgress, labels: dict[str, str], message: tuple) -> None:
+def _dispatch(progress: SweepProgress, message: tuple) -> None:
     kind, cell_id = message[0], message[1]
     if kind == "start":
         progress.started(cell_id, message[2], message[3])
@@ -277,7 +277,7 @@ def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], thre
     torch.set_num_threads(threads)
     reference = measure_reference() if config.speed_reference else None
     for cell in pending:
-        record = run_cell(cell, config, store, data, lambda message: _dispatch(progress, labels, message), reference)
+        record = run_cell(cell, config, store, data, lambda message: _dispatch(progress, message), reference)
         progress.finished(record, labels[cell.cell_id])
 
 
@@ -293,10 +293,10 @@ def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], w
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, timeout=0.2, return_when=FIRST_COMPLETED)
-            _drain(messages, progress, labels)
+            _drain(messages, progress)
             for future in done:
                 progress.finished(future.result(), labels[futures[future].cell_id])
-        _drain(messages, progress, labels)
+        _drain(messages, progress)
     except BaseException:
         # Interrupted (Ctrl-C) or broken: stop the running cells now rather than waiting for them.
         # Finished cells are already on disk, and records are written atomically, so nothing is half-written.
@@ -310,10 +310,10 @@ def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], w
     pool.shutdown(wait=True)
 
 
-def _drain(messages: Any, progress: SweepProgress, labels: dict[str, str]) -> None:
+def _drain(messages: Any, progress: SweepProgress) -> None:
     while True:
         try:
-            _dispatch(progress, labels, messages.get_nowait())
+            _dispatch(progress, messages.get_nowait())
         except queue.Empty:
             return
 

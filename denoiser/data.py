@@ -69,10 +69,10 @@ def load_dataset(name: str, **params: object) -> ImageSet:
 
 
 def to_grayscale(image: torch.Tensor) -> torch.Tensor:
-    """(C, H, W) float in [0, 1] → (1, H, W), with ITU-R 601 luma weights for RGB (as torchvision)."""
-    if image.shape[0] == 1:
+    """(…, C, H, W) float in [0, 1] → (…, 1, H, W), with ITU-R 601 luma weights for RGB (as torchvision)."""
+    if image.shape[-3] == 1:
         return image
-    return TF.rgb_to_grayscale(image[:3], num_output_channels=1)
+    return TF.rgb_to_grayscale(image[..., :3, :, :], num_output_channels=1)
 
 
 def _square_center(image: torch.Tensor) -> torch.Tensor:
@@ -261,13 +261,8 @@ def cifar10(path: str = "data/cifar-10-batches-py", limit: int | None = None, do
     pixels, _, names = read_cifar(location, limit)
     color = pixels.float() / 255.0  # (N, 3, 32, 32)
     resized = TF.resize(color, [IMAGE_SIZE, IMAGE_SIZE], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
-    images = to_grayscale_batch(resized.clamp(0, 1))
+    images = to_grayscale(resized.clamp(0, 1))
     return ImageSet(images.contiguous(), torch.arange(len(images)), tuple(names))
-
-
-def to_grayscale_batch(images: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) → (N, 1, H, W) with ITU-R 601 luma weights."""
-    return TF.rgb_to_grayscale(images, num_output_channels=1)
 
 
 # ----------------------------------------------------------------------------- augmentation and splits

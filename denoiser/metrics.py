@@ -8,7 +8,6 @@ Wang et al. 2004 with an 11-tap Gaussian window of σ = 1.5.
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 
@@ -82,12 +81,3 @@ def ssim(clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     denominator = (mean_x * mean_x + mean_y * mean_y + c1) * (variance_x + variance_y + c2)
     ssim_map = numerator / denominator  # (B·C, H-10, W-10)
     return ssim_map.double().flatten(1).mean(dim=1).view(batch, channels).mean(dim=1)
-
-
-METRICS = {"mse": mse, "psnr": psnr, "ssim": ssim}
-HIGHER_IS_BETTER = {"mse": False, "psnr": True, "ssim": True}
-
-
-def psnr_from_mse(value: float) -> float:
-    """PSNR in dB of one MSE value (data range 1)."""
-    return math.inf if value == 0 else 10.0 * math.log10(1.0 / value)

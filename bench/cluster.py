@@ -60,13 +60,12 @@ def make_executor(config: SweepConfig, store: ResultStore) -> Any:
 
 def failed_task_record(config: SweepConfig, cell: Cell, job: Any, error: BaseException) -> dict[str, Any]:
     """The record of a task that died without writing one (killed, out of memory, timed out)."""
+    from bench.sweep import cell_record
+
     message = str(error).strip().splitlines()
     reason = message[-1] if message else type(error).__name__
-    return {
-        "cell_id": cell.cell_id, "sweep": config.name, "model": cell.model, "params": cell.params, "learned": cell.learned,
-        "dataset": config.data.dataset, "split": config.data.split, "leaky": config.data.split == "augmented-copies",
-        "noise": cell.noise, "train_level": cell.train_level, "seed": cell.seed, "evaluations": [], "status": "failed",
-        "error": f"task {job.job_id} failed: {reason[:300]} (log: {job.paths.stderr})", "seconds": 0.0,
+    return cell_record(cell, config) | {
+        "status": "failed", "error": f"task {job.job_id} failed: {reason[:300]} (log: {job.paths.stderr})", "seconds": 0.0,
     }
 
 

@@ -61,25 +61,34 @@ def entry_name(row: pd.Series) -> str:
     return name
 
 
+def _keyed(rows: pd.DataFrame) -> pd.DataFrame:
+    """Empty entry keys filled (baselines have no training noise or level), so that groupby keeps them."""
+    return rows.assign(noise=rows["noise"].fillna(""), train_level=rows["train_level"].fillna(-1.0),
+                       params=rows["params"].fillna("{}"))
+
+
+def _unkeyed(table: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`_keyed` and name each entry."""
+    table["noise"] = table["noise"].replace("", None)
+    table["train_level"] = table["train_level"].where(table["train_level"] >= 0)
+    table["entry"] = table.apply(entry_name, axis=1)
+    return table
+
+
 def rank(rows: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
     """One row per (group, entry): metric means and standard deviations over seeds, ranked within each group."""
     if metric not in HIGHER_IS_BETTER:
         raise LeaderboardError(f"unknown metric {metric!r}; valid: {', '.join(HIGHER_IS_BETTER)}")
     if rows.empty:
         raise LeaderboardError("no results match")
-    keyed = rows.assign(
-        noise=rows["noise"].fillna(""), train_level=rows["train_level"].fillna(-1.0), params=rows["params"].fillna("{}")
-    )
-    aggregated = keyed.groupby(GROUP + ENTRY, dropna=False).agg(
+    aggregated = _keyed(rows).groupby(GROUP + ENTRY, dropna=False).agg(
         **{f"{name}_mean": (name, "mean") for name in METRICS},
         **{f"{name}_std": (name, lambda values: values.std(ddof=0)) for name in METRICS},
         seeds=("seed", lambda values: max(1, values.nunique())),
         sweeps=("sweep", lambda values: ", ".join(sorted(set(map(str, values))))),
         n_images=("n_images", "max"),
     ).reset_index()
-    aggregated["noise"] = aggregated["noise"].replace("", None)
-    aggregated["train_level"] = aggregated["train_level"].where(aggregated["train_level"] >= 0)
-    aggregated["entry"] = aggregated.apply(entry_name, axis=1)
+    aggregated = _unkeyed(aggregated)
     aggregated["leaky"] = (aggregated["split"] == "augmented-copies") & aggregated["noise"].notna()
     ascending = not HIGHER_IS_BETTER[metric]
     aggregated = aggregated.sort_values(GROUP + [f"{metric}_mean"], ascending=[True, True, True, ascending])
@@ -90,8 +99,7 @@ def rank(rows: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
 def robustness(rows: pd.DataFrame) -> pd.DataFrame:
     """Per data set and entry: mean PSNR over every evaluation (noise, level), and the worst one.
     Seeds are averaged first. Ranked by the mean, highest first."""
-    keyed = rows.assign(noise=rows["noise"].fillna(""), train_level=rows["train_level"].fillna(-1.0), params=rows["params"].fillna("{}"))
-    per_evaluation = keyed.groupby(["dataset"] + ENTRY + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
+    per_evaluation = _keyed(rows).groupby(["dataset"] + ENTRY + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
     per_evaluation["evaluation"] = per_evaluation["eval_noise"] + " " + per_evaluation["eval_level"].map("{:g}".format)
     summary = []
     for keys, group in per_evaluation.groupby(["dataset"] + ENTRY, dropna=False):
@@ -100,10 +108,7 @@ def robustness(rows: pd.DataFrame) -> pd.DataFrame:
             "mean_psnr": group["psnr"].mean(), "worst_psnr": worst["psnr"], "worst_eval": worst["evaluation"],
             "evaluations": len(group),
         })
-    table = pd.DataFrame(summary)
-    table["noise"] = table["noise"].replace("", None)
-    table["train_level"] = table["train_level"].where(table["train_level"] >= 0)
-    table["entry"] = table.apply(entry_name, axis=1)
+    table = _unkeyed(pd.DataFrame(summary))
     table = table.sort_values(["dataset", "mean_psnr"], ascending=[True, False]).reset_index(drop=True)
     table["rank"] = table.groupby("dataset").cumcount() + 1
     return table

@@ -72,6 +72,16 @@ def measure_reference() -> float:
     return design_throughput(images, min_seconds=1.5)
 
 
+def cell_record(cell: Cell, config: SweepConfig) -> dict[str, Any]:
+    """What every record of ``cell`` starts with: its identity and the sweep's data settings."""
+    return {
+        "cell_id": cell.cell_id, "sweep": config.name, "model": cell.model, "params": cell.params,
+        "learned": cell.learned, "dataset": config.data.dataset, "split": config.data.split,
+        "leaky": config.data.split == "augmented-copies", "noise": cell.noise, "train_level": cell.train_level,
+        "seed": cell.seed, "evaluations": [], "status": "ok", "error": None,
+    }
+
+
 def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[ImageSet, ImageSet], report: Report,
              reference_images_per_s: float | None = None) -> dict[str, Any]:
     """Train (if learned) and evaluate one cell at every evaluation level; write its record and return it.
@@ -80,12 +90,8 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[Im
     """
     train_set, test_set = data
     device = pick_device(config.device)
-    record: dict[str, Any] = {
-        "cell_id": cell.cell_id, "sweep": config.name, "model": cell.model, "params": cell.params,
-        "learned": cell.learned, "dataset": config.data.dataset, "split": config.data.split,
-        "leaky": config.data.split == "augmented-copies", "noise": cell.noise, "train_level": cell.train_level,
-        "seed": cell.seed, "device": str(device), "threads": torch.get_num_threads(),
-        "n_train": len(train_set), "n_test": len(test_set), "evaluations": [], "status": "ok", "error": None,
+    record = cell_record(cell, config) | {
+        "device": str(device), "threads": torch.get_num_threads(), "n_train": len(train_set), "n_test": len(test_set),
     }
     label = cell.label()
     start = time.perf_counter()

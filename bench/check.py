@@ -1,10 +1,10 @@
 """The regression gate: compare a sweep's results with a committed baseline, in quality and in speed.
 
 Quality: every cell's PSNR and SSIM at every evaluation level (deterministic on a CPU, so the
-tolerances are small). Speed: each learned cell's training throughput divided by the
-throughput of the founding design's loop measured by the same worker in the same run
-(``speed_reference: true`` in the config), so that a slower machine does not trip the gate
-and a slower trainer does.
+tolerances are small). Speed: with ``speed_reference: true`` in the config, each worker times
+the suite's trainer and the founding design's loop in turn on the same fixed images and
+records the ratio (``denoiser.design_loop.compare_with_design``), so that a slower machine
+does not trip the gate and a slower trainer does.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bench.store import ResultStore, write_text
 from denoiser.errors import DenoiserError
 
 BASELINE_FORMAT = 1
-DEFAULT_TOLERANCES = {"psnr_db": 0.05, "ssim": 0.002, "speed_ratio_fraction": 0.25}
+DEFAULT_TOLERANCES = {"psnr_db": 0.05, "ssim": 0.002, "speed_ratio_fraction": 0.15}
 
 
 class CheckError(DenoiserError):
@@ -48,7 +48,7 @@ def _run_records(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def speed_ratio(records: list[dict[str, Any]]) -> float | None:
-    """Median over learned cells of (training images/s) / (design loop images/s in the same worker)."""
+    """Median over learned cells of their worker's (trainer images/s) / (design loop images/s)."""
     ratios = [record["speed_ratio"] for record in records if record.get("speed_ratio")]
     return statistics.median(ratios) if ratios else None
 

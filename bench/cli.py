@@ -248,6 +248,9 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from denoiser.memory import keep_freed_memory
+
+    keep_freed_memory()  # before any tensor work: see denoiser/memory.py
     arguments = build_parser().parse_args(argv)
     live = configure_logging(arguments.quiet, arguments.verbose)
     try:

@@ -38,11 +38,13 @@ def require_submitit() -> Any:
 
 def run_cell_task(config: SweepConfig, root: str, cell: Cell) -> dict[str, Any]:
     """One task of the array: load the data, run the cell, write its record (in the shared folder)."""
-    from bench.sweep import measure_reference, prepare_data, run_cell
+    from bench.sweep import measure_speed, prepare_data, run_cell
+    from denoiser.memory import keep_freed_memory
 
+    keep_freed_memory()
     torch.set_num_threads(config.submitit.cpus_per_task)
-    reference = measure_reference() if config.speed_reference else None
-    return run_cell(cell, config, ResultStore(Path(root)), prepare_data(config.data), lambda message: None, reference)
+    speed = measure_speed() if config.speed_reference else None
+    return run_cell(cell, config, ResultStore(Path(root)), prepare_data(config.data), lambda message: None, speed)
 
 
 def make_executor(config: SweepConfig, store: ResultStore) -> Any:

@@ -80,7 +80,7 @@ class SweepConfig:
     seeds: list[int] = field(default_factory=lambda: [0])  # one trained model per seed
     device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1, …
     workers: int = 0  # parallel cells; 0 chooses from the CPU count
-    speed_reference: bool = False  # each worker also times the founding design's loop, for `bench check`
+    speed_reference: bool = False  # each worker also times the trainer against the founding design's loop, for `bench check`
     executor: str = "local"  # local (a process pool) or submitit (a Slurm job array)
     submitit: SubmititConfig = field(default_factory=SubmititConfig)
 

@@ -22,8 +22,9 @@ from bench.progress import SweepProgress
 from bench.store import ResultStore, robustness, write_atomically, write_text
 from denoiser.baselines import BaselineUnavailable, create_baseline
 from denoiser.data import ImageSet, augment, load_dataset, split
-from denoiser.design_loop import design_throughput
+from denoiser.design_loop import SpeedComparison, compare_with_design
 from denoiser.evaluation import add_noise, evaluation_seed, score
+from denoiser.memory import keep_freed_memory
 from denoiser.models import count_parameters, create_model
 from denoiser.noise import create_noise
 from denoiser.training import denoise, pick_device, train
@@ -65,11 +66,11 @@ def prepare_data(data: DataConfig) -> tuple[ImageSet, ImageSet]:
     return split(augmented, data.split, data.test_fraction, seed=data.seed)
 
 
-def measure_reference() -> float:
-    """Images/s of the founding design's loop on fixed images with this process's threads: the
-    yardstick that makes training speed comparable across machines (see bench/check.py)."""
-    images = torch.rand(128, 1, 64, 64, generator=torch.Generator().manual_seed(0))
-    return design_throughput(images, min_seconds=1.5)
+def measure_speed() -> SpeedComparison:
+    """The suite's trainer against the founding design's loop on fixed images with this process's
+    threads: the ratio makes training speed comparable across machines (see bench/check.py)."""
+    images = torch.rand(256, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    return compare_with_design(images)
 
 
 def cell_record(cell: Cell, config: SweepConfig) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def cell_record(cell: Cell, config: SweepConfig) -> dict[str, Any]:
 
 
 def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[ImageSet, ImageSet], report: Report,
-             reference_images_per_s: float | None = None) -> dict[str, Any]:
+             speed: SpeedComparison | None = None) -> dict[str, Any]:
     """Train (if learned) and evaluate one cell at every evaluation level; write its record and return it.
 
     Any error inside the cell becomes a ``failed`` record with the reason: the sweep goes on.
@@ -117,9 +118,10 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[Im
                 "train_losses": result.train_losses, "test_losses": result.test_losses,
                 "train_seconds": result.train_seconds, "train_images_per_s": result.images_per_second,
             }
-            if reference_images_per_s:
-                record["reference_images_per_s"] = reference_images_per_s
-                record["speed_ratio"] = result.images_per_second / reference_images_per_s
+            if speed is not None:  # measured once per worker, for the regression gate
+                record["reference_images_per_s"] = speed.design_images_per_s
+                record["reference_trainer_images_per_s"] = speed.trainer_images_per_s
+                record["speed_ratio"] = speed.ratio
             save_checkpoint(store, cell, model)
 
             def estimate(noisy: torch.Tensor, noise) -> torch.Tensor:
@@ -172,13 +174,14 @@ _worker: dict[str, Any] = {}
 def _start_worker(config: SweepConfig, root: str, threads: int, messages: Any, data: tuple[ImageSet, ImageSet]) -> None:
     # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the workers).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_memory()  # a spawned process starts with glibc's defaults
     torch.set_num_threads(threads)
     _worker.update(config=config, store=ResultStore(Path(root)), messages=messages, data=data,
-                   reference=measure_reference() if config.speed_reference else None)
+                   speed=measure_speed() if config.speed_reference else None)
 
 
 def _run_in_worker(cell: Cell) -> dict[str, Any]:
-    return run_cell(cell, _worker["config"], _worker["store"], _worker["data"], _worker["messages"].put, _worker["reference"])
+    return run_cell(cell, _worker["config"], _worker["store"], _worker["data"], _worker["messages"].put, _worker["speed"])
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -281,9 +284,9 @@ def _dispatch(progress: SweepProgress, message: tuple) -> None:
 def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], threads: int, progress: SweepProgress,
               labels: dict[str, str], data: tuple[ImageSet, ImageSet]) -> None:
     torch.set_num_threads(threads)
-    reference = measure_reference() if config.speed_reference else None
+    speed = measure_speed() if config.speed_reference else None
     for cell in pending:
-        record = run_cell(cell, config, store, data, lambda message: _dispatch(progress, message), reference)
+        record = run_cell(cell, config, store, data, lambda message: _dispatch(progress, message), speed)
         progress.finished(record, labels[cell.cell_id])
 
 

@@ -8,13 +8,17 @@ run, so that a ratio, not a machine-dependent time, says whether the trainer is 
 
 from __future__ import annotations
 
+import statistics
 import time
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from denoiser.models import create_model
+from denoiser.noise import create_noise, make_generator
+from denoiser.training import FAST_MEMORY_FORMAT, make_optimizer, train_epoch
 
 
 def design_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, sigma: float) -> float:
@@ -48,3 +52,52 @@ def design_throughput(images: torch.Tensor, *, latent_dim: int = 128, sigma: flo
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
             return seen / elapsed
+
+
+@dataclass(frozen=True)
+class SpeedComparison:
+    """The suite's trainer against the design's loop, timed in turn on the same images."""
+
+    design_images_per_s: float  # medians over the rounds
+    trainer_images_per_s: float
+    ratio: float  # median over the rounds of (design epoch time) / (trainer epoch time)
+
+
+def compare_with_design(images: torch.Tensor, *, rounds: int = 5, latent_dim: int = 128, sigma: float = 0.1,
+                        batch_size: int = 64, seed: int = 0) -> SpeedComparison:
+    """Train the design's model on ``images`` (N, 1, 64, 64) with the design's loop and with the
+    suite's trainer, one epoch of each in turn, ``rounds`` times after one warm-up epoch each.
+
+    Alternating the two and taking the median of the per-round ratios keeps a change in the
+    machine's load from landing on one side only.
+    """
+    torch.manual_seed(seed)
+    design_model = create_model("dae", latent_dim=latent_dim)
+    loader = DataLoader(TensorDataset(images), batch_size=batch_size, shuffle=True)
+    design_optimizer = torch.optim.Adam(design_model.parameters(), lr=1e-3)
+
+    torch.manual_seed(seed)
+    model = create_model("dae", latent_dim=latent_dim).to(memory_format=FAST_MEMORY_FORMAT)
+    optimizer = make_optimizer(model, 1e-3)
+    noise = create_noise("gaussian", sigma)
+    order, draws = torch.Generator().manual_seed(seed), make_generator(seed + 1)
+
+    def design() -> None:
+        design_epoch(design_model, loader, design_optimizer, sigma)
+
+    def trainer() -> None:
+        train_epoch(model, optimizer, images, noise, batch_size, order, draws, FAST_MEMORY_FORMAT).item()
+
+    def seconds(epoch) -> float:
+        start = time.perf_counter()
+        epoch()
+        return time.perf_counter() - start
+
+    design(), trainer()  # warm-up: oneDNN picks and caches its kernels on first use
+    timings = [(seconds(design), seconds(trainer)) for _ in range(rounds)]
+    design_seconds, trainer_seconds = zip(*timings)
+    return SpeedComparison(
+        design_images_per_s=len(images) / statistics.median(design_seconds),
+        trainer_images_per_s=len(images) / statistics.median(trainer_seconds),
+        ratio=statistics.median(d / t for d, t in timings),
+    )

@@ -1,6 +1,7 @@
 """Print the ratios that matter from a pytest-benchmark JSON file: `python tests/benchmarks/ratios.py FILE`."""
 
 import json
+import subprocess
 import sys
 
 import torch
@@ -22,6 +23,24 @@ def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
     return 2 * size**3 / best / 1e9
 
 
+PLAIN_DESIGN_LOOP = """
+import torch
+from denoiser import load_dataset
+from denoiser.design_loop import design_throughput
+torch.set_num_threads({threads})
+images = load_dataset("skimage-natural").images
+images = images.repeat({images} // len(images) + 1, 1, 1, 1)[:{images}].contiguous()
+print(design_throughput(images, min_seconds=8.0))
+"""
+
+
+def plain_process_design_rate(images: int) -> float:
+    """Images/s of the design's loop in a fresh Python process with glibc's default malloc
+    settings: the loop as someone's own script runs it, outside `python -m bench`."""
+    code = PLAIN_DESIGN_LOOP.format(threads=torch.get_num_threads(), images=images)
+    return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+
+
 def main(path: str) -> None:
     results = {item["name"]: item for item in json.load(open(path))["benchmarks"]}
     median = {name: item["stats"]["median"] for name, item in results.items()}
@@ -29,7 +48,9 @@ def main(path: str) -> None:
     images = results["test_train_epoch_suite"]["extra_info"]["images"]
     suite_rate = images / suite
     peak = matmul_gflops()
-    print(f"training: suite {suite_rate:.0f} img/s, design loop {images / design:.0f} img/s: {design / suite:.2f}× the design's loop")
+    print(f"training: suite {suite_rate:.0f} img/s, design loop {images / design:.0f} img/s: {design / suite:.2f}× the design's loop (same process)")
+    plain = plain_process_design_rate(images)
+    print(f"training: design loop in a plain Python process {plain:.0f} img/s: the suite trains {suite_rate / plain:.2f}× as fast")
     achieved = suite_rate * MFLOP_PER_TRAINING_IMAGE / 1e3
     print(f"training: {achieved:.1f} GFLOP/s = {achieved / peak:.0%} of this machine's float32 matmul rate ({peak:.1f} GFLOP/s, {torch.get_num_threads()} threads)")
     ssim_ratio = median["test_ssim_skimage_loop"] / median["test_ssim_batched"]

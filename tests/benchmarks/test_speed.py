@@ -31,7 +31,7 @@ def test_train_epoch_design_loop(benchmark, images: torch.Tensor) -> None:
     loader = DataLoader(TensorDataset(images), batch_size=64, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     benchmark.extra_info["images"] = len(images)
-    benchmark.pedantic(design_epoch, args=(model, loader, optimizer, 0.1), rounds=5, warmup_rounds=1)
+    benchmark.pedantic(design_epoch, args=(model, loader, optimizer, 0.1), rounds=7, warmup_rounds=1)
 
 
 @pytest.mark.benchmark(group="train-epoch")
@@ -46,7 +46,7 @@ def test_train_epoch_suite(benchmark, images: torch.Tensor) -> None:
         return train_epoch(model, optimizer, images, noise, 64, order, draws, FAST_MEMORY_FORMAT).item()
 
     benchmark.extra_info["images"] = len(images)
-    benchmark.pedantic(epoch, rounds=5, warmup_rounds=1)
+    benchmark.pedantic(epoch, rounds=7, warmup_rounds=1)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def skimage_loop(clean: torch.Tensor, noisy: torch.Tensor) -> np.ndarray:
 
 @pytest.mark.benchmark(group="ssim-256")
 def test_ssim_skimage_loop(benchmark, ssim_pair) -> None:
-    benchmark.pedantic(skimage_loop, args=ssim_pair, rounds=5, warmup_rounds=1)
+    benchmark.pedantic(skimage_loop, args=ssim_pair, rounds=7, warmup_rounds=1)
 
 
 @pytest.mark.benchmark(group="ssim-256")
@@ -79,4 +79,4 @@ def test_evaluation_throughput(benchmark, images: torch.Tensor) -> None:
     model = create_model("dae", latent_dim=128).eval()
     noisy = create_noise("gaussian", 0.1)(images, make_generator(0))
     benchmark.extra_info["images"] = len(images)
-    benchmark.pedantic(denoise, args=(model, noisy), rounds=5, warmup_rounds=1)
+    benchmark.pedantic(denoise, args=(model, noisy), rounds=7, warmup_rounds=1)

@@ -61,7 +61,9 @@ def ssim(clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     region gives the same numbers without any border rule. The separable Gaussian filter is
     two matrix products with banded matrices, in float32: measured here, that is an order of
     magnitude faster than a loop over scikit-image (float64 convolutions were slower than the
-    loop), with errors near 1e-7. Images must be at least 11×11.
+    loop), with errors near 1e-7. Only σx² + σy² enters the formula, so four filtered maps
+    suffice (x, y, x² + y², xy); the second product yields the maps transposed, which the mean
+    does not mind (23 → 15 ms for 256 images here). Images must be at least 11×11.
     """
     _check_pair(clean, estimate)
     batch, channels, height, width = clean.shape
@@ -69,15 +71,16 @@ def ssim(clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"ssim needs images of at least {2 * SSIM_RADIUS + 1}×{2 * SSIM_RADIUS + 1}, got {height}×{width}")
     x = clean.float().reshape(batch * channels, height, width)
     y = estimate.float().reshape(batch * channels, height, width)
-    moments = torch.stack([x, y, x * x, y * y, x * y])  # (5, B·C, H, W)
-    filtered = _band(height, x.device).T @ (moments @ _band(width, x.device))  # (5, B·C, H-10, W-10)
-    mean_x, mean_y, mean_xx, mean_yy, mean_xy = filtered
-    variance_x = mean_xx - mean_x * mean_x
-    variance_y = mean_yy - mean_y * mean_y
-    covariance = mean_xy - mean_x * mean_y
+    along_rows = torch.empty(4, batch * channels, height, width - 2 * SSIM_RADIUS, device=x.device)
+    for index, moment in enumerate((x, y, x * x + y * y, x * y)):
+        torch.matmul(moment, _band(width, x.device), out=along_rows[index])  # (B·C, H, W-10)
+    # (4, B·C, W-10, H-10): filtered along both axes, transposed
+    mean_x, mean_y, mean_squares, mean_xy = along_rows.mT @ _band(height, x.device)
+    mean_x_mean_y = mean_x * mean_y
+    squared_means = mean_x * mean_x + mean_y * mean_y
     c1 = SSIM_K1**2  # (K1 · data range)², data range 1
     c2 = SSIM_K2**2
-    numerator = (2 * mean_x * mean_y + c1) * (2 * covariance + c2)
-    denominator = (mean_x * mean_x + mean_y * mean_y + c1) * (variance_x + variance_y + c2)
-    ssim_map = numerator / denominator  # (B·C, H-10, W-10)
+    numerator = (2 * mean_x_mean_y + c1) * (2 * (mean_xy - mean_x_mean_y) + c2)
+    denominator = (squared_means + c1) * (mean_squares - squared_means + c2)  # σx² + σy² = E[x² + y²] − μx² − μy²
+    ssim_map = numerator / denominator  # (B·C, W-10, H-10)
     return ssim_map.double().flatten(1).mean(dim=1).view(batch, channels).mean(dim=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -36,18 +37,36 @@ def design_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     return running_loss / max(batches, 1)
 
 
-def design_throughput(images: torch.Tensor, *, latent_dim: int = 128, sigma: float = 0.1, batch_size: int = 64,
-                      min_seconds: float = 2.0, seed: int = 0) -> float:
-    """Training images per second of the design's loop on ``images`` (N, 1, 64, 64), after one warm-up epoch;
-    repeats epochs until ``min_seconds`` have passed."""
+def design_epochs(images: torch.Tensor, *, latent_dim: int = 128, sigma: float = 0.1, batch_size: int = 64,
+                  seed: int = 0) -> Callable[[], float]:
+    """A fresh design model and its DataLoader and Adam on ``images`` (N, 1, 64, 64); each call
+    of the returned function trains one epoch with the design's loop and returns its mean loss."""
     torch.manual_seed(seed)
     model = create_model("dae", latent_dim=latent_dim)
     loader = DataLoader(TensorDataset(images), batch_size=batch_size, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    design_epoch(model, loader, optimizer, sigma)  # warm-up
+    return lambda: design_epoch(model, loader, optimizer, sigma)
+
+
+def trainer_epochs(images: torch.Tensor, *, latent_dim: int = 128, sigma: float = 0.1, batch_size: int = 64,
+                   seed: int = 0) -> Callable[[], float]:
+    """The same for the suite's trainer (``denoiser.training.train_epoch`` with its memory format and optimizer)."""
+    torch.manual_seed(seed)
+    model = create_model("dae", latent_dim=latent_dim).to(memory_format=FAST_MEMORY_FORMAT)
+    optimizer = make_optimizer(model, 1e-3)
+    noise = create_noise("gaussian", sigma)
+    order, draws = torch.Generator().manual_seed(seed), make_generator(seed + 1)
+    return lambda: train_epoch(model, optimizer, images, noise, batch_size, order, draws, FAST_MEMORY_FORMAT).item()
+
+
+def design_throughput(images: torch.Tensor, *, min_seconds: float = 2.0, **settings: Any) -> float:
+    """Training images per second of the design's loop on ``images`` (N, 1, 64, 64), after one warm-up epoch;
+    repeats epochs until ``min_seconds`` have passed. ``settings`` as for :func:`design_epochs`."""
+    epoch = design_epochs(images, **settings)
+    epoch()  # warm-up
     seen, start = 0, time.perf_counter()
     while True:
-        design_epoch(model, loader, optimizer, sigma)
+        epoch()
         seen += len(images)
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
@@ -63,32 +82,17 @@ class SpeedComparison:
     ratio: float  # median over the rounds of (design epoch time) / (trainer epoch time)
 
 
-def compare_with_design(images: torch.Tensor, *, rounds: int = 5, latent_dim: int = 128, sigma: float = 0.1,
-                        batch_size: int = 64, seed: int = 0) -> SpeedComparison:
+def compare_with_design(images: torch.Tensor, *, rounds: int = 5, **settings: Any) -> SpeedComparison:
     """Train the design's model on ``images`` (N, 1, 64, 64) with the design's loop and with the
     suite's trainer, one epoch of each in turn, ``rounds`` times after one warm-up epoch each.
+    ``settings`` as for :func:`design_epochs`.
 
     Alternating the two and taking the median of the per-round ratios keeps a change in the
     machine's load from landing on one side only.
     """
-    torch.manual_seed(seed)
-    design_model = create_model("dae", latent_dim=latent_dim)
-    loader = DataLoader(TensorDataset(images), batch_size=batch_size, shuffle=True)
-    design_optimizer = torch.optim.Adam(design_model.parameters(), lr=1e-3)
+    design, trainer = design_epochs(images, **settings), trainer_epochs(images, **settings)
 
-    torch.manual_seed(seed)
-    model = create_model("dae", latent_dim=latent_dim).to(memory_format=FAST_MEMORY_FORMAT)
-    optimizer = make_optimizer(model, 1e-3)
-    noise = create_noise("gaussian", sigma)
-    order, draws = torch.Generator().manual_seed(seed), make_generator(seed + 1)
-
-    def design() -> None:
-        design_epoch(design_model, loader, design_optimizer, sigma)
-
-    def trainer() -> None:
-        train_epoch(model, optimizer, images, noise, batch_size, order, draws, FAST_MEMORY_FORMAT).item()
-
-    def seconds(epoch) -> float:
+    def seconds(epoch: Callable[[], float]) -> float:
         start = time.perf_counter()
         epoch()
         return time.perf_counter() - start

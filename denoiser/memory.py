@@ -3,7 +3,7 @@
 glibc's ``malloc`` serves large blocks with ``mmap`` and hands freed memory back to the
 operating system, so a training step that allocates tens of megabytes of activations
 faults the same pages in again at every step. Measured on this project's 2-core machine
-(5 epochs of 640 images): about 120,000 minor page faults and 0.4 s of kernel time per
+(5 epochs of 640 images): about 115,000 minor page faults and 0.4 s of kernel time per
 epoch, gone once freed memory stays in the process; the design's loop went from 347 to
 437 images/s and the suite's trainer from 409 to 496. The setting applies to the whole
 process, so the command line sets it once at start-up, before anything is timed.

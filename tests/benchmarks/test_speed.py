@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import torch
 from skimage.metrics import structural_similarity
-from torch.utils.data import DataLoader, TensorDataset
 
 from denoiser import create_model, create_noise, load_dataset, make_generator, metrics
-from denoiser.design_loop import design_epoch
-from denoiser.training import FAST_MEMORY_FORMAT, denoise, make_optimizer, train_epoch
+from denoiser.design_loop import design_epochs, trainer_epochs
+from denoiser.training import denoise
 
 IMAGES = 640  # 10 batches of 64
 
@@ -26,27 +25,14 @@ def images() -> torch.Tensor:
 
 @pytest.mark.benchmark(group="train-epoch")
 def test_train_epoch_design_loop(benchmark, images: torch.Tensor) -> None:
-    torch.manual_seed(0)
-    model = create_model("dae", latent_dim=128)
-    loader = DataLoader(TensorDataset(images), batch_size=64, shuffle=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     benchmark.extra_info["images"] = len(images)
-    benchmark.pedantic(design_epoch, args=(model, loader, optimizer, 0.1), rounds=7, warmup_rounds=1)
+    benchmark.pedantic(design_epochs(images), rounds=7, warmup_rounds=1)
 
 
 @pytest.mark.benchmark(group="train-epoch")
 def test_train_epoch_suite(benchmark, images: torch.Tensor) -> None:
-    torch.manual_seed(0)
-    model = create_model("dae", latent_dim=128).to(memory_format=FAST_MEMORY_FORMAT)
-    optimizer = make_optimizer(model, 1e-3)
-    noise = create_noise("gaussian", 0.1)
-    order, draws = torch.Generator().manual_seed(0), make_generator(1)
-
-    def epoch() -> float:
-        return train_epoch(model, optimizer, images, noise, 64, order, draws, FAST_MEMORY_FORMAT).item()
-
     benchmark.extra_info["images"] = len(images)
-    benchmark.pedantic(epoch, rounds=7, warmup_rounds=1)
+    benchmark.pedantic(trainer_epochs(images), rounds=7, warmup_rounds=1)
 
 
 @pytest.fixture(scope="module")

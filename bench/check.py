@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.record import CellRecord
 from bench.store import ResultStore, write_text
 from denoiser.errors import DenoiserError
 
@@ -38,7 +39,7 @@ class Figure:
     passed: bool
 
 
-def _run_records(run_dir: Path) -> list[dict[str, Any]]:
+def _run_records(run_dir: Path) -> list[CellRecord]:
     if not (run_dir / "results.csv").is_file():
         raise CheckError(f"{run_dir}: no results.csv here; run the sweep first")
     import pandas as pd
@@ -47,16 +48,10 @@ def _run_records(run_dir: Path) -> list[dict[str, Any]]:
     return ResultStore(run_dir).read_records(cell_ids)
 
 
-def speed_ratio(records: list[dict[str, Any]]) -> float | None:
+def speed_ratio(records: list[CellRecord]) -> float | None:
     """Median over learned cells of their worker's (trainer images/s) / (design loop images/s)."""
-    ratios = [record["speed_ratio"] for record in records if record.get("speed_ratio")]
+    ratios = [record.speed_ratio for record in records if record.speed_ratio]
     return statistics.median(ratios) if ratios else None
-
-
-def _label(record: dict[str, Any]) -> str:
-    params = " ".join(f"{key}={value}" for key, value in sorted(record["params"].items()))
-    trained = f" trained {record['noise']} {record['train_level']:g}" if record.get("learned") else ""
-    return f"{record['model']} {params}{trained}".replace("  ", " ").strip()
 
 
 def baseline_from_run(run_dir: Path, tolerances: dict[str, float] | None = None) -> dict[str, Any]:
@@ -64,12 +59,12 @@ def baseline_from_run(run_dir: Path, tolerances: dict[str, float] | None = None)
     records = _run_records(run_dir)
     cells = {}
     for record in records:
-        if record["status"] != "ok":
-            raise CheckError(f"{run_dir}: cell {record['cell_id']} did not finish ({record['status']}); fix it before updating the baseline")
-        cells[record["cell_id"]] = {
-            "label": _label(record),
-            "psnr": {f"{item['noise']} {item['level']:g}": item["psnr"] for item in record["evaluations"]},
-            "ssim": {f"{item['noise']} {item['level']:g}": item["ssim"] for item in record["evaluations"]},
+        if record.status != "ok":
+            raise CheckError(f"{run_dir}: cell {record.cell_id} did not finish ({record.status}); fix it before updating the baseline")
+        cells[record.cell_id] = {
+            "label": record.label(),
+            "psnr": {item.name: item.psnr for item in record.evaluations},
+            "ssim": {item.name: item.ssim for item in record.evaluations},
         }
     return {
         "format": BASELINE_FORMAT,
@@ -99,16 +94,15 @@ def read_baseline(path: Path) -> dict[str, Any]:
 
 def compare(run_dir: Path, baseline: dict[str, Any]) -> list[Figure]:
     """Every figure of the baseline against the run."""
-    records = {record["cell_id"]: record for record in _run_records(run_dir)}
+    records = {record.cell_id: record for record in _run_records(run_dir)}
     tolerances = baseline["tolerances"]
     figures: list[Figure] = []
     for cell_id, expected in baseline["cells"].items():
         record = records.get(cell_id)
         current = {}
-        if record is not None and record["status"] == "ok":
-            for item in record["evaluations"]:
-                name = f"{item['noise']} {item['level']:g}"
-                current[("psnr", name)], current[("ssim", name)] = item["psnr"], item["ssim"]
+        if record is not None and record.status == "ok":
+            for item in record.evaluations:
+                current[("psnr", item.name)], current[("ssim", item.name)] = item.psnr, item.ssim
         for metric, tolerance, unit in (("psnr", tolerances["psnr_db"], " dB"), ("ssim", tolerances["ssim"], "")):
             for name, value in expected[metric].items():
                 now = current.get((metric, name))

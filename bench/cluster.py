@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from bench.cell import failed_record, measure_speed, needs_speed, prepare_data, run_cell, start_process
 from bench.config import SweepConfig
 from bench.grid import Cell
 from bench.progress import SweepProgress
+from bench.record import CellRecord
 from bench.store import ResultStore
 from denoiser.errors import DenoiserError
 
@@ -36,15 +36,12 @@ def require_submitit() -> Any:
     return submitit
 
 
-def run_cell_task(config: SweepConfig, root: str, cell: Cell) -> dict[str, Any]:
-    """One task of the array: load the data, run the cell, write its record (in the shared folder)."""
-    from bench.sweep import measure_speed, prepare_data, run_cell
-    from denoiser.memory import keep_freed_memory
-
-    keep_freed_memory()
-    torch.set_num_threads(config.submitit.cpus_per_task)
-    speed = measure_speed() if config.speed_reference else None
-    return run_cell(cell, config, ResultStore(Path(root)), prepare_data(config.data), lambda message: None, speed)
+def run_cell_task(config: SweepConfig, root: str, cell: Cell) -> CellRecord:
+    """One task of the array: load the data, run the cell with the config's threads (as a local
+    worker does, so the numbers match), write its record (in the shared folder)."""
+    start_process(config.threads)
+    speed = measure_speed() if needs_speed(config, [cell]) else None
+    return run_cell(cell, config, ResultStore(Path(root)), prepare_data(config.data), lambda event: None, speed)
 
 
 def make_executor(config: SweepConfig, store: ResultStore) -> Any:
@@ -60,15 +57,11 @@ def make_executor(config: SweepConfig, store: ResultStore) -> Any:
     return executor
 
 
-def failed_task_record(config: SweepConfig, cell: Cell, job: Any, error: BaseException) -> dict[str, Any]:
+def failed_task_record(config: SweepConfig, cell: Cell, job: Any, error: BaseException) -> CellRecord:
     """The record of a task that died without writing one (killed, out of memory, timed out)."""
-    from bench.sweep import cell_record
-
     message = str(error).strip().splitlines()
     reason = message[-1] if message else type(error).__name__
-    return cell_record(cell, config) | {
-        "status": "failed", "error": f"task {job.job_id} failed: {reason[:300]} (log: {job.paths.stderr})", "seconds": 0.0,
-    }
+    return failed_record(cell, config, f"task {job.job_id} failed: {reason[:300]} (log: {job.paths.stderr})")
 
 
 def run_with_submitit(config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress,

@@ -9,6 +9,7 @@ valid choices, before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 import types
@@ -29,11 +30,22 @@ class ConfigError(DenoiserError):
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = "skimage-natural"  # a registered data set: skimage-natural, cifar10, folder
+    name: str = ""  # the label in results and leaderboards; empty: the folder's name (folder), else the data set's
     params: dict[str, Any] = field(default_factory=dict)  # the data set's own parameters (path, limit, tiles, …)
     augment_copies: int = 0  # augmented copies added per image (the design: 10)
     split: str = "by-source"  # by-source, or augmented-copies (the design's leaky split)
     test_fraction: float = 0.2  # share of source images (or images, for augmented-copies) held out
     seed: int = 0  # seeds the augmentation and the split
+
+    @property
+    def label(self) -> str:
+        """How results and leaderboards name this data: ``name``, else a folder's own name, else the data set."""
+        if self.name:
+            return self.name
+        path = self.params.get("path")
+        if self.dataset == "folder" and isinstance(path, str) and Path(path).name:
+            return Path(path).name
+        return self.dataset
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,7 @@ class SubmititConfig:
     cluster: str = "auto"  # auto (Slurm when present, else local processes), slurm, local, debug
     partition: str = ""  # Slurm partition; empty: the cluster's default
     timeout_min: int = 60  # time limit per task, minutes
-    cpus_per_task: int = 2  # also the torch threads of each task
+    cpus_per_task: int = 2  # cores Slurm gives each task (its torch threads are `threads`, as for a local worker)
     gpus_per_node: int = 0  # GPUs per task
     mem_gb: int = 8  # memory per task
     array_parallelism: int = 64  # tasks of the array running at once
@@ -79,7 +91,8 @@ class SweepConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     seeds: list[int] = field(default_factory=lambda: [0])  # one trained model per seed
     device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1, …
-    workers: int = 0  # parallel cells; 0 chooses from the CPU count
+    workers: int = 0  # parallel cells; 0: as many as the cores allow at `threads` each
+    threads: int = 1  # torch threads of every cell; fixed, so a cell's numbers never depend on the worker layout
     speed_reference: bool = False  # each worker also times the trainer against the founding design's loop, for `bench check`
     executor: str = "local"  # local (a process pool) or submitit (a Slurm job array)
     submitit: SubmititConfig = field(default_factory=SubmititConfig)
@@ -212,6 +225,31 @@ def dump_config(config: SweepConfig) -> str:
     return yaml.safe_dump(config.to_dict(), sort_keys=False)
 
 
+# ----------------------------------------------------------------------------- parameter axes
+
+
+def _is_axis(model: str, parameter: str, value: Any) -> bool:
+    """A list is an axis, except for a tuple-valued parameter (``channels``), where a list of lists is."""
+    if not isinstance(value, list):
+        return False
+    from denoiser.baselines import BASELINES
+    from denoiser.models import MODELS
+
+    registry = MODELS if model in MODELS else BASELINES
+    default = registry.get(model).parameters.get(parameter)
+    if isinstance(default, tuple):
+        return all(isinstance(item, list) for item in value)
+    return True
+
+
+def expand_parameters(model: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of the axis parameters, e.g. {latent_dim: [32, 128]} → [{latent_dim: 32}, {latent_dim: 128}]."""
+    names = sorted(params)
+    choices = [params[name] if _is_axis(model, name, params[name]) else [params[name]] for name in names]
+    return [dict(zip(names, combination)) for combination in itertools.product(*choices)]
+
+
+
 # ----------------------------------------------------------------------------- validation
 
 
@@ -264,7 +302,6 @@ def _check_data(data: DataConfig) -> None:
 
 
 def _check_models(models: dict[str, dict[str, Any]]) -> None:
-    from bench.grid import expand_parameters
     from denoiser.baselines import BASELINES
     from denoiser.models import MODELS
 
@@ -312,6 +349,10 @@ def validate(config: SweepConfig) -> None:
         raise ConfigError("seeds: give at least one seed")
     if config.workers < 0:
         raise ConfigError(f"workers: must be ≥ 0 (0 chooses from the CPU count), got {config.workers}")
+    if config.threads < 1:
+        raise ConfigError(f"threads: must be at least 1, got {config.threads}")
+    if any(character in config.data.name for character in "\n\r"):
+        raise ConfigError("data.name: must be one line")
     if config.executor not in EXECUTORS:
         raise ConfigError(f"executor: unknown executor {config.executor!r}; valid: {', '.join(EXECUTORS)}")
     if config.submitit.cluster not in CLUSTERS:

@@ -8,12 +8,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bench.config import SweepConfig
+from bench.config import SweepConfig, expand_parameters
+from bench.record import describe
 from denoiser.baselines import BASELINES
 from denoiser.models import MODELS
 
 # Bump when a change to the code alters results, so that old records are recomputed.
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -29,34 +30,22 @@ class Cell:
     seed: int | None
 
     def label(self) -> str:
-        """Short human-readable description, e.g. ``dae latent_dim=32 gaussian 0.1 seed 0``."""
-        parts = [self.model] + [f"{name}={value}" for name, value in sorted(self.params.items())]
-        if self.learned:
-            parts += [f"{self.noise} {self.train_level:g}", f"seed {self.seed}"]
-        return " ".join(parts)
-
-
-def _is_axis(model: str, parameter: str, value: Any) -> bool:
-    """A list is an axis, except for a tuple-valued parameter (``channels``), where a list of lists is."""
-    if not isinstance(value, list):
-        return False
-    registry = MODELS if model in MODELS else BASELINES
-    default = registry.get(model).parameters.get(parameter)
-    if isinstance(default, tuple):
-        return all(isinstance(item, list) for item in value)
-    return True
-
-
-def expand_parameters(model: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every combination of the axis parameters, e.g. {latent_dim: [32, 128]} → [{latent_dim: 32}, {latent_dim: 128}]."""
-    names = sorted(params)
-    choices = [params[name] if _is_axis(model, name, params[name]) else [params[name]] for name in names]
-    return [dict(zip(names, combination)) for combination in itertools.product(*choices)]
+        """e.g. ``dae latent_dim=32 (trained gaussian 0.1) seed 0``."""
+        return describe(self.model, self.params, self.noise, self.train_level, self.seed)
 
 
 def _digest(payload: dict[str, Any]) -> str:
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` → ``cuda`` or ``cpu``, as the cells will run: a cell id hashes the device that ran it."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def build_cells(config: SweepConfig) -> list[Cell]:
@@ -66,6 +55,7 @@ def build_cells(config: SweepConfig) -> list[Cell]:
         "format": RESULTS_FORMAT,
         "data": config.to_dict()["data"],
         "evaluation": {"noise": config.eval_noise, "seed": config.evaluation.seed},
+        "threads": config.threads,
     }
     cells: list[Cell] = []
     baselines = {"noisy": {}} | {name: params for name, params in config.models.items() if name in BASELINES}
@@ -82,7 +72,7 @@ def build_cells(config: SweepConfig) -> list[Cell]:
             for level in levels:
                 identity = shared | {
                     "model": model, "params": combination, "noise": family, "level": level, "seed": seed,
-                    "train": config.to_dict()["train"], "device": config.device,
+                    "train": config.to_dict()["train"], "device": resolve_device(config.device),
                 }
                 cells.append(Cell(f"{model}-{_digest(identity)}", model, combination, True, family, level, seed))
     return cells

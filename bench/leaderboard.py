@@ -9,6 +9,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from bench.record import describe
 from denoiser.errors import DenoiserError
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,9 @@ def read_results(paths: Iterable[Path]) -> pd.DataFrame:
     if not frames:
         raise LeaderboardError("no results.csv found")
     rows = pd.concat(frames, ignore_index=True)
+    if "matched" not in rows:  # written before the column existed
+        rows["matched"] = False
+    rows["matched"] = rows["matched"].fillna(False).astype(bool)
     rows = rows[rows["status"] == "ok"]
     return rows.drop_duplicates(subset=["cell_id", "eval_noise", "eval_level"]).reset_index(drop=True)
 
@@ -53,9 +57,8 @@ def find_results(root: Path) -> list[Path]:
 def entry_name(row: pd.Series) -> str:
     """e.g. ``dae latent_dim=128 (trained gaussian 0.1)``; ``noisy``; leaky-split runs marked."""
     params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
-    name = " ".join([row["model"], *(f"{key}={value}" for key, value in sorted(params.items()))])
-    if isinstance(row["noise"], str):
-        name += f" (trained {row['noise']} {row['train_level']:g})"
+    trained = isinstance(row["noise"], str)
+    name = describe(row["model"], params, row["noise"] if trained else None, row["train_level"] if trained else None)
     if row["split"] == "augmented-copies" and isinstance(row["noise"], str):  # only trained entries can leak
         name += " [leaky split]"
     return name

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
-
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+from bench.record import CellRecord, describe  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,7 @@ def _level_label(family: str) -> str:
 
 
 def _series_name(row: pd.Series) -> str:
-    params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
-    return " ".join([row["model"], *(f"{key}={value}" for key, value in sorted(params.items()))])
+    return describe(row["model"], json.loads(row["params"]) if isinstance(row["params"], str) else {})
 
 
 def _save(figure: plt.Figure, path: Path) -> Path:
@@ -41,9 +40,7 @@ def _save(figure: plt.Figure, path: Path) -> Path:
 
 def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
     """PSNR and SSIM against the noise level: each learned model at its own training level, baselines at every level."""
-    matched = rows[(rows["eval_noise"] == family) & (
-        rows["train_level"].isna() | ((rows["noise"] == family) & ((rows["train_level"] - rows["eval_level"]).abs() < 1e-9))
-    )]
+    matched = rows[(rows["eval_noise"] == family) & (rows["train_level"].isna() | rows["matched"])]
     if matched.empty:
         return None
     matched = matched.assign(series=matched.apply(_series_name, axis=1))
@@ -58,22 +55,31 @@ def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
     return _save(figure, out / f"quality_vs_noise_{family}.png")
 
 
-def latent_heatmap(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
-    """Mean PSNR at the training level, latent size × training level, one panel per model."""
-    learned = rows[(rows["noise"] == family) & (rows["eval_noise"] == family) & rows["latent_dim"].notna()
-                   & ((rows["train_level"] - rows["eval_level"]).abs() < 1e-9)]
-    if learned.empty:
+def _axis_parameter(rows: pd.DataFrame) -> str | None:
+    """The ``param_<name>`` column that varies most among one model's rows (``latent_dim`` first on ties)."""
+    columns = [column for column in rows.columns if column.startswith("param_") and rows[column].notna().any()]
+    if not columns:
         return None
-    models = sorted(learned["model"].unique())
-    figure, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4), squeeze=False)
-    for axis, model in zip(axes[0], models):
-        table = learned[learned["model"] == model].pivot_table(index="latent_dim", columns="train_level", values="psnr", aggfunc="mean")
-        table.index = table.index.astype(int)
+    return max(columns, key=lambda column: (rows[column].nunique(), column == "param_latent_dim", column))
+
+
+def parameter_heatmap(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
+    """Mean PSNR at the training level, model parameter × training level, one panel per learned model
+    (the parameter is the model's sweep axis: the latent size for the DAE)."""
+    learned = rows[(rows["noise"] == family) & (rows["eval_noise"] == family) & rows["matched"]]
+    panels = [(model, group, _axis_parameter(group)) for model, group in learned.groupby("model")]
+    panels = [(model, group, column) for model, group, column in panels if column is not None]
+    if not panels:
+        return None
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for axis, (model, group, column) in zip(axes[0], panels):
+        table = group.pivot_table(index=column, columns="train_level", values="psnr", aggfunc="mean")
+        table.index = [int(value) if isinstance(value, float) and value.is_integer() else value for value in table.index]
         sns.heatmap(table, annot=True, fmt=".1f", cmap="viridis", cbar_kws={"label": "PSNR (dB)"}, ax=axis)
         axis.set_xlabel(_level_label(family))
-        axis.set_ylabel("latent size")
+        axis.set_ylabel(column.removeprefix("param_"))
         axis.set_title(f"{model}: PSNR at the training level")
-    return _save(figure, out / f"latent_heatmap_{family}.png")
+    return _save(figure, out / f"parameter_heatmap_{family}.png")
 
 
 def robustness_matrix(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
@@ -113,9 +119,9 @@ def family_matrix(rows: pd.DataFrame, out: Path) -> Path | None:
     return _save(figure, out / "robustness_matrix_families.png")
 
 
-def loss_curves(records: list[dict[str, Any]], out: Path) -> Path | None:
+def loss_curves(records: list[CellRecord], out: Path) -> Path | None:
     """Train and test loss per epoch, one panel per learned cell."""
-    learned = [record for record in records if record.get("train_losses")]
+    learned = [record for record in records if record.train_losses]
     if not learned:
         return None
     columns = min(4, len(learned))
@@ -124,12 +130,11 @@ def loss_curves(records: list[dict[str, Any]], out: Path) -> Path | None:
     for axis in axes.flat[len(learned):]:
         axis.axis("off")
     for axis, record in zip(axes.flat, learned):
-        epochs = range(1, len(record["train_losses"]) + 1)
-        axis.plot(epochs, record["train_losses"], label="train")
-        axis.plot(epochs, record["test_losses"], label="test")
-        axis.axvline(record["best_epoch"], color="grey", linestyle=":", linewidth=1)
-        params = " ".join(f"{key}={value}" for key, value in sorted(record["params"].items()))
-        axis.set_title(f"{record['model']} {params}\n{record['noise']} {record['train_level']:g}", fontsize=9)
+        epochs = range(1, len(record.train_losses) + 1)
+        axis.plot(epochs, record.train_losses, label="train")
+        axis.plot(epochs, record.test_losses, label="test")
+        axis.axvline(record.best_epoch, color="grey", linestyle=":", linewidth=1)
+        axis.set_title(record.label().replace(" (", "\n("), fontsize=9)
         axis.set_xlabel("epoch")
         axis.set_ylabel("MSE loss")
         axis.set_yscale("log")
@@ -137,7 +142,7 @@ def loss_curves(records: list[dict[str, Any]], out: Path) -> Path | None:
     return _save(figure, out / "loss_curves.png")
 
 
-def example_grid(examples: list[dict[str, Any]], family: str, out: Path) -> Path | None:
+def example_grid(examples: list[dict], family: str, out: Path) -> Path | None:
     """Rows of original | noisy | denoised images, one row per noise level."""
     if not examples:
         return None

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from bench.record import CellRecord
+
+if TYPE_CHECKING:  # bench.cell imports torch: keep it out of light commands
+    from bench.cell import CellEvent
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,14 @@ class SweepProgress:
         if self._progress is not None:
             self._progress.stop()
 
+    def event(self, event: "CellEvent") -> None:
+        """A message from a running cell: it started, or finished an epoch."""
+        if event.report is None:
+            self.started(event.cell_id, event.label, event.epochs)
+        else:
+            report = event.report
+            self.epoch(event.cell_id, event.label, report.epoch, report.epochs, report.train_loss, report.test_loss)
+
     def started(self, cell_id: str, label: str, epochs: int | None) -> None:
         if self._progress is not None:
             self._tasks[cell_id] = self._progress.add_task(f"  {label}", total=epochs or 1, status="starting")
@@ -70,20 +83,19 @@ class SweepProgress:
         else:
             logger.info("%s", text)
 
-    def finished(self, record: dict[str, Any], label: str) -> None:
+    def finished(self, record: CellRecord, label: str) -> None:
         self.done += 1
-        if record["status"] == "ok":
-            outcome = f"ok in {record['seconds']:.1f} s"
-            matched = [item for item in record["evaluations"]
-                       if (item["noise"], item["level"]) == (record["noise"], record["train_level"])]
-            if matched:
-                outcome += f", {matched[0]['psnr']:.2f} dB at its training level"
-        elif record["status"] == "skipped":
-            outcome = f"skipped: {record['error']}"
+        if record.status == "ok":
+            outcome = f"ok in {record.seconds:.1f} s"
+            matched = record.matched()
+            if matched is not None:
+                outcome += f", {matched.psnr:.2f} dB at its training level"
+        elif record.status == "skipped":
+            outcome = f"skipped: {record.error}"
         else:
-            outcome = f"FAILED: {record['error']}"
+            outcome = f"FAILED: {record.error}"
         if self._progress is not None:
-            task = self._tasks.pop(record["cell_id"], None)
+            task = self._tasks.pop(record.cell_id, None)
             if task is not None:
                 self._progress.remove_task(task)
             self._progress.advance(self._overall)

@@ -39,7 +39,7 @@ def write_report(root: Path) -> list[Path]:
     plot_folder.mkdir(exist_ok=True)
     figures = []
     for family in sorted(rows["eval_noise"].dropna().unique()):
-        figures += [plots.quality_vs_noise(rows, family, plot_folder), plots.latent_heatmap(rows, family, plot_folder),
+        figures += [plots.quality_vs_noise(rows, family, plot_folder), plots.parameter_heatmap(rows, family, plot_folder),
                     plots.robustness_matrix(rows, family, plot_folder)]
     figures.append(plots.family_matrix(rows, plot_folder))
     figures.append(plots.loss_curves(records, plot_folder))
@@ -61,7 +61,7 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
     import torch
 
     from bench.config import load_config
-    from bench.sweep import prepare_data
+    from bench.cell import prepare_data
     from denoiser import metrics
     from denoiser.evaluation import add_noise, evaluation_seed
     from denoiser.models import create_model

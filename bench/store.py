@@ -15,16 +15,18 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from bench.record import CellRecord, RecordError
 from denoiser.errors import DenoiserError
 
+# Then one ``param_<name>`` column per model parameter of the sweep (``latent_dim`` kept for the DAE).
 RESULT_COLUMNS = [
     "sweep", "cell_id", "model", "params", "dataset", "split", "noise", "train_level", "eval_noise", "eval_level",
-    "latent_dim", "seed", "mse", "psnr", "ssim", "psnr_std", "ssim_std", "psnr_noisy", "ssim_noisy", "delta_psnr",
-    "n_images", "epochs", "best_epoch", "stopped_early", "train_seconds", "train_images_per_s", "status", "error",
-    "mean_psnr_all_levels", "worst_psnr", "worst_eval", "psnr_drop_from_matched",
+    "matched", "latent_dim", "seed", "mse", "psnr", "ssim", "psnr_std", "ssim_std", "psnr_noisy", "ssim_noisy",
+    "delta_psnr", "n_images", "epochs", "best_epoch", "stopped_early", "train_seconds", "train_images_per_s", "threads",
+    "status", "error", "mean_psnr_all_levels", "worst_psnr", "worst_eval", "psnr_drop_from_matched",
 ]
 
-INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch"]
+INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch", "threads"]
 
 
 class StoreError(DenoiserError):
@@ -100,14 +102,14 @@ class ResultStore:
     def checkpoint_path(self, cell_id: str) -> Path:
         return self.checkpoints / f"{cell_id}.pt"
 
-    def write_record(self, record: dict[str, Any]) -> None:
-        write_text(self.record_path(record["cell_id"]), json.dumps(record, indent=1, allow_nan=True))
+    def write_record(self, record: CellRecord) -> None:
+        write_text(self.record_path(record.cell_id), record.to_json())
 
-    def read_record(self, cell_id: str) -> dict[str, Any] | None:
-        """The stored record of a cell, or None if there is none (or only an unreadable one)."""
+    def read_record(self, cell_id: str) -> CellRecord | None:
+        """The stored record of a cell, or None if there is none (or only an unreadable one, which is recomputed)."""
         try:
-            return json.loads(self.record_path(cell_id).read_text())
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return CellRecord.from_dict(json.loads(self.record_path(cell_id).read_text()))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecordError, RecursionError):
             return None
 
     def finished(self, cell_ids: Iterable[str]) -> set[str]:
@@ -115,11 +117,11 @@ class ResultStore:
         done = set()
         for cell_id in cell_ids:
             record = self.read_record(cell_id)
-            if record is not None and record.get("status") == "ok":
+            if record is not None and record.status == "ok":
                 done.add(cell_id)
         return done
 
-    def read_records(self, cell_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    def read_records(self, cell_ids: Iterable[str] | None = None) -> list[CellRecord]:
         """Records of ``cell_ids`` (all records when None), in that order, skipping missing ones."""
         if cell_ids is None:
             cell_ids = sorted(path.stem for path in self.runs.glob("*.json"))
@@ -128,11 +130,12 @@ class ResultStore:
 
     # ------------------------------------------------------------------ the other files
 
-    def write_results_csv(self, records: list[dict[str, Any]]) -> Path:
+    def write_results_csv(self, records: list[CellRecord]) -> Path:
         import pandas as pd
 
-        rows = [row for record in records for row in record_rows(record)]
-        table = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+        rows = [row for record in records for row in record.rows()]
+        parameters = sorted({name for row in rows for name in row if name.startswith("param_")})
+        table = pd.DataFrame(rows, columns=RESULT_COLUMNS + parameters)
         for column in INTEGER_COLUMNS:  # integers stay integers beside the empty cells of baselines
             table[column] = table[column].astype("Int64")
         path = self.root / "results.csv"
@@ -153,60 +156,6 @@ def _process_alive(pid_text: str) -> bool:
     except PermissionError:  # alive, someone else's
         return True
     return pid != os.getpid()
-
-
-def record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Flat rows of one cell record: one per evaluation (noise, level), or one failed row."""
-    params = record.get("params", {})
-    base = {
-        "sweep": record.get("sweep"),
-        "cell_id": record["cell_id"],
-        "model": record["model"],
-        "params": json.dumps(params, sort_keys=True),
-        "dataset": record.get("dataset"),
-        "split": record.get("split"),
-        "noise": record.get("noise"),
-        "train_level": record.get("train_level"),
-        "latent_dim": params.get("latent_dim"),
-        "seed": record.get("seed"),
-        "epochs": record.get("epochs"),
-        "best_epoch": record.get("best_epoch"),
-        "stopped_early": record.get("stopped_early"),
-        "train_seconds": record.get("train_seconds"),
-        "train_images_per_s": record.get("train_images_per_s"),
-        "status": record.get("status"),
-        "error": record.get("error"),
-    }
-    summary = robustness(record)
-    base |= {key: summary.get(key) for key in ("mean_psnr_all_levels", "worst_psnr", "worst_eval")}
-    evaluations = record.get("evaluations") or [{}]
-    return [base | {"eval_noise": item.get("noise"), "eval_level": item.get("level")} | {
-        key: item.get(key) for key in ("mse", "psnr", "ssim", "psnr_std", "ssim_std", "psnr_noisy", "ssim_noisy", "delta_psnr", "n_images")
-    } | {"psnr_drop_from_matched": summary.get("drops", {}).get(_evaluation_name(item.get("noise"), item.get("level")))}
-            for item in evaluations]
-
-
-def _evaluation_name(noise: str | None, level: float | None) -> str:
-    return f"{noise} {level:g}" if noise is not None and level is not None else ""
-
-
-def robustness(record: dict[str, Any]) -> dict[str, Any]:
-    """Mean PSNR over every evaluation (noise, level), the worst one, and for a learned model the
-    drop in dB from its matched level (trained = evaluated) to each other level."""
-    evaluations = record.get("evaluations") or []
-    if not evaluations:
-        return {}
-    worst = min(evaluations, key=lambda item: item["psnr"])
-    summary: dict[str, Any] = {
-        "mean_psnr_all_levels": sum(item["psnr"] for item in evaluations) / len(evaluations),
-        "worst_psnr": worst["psnr"],
-        "worst_eval": _evaluation_name(worst["noise"], worst["level"]),
-    }
-    matched = [item for item in evaluations if (item["noise"], item["level"]) == (record.get("noise"), record.get("train_level"))]
-    if matched:
-        summary["matched_psnr"] = matched[0]["psnr"]
-        summary["drops"] = {_evaluation_name(item["noise"], item["level"]): matched[0]["psnr"] - item["psnr"] for item in evaluations}
-    return summary
 
 
 def _git_commit() -> str | None:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from bench.record import CellRecord, Evaluation, format_params
+
 if TYPE_CHECKING:  # the sweep module imports torch: keep it out of light commands such as `check`
     from bench.sweep import SweepOutcome
 
 
-def _params(params: dict) -> str:
-    return " ".join(f"{name}={value}" for name, value in sorted(params.items())) or "-"
 
 
 def summary_console() -> Console:
@@ -23,27 +24,44 @@ def summary_console() -> Console:
 
 def print_summary(outcome: "SweepOutcome", console: Console) -> None:
     """Model, parameters, training level, PSNR/SSIM at the matched level, ΔPSNR; failures listed below."""
-    from bench.sweep import matched_rows
-
-    leaky = any(record.get("leaky") for record in outcome.records)
+    leaky = any(record.leaky for record in outcome.records)
     title = f"{outcome.root}: {len(outcome.records)} cells ({outcome.skipped} skipped as already finished)"
     table = Table(title=title, title_justify="left")
     for column in ("noise", "level", "model", "params", "trained at", "PSNR dB", "SSIM", "ΔPSNR dB", "epochs"):
         left = column in ("noise", "model", "params")
         table.add_column(column, justify="left" if left else "right", no_wrap=True)
-    for row in matched_rows(outcome.records):
-        record, item = row["record"], row["evaluation"]
-        trained = f"{record['train_level']:g}" if record.get("learned") else "-"
+    for record, item in matched_rows(outcome.records):
+        trained = f"{record.train_level:g}" if record.learned else "-"
         table.add_row(
-            item["noise"], f"{item['level']:g}", record["model"] + (" (leaky split)" if record.get("leaky") else ""),
-            _params(record["params"]), trained, f"{item['psnr']:.2f}", f"{item['ssim']:.4f}",
-            f"{item['delta_psnr']:+.2f}", str(record.get("epochs", "-")),
+            item.noise, f"{item.level:g}", record.model + (" (leaky split)" if record.leaky else ""),
+            format_params(record.params) or "-", trained, f"{item.psnr:.2f}", f"{item.ssim:.4f}",
+            f"{item.delta_psnr:+.2f}", "-" if record.epochs is None else str(record.epochs),
         )
     console.print(table)
     if leaky:
         console.print("[yellow]leaky split:[/] augmented copies of test images were trained on (split: augmented-copies)")
     for record in outcome.skipped_cells:
-        console.print(f"[yellow]skipped[/] {record['model']}: {record['error']}")
+        console.print(f"[yellow]skipped[/] {record.model}: {record.error}")
     for record in outcome.failed:
-        console.print(f"[red]failed[/] {record['cell_id']} ({record['model']} {_params(record['params'])}): {record['error']}")
+        console.print(f"[red]failed[/] {record.cell_id} ({record.label()}): {record.error}")
     console.print(f"results: {outcome.root / 'results.csv'}")
+
+
+def matched_rows(records: list[CellRecord]) -> list[tuple[CellRecord, Evaluation]]:
+    """For the summary: each learned cell at its own training (noise, level), and each baseline at
+    every training (noise, level) of the sweep, sorted by level then PSNR."""
+    training = {(record.noise, record.train_level) for record in records if record.learned}
+    rows = []
+    for record in records:
+        if record.status != "ok":
+            continue
+        for item in record.evaluations:
+            matched = record.is_matched(item) if record.learned else (item.noise, item.level) in training or not training
+            if matched:
+                rows.append((record, item))
+    rows.sort(key=lambda row: (row[1].noise, row[1].level, -_finite(row[1].psnr)))
+    return rows
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 1e9

@@ -3,35 +3,27 @@
 from __future__ import annotations
 
 import logging
-import math
 import multiprocessing
 import os
 import queue
 import signal
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from bench.config import DataConfig, SweepConfig, dump_config
+from bench.cell import measure_speed, needs_speed, prepare_data, run_cell, start_process
+from bench.config import SweepConfig, dump_config
 from bench.grid import Cell, build_cells
 from bench.progress import SweepProgress
-from bench.store import ResultStore, robustness, write_atomically, write_text
-from denoiser.baselines import BaselineUnavailable, create_baseline
-from denoiser.data import ImageSet, augment, load_dataset, split
-from denoiser.design_loop import SpeedComparison, compare_with_design
-from denoiser.evaluation import add_noise, evaluation_seed, score
-from denoiser.memory import keep_freed_memory
-from denoiser.models import count_parameters, create_model
-from denoiser.noise import create_noise
-from denoiser.training import denoise, pick_device, train
+from bench.record import CellRecord
+from bench.store import ResultStore, write_text
+from denoiser.data import ImageSet
+from denoiser.training import pick_device
 
 logger = logging.getLogger(__name__)
-
-Report = Callable[[tuple], None]  # receives progress messages: ("epoch", cell_id, label, epoch, epochs, train, test)
 
 
 def available_cores() -> int:
@@ -41,129 +33,22 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def choose_workers(requested: int, pending: int, device: torch.device) -> tuple[int, int]:
-    """(workers, threads per worker) with workers × threads ≤ cores.
+def choose_workers(requested: int, pending: int, threads: int, device: torch.device) -> int:
+    """How many cells run at once; each runs with ``threads`` torch threads, whatever this returns.
 
-    Default on a CPU: one worker per core, one thread each, which measured faster than one
-    worker with all the threads for the DAE on 2 cores (see README, "Parallel cells"). On CUDA:
-    one worker, since the cells share one device.
+    Default on a CPU: as many workers as the cores allow at ``threads`` each (one per core at the
+    default of one thread, measured faster than one worker with all the threads for the DAE on
+    2 cores: see README, "Parallel cells"). On CUDA: one worker, since the cells share one device.
+    Workers × threads never exceed the cores, and there are never more workers than pending cells.
     """
-    cores = available_cores()
+    fits = max(1, available_cores() // threads)
     if requested > 0:
-        workers = min(requested, cores)
+        workers = min(requested, fits)
     elif device.type == "cuda":
         workers = 1
     else:
-        workers = cores
-    workers = max(1, min(workers, pending))
-    return workers, max(1, cores // workers)
-
-
-def prepare_data(data: DataConfig) -> tuple[ImageSet, ImageSet]:
-    """Load, augment and split the sweep's data set: (train, test)."""
-    images = load_dataset(data.dataset, **data.params)
-    augmented = augment(images, data.augment_copies, seed=data.seed)
-    return split(augmented, data.split, data.test_fraction, seed=data.seed)
-
-
-def measure_speed() -> SpeedComparison:
-    """The suite's trainer against the founding design's loop on fixed images with this process's
-    threads: the ratio makes training speed comparable across machines (see bench/check.py)."""
-    images = torch.rand(256, 1, 64, 64, generator=torch.Generator().manual_seed(0))
-    return compare_with_design(images)
-
-
-def cell_record(cell: Cell, config: SweepConfig) -> dict[str, Any]:
-    """What every record of ``cell`` starts with: its identity and the sweep's data settings."""
-    return {
-        "cell_id": cell.cell_id, "sweep": config.name, "model": cell.model, "params": cell.params,
-        "learned": cell.learned, "dataset": config.data.dataset, "split": config.data.split,
-        "leaky": config.data.split == "augmented-copies", "noise": cell.noise, "train_level": cell.train_level,
-        "seed": cell.seed, "evaluations": [], "status": "ok", "error": None,
-    }
-
-
-def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[ImageSet, ImageSet], report: Report,
-             speed: SpeedComparison | None = None) -> dict[str, Any]:
-    """Train (if learned) and evaluate one cell at every evaluation level; write its record and return it.
-
-    Any error inside the cell becomes a ``failed`` record with the reason: the sweep goes on.
-    """
-    train_set, test_set = data
-    device = pick_device(config.device)
-    record = cell_record(cell, config) | {
-        "device": str(device), "threads": torch.get_num_threads(), "n_train": len(train_set), "n_test": len(test_set),
-    }
-    label = cell.label()
-    start = time.perf_counter()
-    try:
-        if cell.learned:
-            torch.manual_seed(cell.seed)  # weight initialisation
-            model = create_model(cell.model, **cell.params)
-            record["n_parameters"] = count_parameters(model)
-            report(("start", cell.cell_id, label, config.train.epochs))
-
-            def on_epoch(epoch_report) -> None:
-                report(("epoch", cell.cell_id, label, epoch_report.epoch, epoch_report.epochs,
-                        epoch_report.train_loss, epoch_report.test_loss))
-
-            result = train(
-                model, train_set.images, test_set.images, create_noise(cell.noise, cell.train_level),
-                epochs=config.train.epochs, batch_size=config.train.batch_size,
-                learning_rate=config.train.learning_rate, patience=config.train.patience,
-                seed=cell.seed, device=device, on_epoch=on_epoch,
-            )
-            record |= {
-                "epochs": result.epochs, "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
-                "train_losses": result.train_losses, "test_losses": result.test_losses,
-                "train_seconds": result.train_seconds, "train_images_per_s": result.images_per_second,
-            }
-            if speed is not None:  # measured once per worker, for the regression gate
-                record["reference_images_per_s"] = speed.design_images_per_s
-                record["reference_trainer_images_per_s"] = speed.trainer_images_per_s
-                record["speed_ratio"] = speed.ratio
-            save_checkpoint(store, cell, model)
-
-            def estimate(noisy: torch.Tensor, noise) -> torch.Tensor:
-                return denoise(model, noisy.to(device)).cpu()
-        else:
-            report(("start", cell.cell_id, label, None))
-            baseline = create_baseline(cell.model, **cell.params)
-            baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
-            estimate = baseline
-        evaluation_start = time.perf_counter()
-        clean = test_set.images
-        for family, levels in config.eval_noise.items():
-            for level in levels:
-                noise = create_noise(family, level)
-                noisy = add_noise(clean, noise, evaluation_seed(config.evaluation.seed, noise))
-                scores = score(clean, noisy, estimate(noisy, noise))
-                entry = {"noise": family, "level": level} | scores.__dict__ | {"delta_psnr": scores.delta_psnr}
-                if not cell.learned:
-                    entry["settings"] = baseline.settings(noise)
-                record["evaluations"].append(entry)
-        record["eval_seconds"] = time.perf_counter() - evaluation_start
-        record["robustness"] = robustness(record)
-    except BaselineUnavailable as error:
-        record |= {"status": "skipped", "error": str(error)}
-    except Exception as error:  # noqa: BLE001 - a failing cell is recorded, not fatal to the sweep
-        message = str(error).splitlines()[0] if str(error) else ""
-        record |= {"status": "failed", "error": f"{type(error).__name__}: {message}"}
-        logger.debug("cell %s failed", cell.cell_id, exc_info=True)
-    record["seconds"] = time.perf_counter() - start
-    record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    store.write_record(record)
-    return record
-
-
-def save_checkpoint(store: ResultStore, cell: Cell, model: torch.nn.Module) -> None:
-    """state_dict plus the model's name and parameters: loadable with ``weights_only=True``."""
-    import io
-
-    buffer = io.BytesIO()
-    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    torch.save({"model": cell.model, "params": cell.params, "state_dict": state}, buffer)
-    write_atomically(store.checkpoint_path(cell.cell_id), buffer.getvalue())
+        workers = fits
+    return max(1, min(workers, pending))
 
 
 # ----------------------------------------------------------------------------- worker processes
@@ -171,16 +56,15 @@ def save_checkpoint(store: ResultStore, cell: Cell, model: torch.nn.Module) -> N
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(config: SweepConfig, root: str, threads: int, messages: Any, data: tuple[ImageSet, ImageSet]) -> None:
+def _start_worker(config: SweepConfig, root: str, messages: Any, data: tuple[ImageSet, ImageSet], speed: bool) -> None:
     # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the workers).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    keep_freed_memory()  # a spawned process starts with glibc's defaults
-    torch.set_num_threads(threads)
+    start_process(config.threads)
     _worker.update(config=config, store=ResultStore(Path(root)), messages=messages, data=data,
-                   speed=measure_speed() if config.speed_reference else None)
+                   speed=measure_speed() if speed else None)
 
 
-def _run_in_worker(cell: Cell) -> dict[str, Any]:
+def _run_in_worker(cell: Cell) -> CellRecord:
     return run_cell(cell, _worker["config"], _worker["store"], _worker["data"], _worker["messages"].put, _worker["speed"])
 
 
@@ -192,16 +76,16 @@ class SweepOutcome:
     root: Path
     cells: list[Cell]
     skipped: int
-    records: list[dict[str, Any]]  # every cell's record, in grid order
+    records: list[CellRecord]  # every cell's record, in grid order
 
     @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [record for record in self.records if record["status"] == "failed"]
+    def failed(self) -> list[CellRecord]:
+        return [record for record in self.records if record.status == "failed"]
 
     @property
-    def skipped_cells(self) -> list[dict[str, Any]]:
+    def skipped_cells(self) -> list[CellRecord]:
         """Cells that could not run here (an optional package missing): not failures."""
-        return [record for record in self.records if record["status"] == "skipped"]
+        return [record for record in self.records if record.status == "skipped"]
 
 
 def default_output(config: SweepConfig) -> Path:
@@ -242,9 +126,10 @@ def run_sweep(
     finished = store.finished(cell.cell_id for cell in cells)
     pending = [cell for cell in cells if cell.cell_id not in finished]
     device = pick_device(config.device)
-    worker_count, threads = choose_workers(workers or config.workers, len(pending), device)
+    worker_count = choose_workers(workers or config.workers, len(pending), config.threads, device)
     if config.executor == "submitit":
-        worker_count, threads = config.submitit.array_parallelism, config.submitit.cpus_per_task
+        worker_count = config.submitit.array_parallelism
+    threads = config.threads
     store.write_env(str(device), worker_count, threads)
     if finished:
         logger.info("%d of %d cells already finished: skipped", len(finished), len(cells))
@@ -261,9 +146,9 @@ def run_sweep(
 
                     run_with_submitit(config, store, pending, progress, labels)
                 elif worker_count == 1:
-                    _run_here(config, store, pending, threads, progress, labels, data)
+                    _run_here(config, store, pending, progress, labels, data)
                 else:
-                    _run_in_pool(config, store, pending, worker_count, threads, progress, labels, data)
+                    _run_in_pool(config, store, pending, worker_count, progress, labels, data)
             except KeyboardInterrupt:
                 store.remove_leftovers()  # the stopped workers' unfinished writes
                 raise
@@ -273,30 +158,26 @@ def run_sweep(
     return SweepOutcome(root, cells, len(finished), records)
 
 
-def _dispatch(progress: SweepProgress, message: tuple) -> None:
-    kind, cell_id = message[0], message[1]
-    if kind == "start":
-        progress.started(cell_id, message[2], message[3])
-    elif kind == "epoch":
-        progress.epoch(cell_id, *message[2:])
-
-
-def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], threads: int, progress: SweepProgress,
+def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress,
               labels: dict[str, str], data: tuple[ImageSet, ImageSet]) -> None:
-    torch.set_num_threads(threads)
-    speed = measure_speed() if config.speed_reference else None
-    for cell in pending:
-        record = run_cell(cell, config, store, data, lambda message: _dispatch(progress, message), speed)
-        progress.finished(record, labels[cell.cell_id])
+    previous = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        speed = measure_speed() if needs_speed(config, pending) else None
+        for cell in pending:
+            record = run_cell(cell, config, store, data, progress.event, speed)
+            progress.finished(record, labels[cell.cell_id])
+    finally:
+        torch.set_num_threads(previous)  # the caller's own setting (the API and the tests run sweeps in-process)
 
 
-def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], workers: int, threads: int,
+def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], workers: int,
                  progress: SweepProgress, labels: dict[str, str], data: tuple[ImageSet, ImageSet]) -> None:
     # spawn, not fork: forking a process whose OpenMP threads already ran can deadlock.
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(config, str(store.root), threads, messages, data))
+                               initargs=(config, str(store.root), messages, data, needs_speed(config, pending)))
     try:
         futures: dict[Future, Cell] = {pool.submit(_run_in_worker, cell): cell for cell in pending}
         remaining = set(futures)
@@ -322,27 +203,6 @@ def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], w
 def _drain(messages: Any, progress: SweepProgress) -> None:
     while True:
         try:
-            _dispatch(progress, messages.get_nowait())
+            progress.event(messages.get_nowait())
         except queue.Empty:
             return
-
-
-def matched_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For the summary: each learned cell at its own training (noise, level), and each baseline at
-    every training (noise, level) of the sweep, sorted by level then PSNR."""
-    training_levels = sorted({(record["noise"], record["train_level"]) for record in records if record.get("learned")})
-    rows = []
-    for record in records:
-        if record["status"] != "ok":
-            continue
-        for item in record["evaluations"]:
-            key = (item["noise"], item["level"])
-            matched = key == (record["noise"], record["train_level"]) if record.get("learned") else key in training_levels or not training_levels
-            if matched:
-                rows.append({"record": record, "evaluation": item})
-    rows.sort(key=lambda row: (row["evaluation"]["noise"], row["evaluation"]["level"], -_finite(row["evaluation"]["psnr"])))
-    return rows
-
-
-def _finite(value: float) -> float:
-    return value if math.isfinite(value) else 1e9

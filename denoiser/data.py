@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision.transforms.v2.functional as TF
 from PIL import Image, UnidentifiedImageError
 
 from denoiser.errors import ConfigurationError, DataError
@@ -60,6 +59,14 @@ class ImageSet:
 DATASETS: Registry[ImageSet] = Registry("data set")
 
 
+def _transforms():  # noqa: ANN202 - a module
+    """torchvision's functional transforms, imported on first use: importing torchvision takes about
+    2 s, and the processes that only train and evaluate (pool workers, submitit tasks) never need it."""
+    import torchvision.transforms.v2.functional as TF
+
+    return TF
+
+
 def load_dataset(name: str, **params: object) -> ImageSet:
     """Load the registered data set ``name`` with its parameters, e.g. ``load_dataset("folder", path="Set12")``."""
     return DATASETS.create(name, **params)
@@ -70,6 +77,7 @@ def load_dataset(name: str, **params: object) -> ImageSet:
 
 def to_grayscale(image: torch.Tensor) -> torch.Tensor:
     """(…, C, H, W) float in [0, 1] → (…, 1, H, W), with ITU-R 601 luma weights for RGB (as torchvision)."""
+    TF = _transforms()
     if image.shape[-3] == 1:
         return image
     return TF.rgb_to_grayscale(image[..., :3, :, :], num_output_channels=1)
@@ -89,6 +97,7 @@ def image_to_patches(image: torch.Tensor, mode: str, tiles: int = 4) -> torch.Te
     64×64 pixels (one patch; smaller images are resized up first); ``tiles``: the centred square
     resized to (64·tiles)², cut into tiles × tiles non-overlapping patches.
     """
+    TF = _transforms()
     if mode not in PATCH_MODES:
         raise ConfigurationError(f"unknown patch mode {mode!r}; valid: {', '.join(PATCH_MODES)}")
     square = _square_center(image)
@@ -250,6 +259,7 @@ def read_cifar(path: Path, limit: int | None = None) -> tuple[torch.Tensor, torc
 @DATASETS.register("cifar10")
 def cifar10(path: str = "data/cifar-10-batches-py", limit: int | None = None, download: bool = False) -> ImageSet:
     """CIFAR-10 images (python batch format), resized 32→64 (bilinear, antialiased), then grayscale."""
+    TF = _transforms()
     _check_limit(limit)
     location = Path(path)
     if download and not location.exists():
@@ -278,6 +288,7 @@ def augment_image(image: torch.Tensor, generator: torch.Generator) -> torch.Tens
     Random horizontal flip, random vertical flip, RandomResizedCrop(64, scale=(0.9, 1.0)),
     ColorJitter(brightness=0.1, contrast=0.1), with torchvision's parameter rules.
     """
+    TF = _transforms()
     if torch.rand((), generator=generator) < 0.5:
         image = TF.horizontal_flip(image)
     if torch.rand((), generator=generator) < 0.5:

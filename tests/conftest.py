@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,10 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPOSITORY.parent / "shared" / "data"
 SET12 = SHARED_DATA / "Set12"
 CIFAR_SAMPLE = SHARED_DATA / "cifar10-sample" / "test_batch_1017"
+CI_CONFIG = str(REPOSITORY / "configs" / "ci.yaml")
+# The tiny sweep without the speed comparison, which only the gate (make gate) and its own tests need.
+CI_SETTINGS = ("--set", "speed_reference=false")
+METRIC_COLUMNS = ["cell_id", "eval_noise", "eval_level", "mse", "psnr", "ssim", "psnr_noisy", "ssim_noisy", "delta_psnr", "epochs"]
 
 requires_shared_data = pytest.mark.skipif(
     not SHARED_DATA.is_dir(), reason=f"real test images not found at {SHARED_DATA} (../shared/data beside the checkout)"
@@ -38,8 +43,55 @@ def bench_command(*arguments: str) -> list[str]:
 
 
 def run_bench(*arguments: str) -> subprocess.CompletedProcess:
-    """Run the real command line from the repository root; output captured as text."""
+    """Run the real command line in a new process from the repository root; output captured as text.
+    Only for what needs the process boundary (exit codes of the interpreter, signals, spawned workers)."""
     return subprocess.run(bench_command(*arguments), cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
+
+
+def bench_here(capsys: pytest.CaptureFixture, *arguments: str) -> tuple[int, str, str]:
+    """Run ``python -m bench ARGUMENTS…`` in this process (``bench.cli.main``): (exit code, stdout, stderr)."""
+    from bench.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(arguments))
+    except SystemExit as exit:  # argparse's own errors
+        code = exit.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def ci_sweep_here(out: Path, *overrides: str, workers: int = 1, fresh: bool = False):
+    """The tiny sweep (configs/ci.yaml, no speed comparison) run in this process by the runner itself."""
+    import io
+
+    from rich.console import Console
+
+    from bench.config import load_config
+    from bench.sweep import run_sweep
+
+    config = load_config(Path(CI_CONFIG), ["speed_reference=false", *overrides])
+    return run_sweep(config, out, workers=workers, fresh=fresh, console=Console(file=io.StringIO()))
+
+
+@pytest.fixture(scope="session")
+def ci_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished tiny sweep for the whole test session: the real command line in a new process, its
+    cells in two spawned workers (summary, leaderboard, plots and report included). Tests that rerun
+    cells in this process with one worker compare with it, so they also check that the worker layout
+    changes no number. Read it; copy it (``ci_copy``) to change it."""
+    out = tmp_path_factory.mktemp("shared-sweep") / "ci"
+    result = run_bench("sweep", CI_CONFIG, "--out", str(out), "--workers", "2", "--quiet", *CI_SETTINGS)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture
+def ci_copy(ci_sweep: Path, tmp_path: Path) -> Path:
+    """A private copy of the shared sweep, to resume, damage or extend."""
+    copy = tmp_path / "ci"
+    shutil.copytree(ci_sweep, copy)
+    return copy
 
 
 def metrics_table(folder: Path, columns: list[str]) -> pd.DataFrame:

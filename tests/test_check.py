@@ -4,11 +4,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bench import check
-from tests.conftest import REPOSITORY
+from tests.conftest import REPOSITORY, bench_here
 from tests.test_leaderboard import record, write_sweep
 
 
@@ -23,19 +24,37 @@ def make_run(root: Path, psnr: float = 24.0, speeds: tuple[float, ...] = (1.5, 1
     return root
 
 
-def gate(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", "check", *arguments], cwd=REPOSITORY, capture_output=True, text=True)
+@pytest.fixture
+def gate(capsys: pytest.CaptureFixture):
+    """``python -m bench check ARGUMENTS…`` in this process: returncode, stdout and stderr."""
+    def run(*arguments: str) -> SimpleNamespace:
+        code, stdout, stderr = bench_here(capsys, "check", *arguments)
+        return SimpleNamespace(returncode=code, stdout=stdout, stderr=stderr)
+
+    return run
+
+
+def test_a_regression_exits_1_from_a_new_process(tmp_path: Path) -> None:
+    """The exit code as CI's shell sees it; the other cases run in-process."""
+    path = tmp_path / "baseline.json"
+    arguments = [sys.executable, "-m", "bench", "check"]
+    update = subprocess.run(arguments + [str(make_run(tmp_path / "base")), "--baseline", str(path), "--update"],
+                            cwd=REPOSITORY, capture_output=True, text=True)
+    assert update.returncode == 0, update.stderr
+    worse = subprocess.run(arguments + [str(make_run(tmp_path / "worse", psnr=23.0)), "--baseline", str(path)],
+                           cwd=REPOSITORY, capture_output=True, text=True)
+    assert worse.returncode == 1 and "regression:" in worse.stdout
 
 
 @pytest.fixture
-def baseline(tmp_path: Path) -> Path:
+def baseline(tmp_path: Path, gate) -> Path:
     path = tmp_path / "baselines" / "ci.json"
     result = gate(str(make_run(tmp_path / "base")), "--baseline", str(path), "--update")
     assert result.returncode == 0, result.stderr
     return path
 
 
-def test_the_baselines_own_run_passes(baseline: Path, tmp_path: Path) -> None:
+def test_the_baselines_own_run_passes(baseline: Path, tmp_path: Path, gate) -> None:
     document = json.loads(baseline.read_text())
     assert document["speed_ratio"] == pytest.approx(1.55) and len(document["cells"]) == 3
     result = gate(str(tmp_path / "base"), "--baseline", str(baseline))
@@ -43,16 +62,16 @@ def test_the_baselines_own_run_passes(baseline: Path, tmp_path: Path) -> None:
     assert "0 regressions" in result.stdout
 
 
-def test_a_psnr_drop_beyond_tolerance_fails_and_names_the_cell(baseline: Path, tmp_path: Path) -> None:
+def test_a_psnr_drop_beyond_tolerance_fails_and_names_the_cell(baseline: Path, tmp_path: Path, gate) -> None:
     run = make_run(tmp_path / "worse", psnr=24.0 - 0.2)
     result = gate(str(run), "--baseline", str(baseline))
     assert result.returncode == 1
-    assert "regression: dae latent_dim=16 trained gaussian 0.1: PSNR at gaussian 0.1" in result.stdout
+    assert "regression: dae latent_dim=16 (trained gaussian 0.1): PSNR at gaussian 0.1" in result.stdout
     within = make_run(tmp_path / "within", psnr=24.0 - 0.01)
     assert gate(str(within), "--baseline", str(baseline)).returncode == 0
 
 
-def test_a_speed_drop_beyond_tolerance_fails(baseline: Path, tmp_path: Path) -> None:
+def test_a_speed_drop_beyond_tolerance_fails(baseline: Path, tmp_path: Path, gate) -> None:
     slower = make_run(tmp_path / "slower", speeds=(1.0, 1.1))  # median 1.05 < 1.55 × 0.75
     result = gate(str(slower), "--baseline", str(baseline))
     assert result.returncode == 1
@@ -61,13 +80,13 @@ def test_a_speed_drop_beyond_tolerance_fails(baseline: Path, tmp_path: Path) -> 
     assert gate(str(noisy_machine), "--baseline", str(baseline)).returncode == 0
 
 
-def test_a_missing_cell_fails(baseline: Path, tmp_path: Path) -> None:
+def test_a_missing_cell_fails(baseline: Path, tmp_path: Path, gate) -> None:
     run = make_run(tmp_path / "fewer", speeds=(1.5,))
     result = gate(str(run), "--baseline", str(baseline))
     assert result.returncode == 1 and "missing" in result.stdout
 
 
-def test_missing_or_malformed_baseline_is_one_line(tmp_path: Path) -> None:
+def test_missing_or_malformed_baseline_is_one_line(tmp_path: Path, gate) -> None:
     run = make_run(tmp_path / "run")
     absent = gate(str(run), "--baseline", str(tmp_path / "none.json"))
     assert absent.returncode == 2 and "no such baseline file" in absent.stderr

@@ -1,16 +1,15 @@
 """Leaderboard ranking and de-duplication, on hand-made records."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from bench import leaderboard
+from bench.record import CellRecord
 from bench.store import ResultStore
-from tests.conftest import REPOSITORY
+from tests.conftest import bench_here
 
 
 def record(cell_id: str, model: str, psnr_by_level: dict[float, float], *, sweep: str = "a", latent: int | None = None,
@@ -32,9 +31,10 @@ def record(cell_id: str, model: str, psnr_by_level: dict[float, float], *, sweep
 def write_sweep(root: Path, records: list[dict]) -> Path:
     store = ResultStore(root)
     store.create()
-    for item in records:
+    typed = [CellRecord.from_dict(item) for item in records]
+    for item in typed:
         store.write_record(item)
-    return store.write_results_csv(records)
+    return store.write_results_csv(typed)
 
 
 @pytest.fixture
@@ -82,24 +82,22 @@ def test_mse_ranks_lowest_first(two_sweeps: Path) -> None:
     assert at_02["mse_mean"].is_monotonic_increasing
 
 
-def test_filters_and_formats_through_the_cli(two_sweeps: Path) -> None:
-    def run(*arguments: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bench", "leaderboard", str(two_sweeps), *arguments],
-                              cwd=REPOSITORY, capture_output=True, text=True)
+def test_filters_and_formats_through_the_cli(two_sweeps: Path, capsys: pytest.CaptureFixture) -> None:
+    def run(*arguments: str) -> tuple[int, str, str]:
+        return bench_here(capsys, "leaderboard", str(two_sweeps), *arguments)
 
-    as_json = json.loads(run("--level", "0.2", "--format", "json").stdout)
+    as_json = json.loads(run("--level", "0.2", "--format", "json")[1])
     assert {item["eval_level"] for item in as_json} == {0.2} and as_json[0]["rank"] == 1
-    as_csv = run("--format", "csv", "--metric", "ssim").stdout
+    as_csv = run("--format", "csv", "--metric", "ssim")[1]
     assert as_csv.startswith("dataset,eval_noise,eval_level,rank,entry")
-    markdown = run("--format", "md", "--noise", "gaussian").stdout
+    markdown = run("--format", "md", "--noise", "gaussian")[1]
     assert "## toy · gaussian 0.1" in markdown and "[leaky split]" in markdown
-    table = run()
-    assert table.returncode == 0 and "toy · gaussian 0.2" in table.stdout
-    nothing = run("--dataset", "imagenet")
-    assert nothing.returncode == 2 and "no results match the filters" in nothing.stderr
-    missing = subprocess.run([sys.executable, "-m", "bench", "leaderboard", str(two_sweeps / "none")],
-                             cwd=REPOSITORY, capture_output=True, text=True)
-    assert missing.returncode == 2 and "no such folder" in missing.stderr
+    code, stdout, _ = run()
+    assert code == 0 and "toy · gaussian 0.2" in stdout
+    code, _, stderr = run("--dataset", "imagenet")
+    assert code == 2 and "no results match the filters" in stderr
+    code, _, stderr = bench_here(capsys, "leaderboard", str(two_sweeps / "none"))
+    assert code == 2 and "no such folder" in stderr
 
 
 def test_results_moved_aside_are_not_ranked(two_sweeps: Path) -> None:

@@ -4,6 +4,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,11 +16,9 @@ import pytest
 import torch
 
 from bench.store import ResultStore
-from tests.conftest import bench_command as command, metrics_table, run_bench as bench, CIFAR_SAMPLE, REPOSITORY, SET12, requires_shared_data
-
-CI_CONFIG = str(REPOSITORY / "configs" / "ci.yaml")
-METRIC_COLUMNS = ["cell_id", "eval_noise", "eval_level", "mse", "psnr", "ssim", "psnr_noisy", "ssim_noisy", "delta_psnr", "epochs"]
-QUICK = ["--set", "speed_reference=false", "--set", "train.epochs=6"]
+from tests.conftest import (CI_CONFIG, CI_SETTINGS, CIFAR_SAMPLE, METRIC_COLUMNS, REPOSITORY, SET12, bench_command as command,
+                            bench_here, ci_sweep_here, metrics_table, requires_shared_data)
+from tests.writers import write_many
 
 
 def metrics_of(folder: Path) -> pd.DataFrame:
@@ -30,61 +29,61 @@ def leftovers(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.name.endswith(".tmp")]
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("whole") / "run"
-    result = bench("sweep", CI_CONFIG, "--out", str(out), "--workers", "1", *QUICK)
-    assert result.returncode == 0, result.stderr
-    return out
+def wait_for(condition, process: subprocess.Popen, timeout: float = 120) -> bool:
+    """Poll until ``condition()`` holds or ``process`` has ended; whether the condition held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if process.poll() is not None:
+            return condition()
+        time.sleep(0.05)
+    raise AssertionError("timed out")
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_sigkill_at_many_points_then_resume_loses_and_duplicates_nothing(uninterrupted: Path, tmp_path: Path, workers: str) -> None:
+def test_sigkill_at_several_points_then_resume_loses_and_duplicates_nothing(ci_sweep: Path, tmp_path: Path) -> None:
+    """SIGKILL (the whole process group: the workers die too) of a sweep in two workers when its first
+    record appears (a learned cell is training), then of a one-worker sweep (cells in the main process)
+    when the second record appears, then resume to the end. The kill points are states of the folder,
+    not delays, so the test proves the same on a fast or a slow machine; each run has another layout."""
     out = tmp_path / "killed"
-    delay, kills = 3.0, 0
-    while True:
-        process = subprocess.Popen(command("sweep", CI_CONFIG, "--out", str(out), "--workers", workers, *QUICK),
+    records = lambda: len(list((out / "runs").glob("*.json")))  # noqa: E731
+    runs = [("2", lambda: records() >= 1), ("1", lambda: records() >= 2), ("2", None)]
+    for workers, reached in runs:
+        process = subprocess.Popen(command("sweep", CI_CONFIG, "--out", str(out), "--workers", workers, *CI_SETTINGS),
                                    cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            process.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # the whole group: the workers die too
-            process.wait()
-            kills += 1
-            delay += 1.5  # the next kill lands later: during training, evaluation, writing
-            continue
-        break
+        if reached is not None and wait_for(reached, process) and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
     assert process.returncode == 0
-    assert kills >= 2
     assert sorted(path.name for path in (out / "runs").glob("*.json")) == sorted(
-        path.name for path in (uninterrupted / "runs").glob("*.json"))
-    pd.testing.assert_frame_equal(metrics_of(out), metrics_of(uninterrupted))
+        path.name for path in (ci_sweep / "runs").glob("*.json"))
+    pd.testing.assert_frame_equal(metrics_of(out), metrics_of(ci_sweep))
     assert leftovers(out) == []
 
 
-def test_a_half_written_or_corrupt_record_is_recomputed(uninterrupted: Path, tmp_path: Path) -> None:
-    out = tmp_path / "corrupt"
-    subprocess.run(["cp", "-r", str(uninterrupted), str(out)], check=True)
-    record = next((out / "runs").glob("dae-*.json"))
+def test_a_half_written_or_corrupt_record_is_recomputed(ci_sweep: Path, ci_copy: Path) -> None:
+    """Also the layout check: the shared sweep's cells ran in two spawned workers, these run again in
+    this process with one worker, and every number is the same."""
+    record = next((ci_copy / "runs").glob("dae-*.json"))
     record.write_text(record.read_text()[:200])  # as if the disk had lost the end of it
-    (out / "runs" / f".{record.name}.999999.tmp").write_text("{\"cell_id\": ")  # a write killed halfway
-    result = bench("sweep", CI_CONFIG, "--out", str(out), "--workers", "1", *QUICK)
-    assert result.returncode == 0, result.stderr
-    assert "2 of 3 cells already finished" in result.stderr
-    pd.testing.assert_frame_equal(metrics_of(out), metrics_of(uninterrupted))
-    assert leftovers(out) == []
+    other = next(path for path in (ci_copy / "runs").glob("dae-*.json") if path != record)
+    other.write_text("[]")  # valid JSON, but not a record
+    (ci_copy / "runs" / f".{record.name}.999999.tmp").write_text("{\"cell_id\": ")  # a write killed halfway
+    outcome = ci_sweep_here(ci_copy)
+    assert outcome.skipped == 1 and not outcome.failed
+    pd.testing.assert_frame_equal(metrics_of(ci_copy), metrics_of(ci_sweep))
+    assert leftovers(ci_copy) == []
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, workers: str) -> None:
     out = tmp_path / "interrupted"
-    process = subprocess.Popen(command("sweep", CI_CONFIG, "--out", str(out), "--workers", workers, *QUICK[:2],
+    process = subprocess.Popen(command("sweep", CI_CONFIG, "--out", str(out), "--workers", workers, *CI_SETTINGS,
                                        "--set", "train.epochs=200"),
                                cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not list((out / "runs").glob("noisy-*.json")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)  # now inside a training cell
+    wait_for(lambda: bool(list((out / "runs").glob("noisy-*.json"))), process)
+    time.sleep(1.0)  # now inside a training cell (200 epochs: it cannot have finished)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C does
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
@@ -94,24 +93,16 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, workers: st
     assert records and all(record["status"] == "ok" for record in records)
 
 
-def test_a_diverging_cell_fails_alone_and_the_exit_code_says_so(tmp_path: Path) -> None:
+def test_a_diverging_cell_fails_alone_and_the_exit_code_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "nan"
-    result = bench("sweep", CI_CONFIG, "--out", str(out), "--workers", "1", "--set", "speed_reference=false",
-                   "--set", "train.learning_rate=1e6")
-    assert result.returncode == 1
+    code, stdout, _ = bench_here(capsys, "sweep", CI_CONFIG, "--out", str(out), "--workers", "1", "--quiet", *CI_SETTINGS,
+                                 "--set", "train.learning_rate=1e6")
+    assert code == 1
     table = pd.read_csv(out / "results.csv")
     failed = table[table["status"] == "failed"]
     assert len(failed) == 2 and failed["error"].str.contains("TrainingDiverged: loss became nan").all()
     assert (table[table["model"] == "noisy"]["status"] == "ok").all()  # the sweep went on
-    assert result.stdout.count("failed dae-") == 2  # the summary lists each failure
-
-
-def test_same_config_same_metrics_in_one_process_or_in_parallel_workers(uninterrupted: Path, tmp_path: Path) -> None:
-    out = tmp_path / "parallel"
-    result = bench("sweep", CI_CONFIG, "--out", str(out), "--workers", "2", *QUICK)
-    assert result.returncode == 0, result.stderr
-    assert json.loads((out / "env.json").read_text())["workers"] == 2
-    pd.testing.assert_frame_equal(metrics_of(out), metrics_of(uninterrupted))
+    assert stdout.count("failed dae-") == 2  # the summary lists each failure
 
 
 def bad_input_cases(tmp_path: Path) -> list[tuple[list[str], str]]:
@@ -151,17 +142,10 @@ def bad_input_cases(tmp_path: Path) -> list[tuple[list[str], str]]:
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # In-process through the real entry point (bench.cli.main), to spare a Python start per case;
     # test_a_bad_config_is_one_line_exit_2_and_writes_nothing in test_sweep.py runs the same path as a subprocess.
-    from bench.cli import main
-
     for arguments, message in bad_input_cases(tmp_path):
         out = tmp_path / "never"
         extra = ["--out", str(out)] if arguments[0] == "sweep" else []
-        capsys.readouterr()
-        try:
-            code = main([*arguments, *extra])
-        except SystemExit as exit:  # argparse's own errors
-            code = exit.code
-        stderr = capsys.readouterr().err
+        code, _, stderr = bench_here(capsys, *arguments, *extra)
         assert code == 2, (arguments, stderr)
         assert message in stderr, (arguments, stderr)
         assert len(stderr.strip().splitlines()) == 1, (arguments, stderr)
@@ -169,12 +153,12 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, capsys:
         assert not (tmp_path / "o").exists()
 
 
-def test_an_unwritable_output_folder_is_one_line(tmp_path: Path) -> None:
+def test_an_unwritable_output_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    result = bench("sweep", CI_CONFIG, "--out", str(a_file / "results"))
-    assert result.returncode == 2
-    assert "cannot create the output folder" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    code, _, stderr = bench_here(capsys, "sweep", CI_CONFIG, "--out", str(a_file / "results"))
+    assert code == 2
+    assert "cannot create the output folder" in stderr and len(stderr.strip().splitlines()) == 1
 
 
 class Planted:
@@ -187,7 +171,7 @@ class Planted:
         return (Path.touch, (self.target,))
 
 
-def test_a_planted_checkpoint_cannot_run_code(tmp_path: Path) -> None:
+def test_a_planted_checkpoint_cannot_run_code(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     target = tmp_path / "pwned"
     planted = tmp_path / "evil.pt"
     torch.save({"model": "dae", "params": {}, "state_dict": Planted(target)}, planted)
@@ -196,51 +180,45 @@ def test_a_planted_checkpoint_cannot_run_code(tmp_path: Path) -> None:
     from PIL import Image
 
     Image.new("L", (64, 64), 128).save(image)
-    result = bench("denoise", "--checkpoint", str(planted), str(image), "--out", str(tmp_path / "out"))
-    assert result.returncode == 2 and "not a checkpoint" in result.stderr
+    code, _, stderr = bench_here(capsys, "denoise", "--checkpoint", str(planted), str(image), "--out", str(tmp_path / "out"))
+    assert code == 2 and "not a checkpoint" in stderr
     assert not target.exists()
     with open(planted, "rb") as file:  # the control: an unrestricted load would run it
         assert b"touch" in file.read()
 
 
-def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
+def test_yaml_is_loaded_safely(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     target = tmp_path / "pwned"
     config = tmp_path / "evil.yaml"
     config.write_text(f"name: !!python/object/apply:os.system ['touch {target}']\n")
-    result = bench("sweep", str(config), "--out", str(tmp_path / "out"))
-    assert result.returncode == 2 and "not valid YAML" in result.stderr
+    code, _, stderr = bench_here(capsys, "sweep", str(config), "--out", str(tmp_path / "out"))
+    assert code == 2 and "not valid YAML" in stderr
     assert not target.exists()
 
 
 @requires_shared_data
-def test_denoise_writes_only_inside_its_output_folder(uninterrupted: Path, tmp_path: Path) -> None:
-    checkpoint = next((uninterrupted / "checkpoints").glob("*.pt"))
+def test_denoise_writes_only_inside_its_output_folder(ci_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    checkpoint = next((ci_sweep / "checkpoints").glob("*.pt"))
     crop = tmp_path / "crop.png"
     from PIL import Image
 
     Image.open(SET12 / "01.png").crop((0, 0, 64, 64)).save(crop)
     out = tmp_path / "denoised"
-    result = bench("denoise", "--checkpoint", str(checkpoint), str(crop), "--out", str(out))
-    assert result.returncode == 0, result.stderr
+    code, _, stderr = bench_here(capsys, "denoise", "--checkpoint", str(checkpoint), str(crop), "--out", str(out))
+    assert code == 0, stderr
     assert [path.name for path in out.iterdir()] == ["crop_denoised.png"]
-
-
-def _write_many(root: str, worker: int) -> None:
-    store = ResultStore(Path(root))
-    for index in range(25):
-        store.write_record({"cell_id": f"cell-{worker}-{index}", "status": "ok", "payload": "x" * 5000})
 
 
 def test_parallel_writers_lose_no_record(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "store")
     store.create()
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_write_many, args=(str(store.root), worker)) for worker in range(4)]
+    processes = [context.Process(target=write_many, args=(str(store.root), worker)) for worker in range(4)]
     for process in processes:
         process.start()
     for process in processes:
         process.join(timeout=60)
         assert process.exitcode == 0
     records = store.read_records()
-    assert len(records) == 100 and len({record["cell_id"] for record in records}) == 100
+    assert len(records) == 100 and len({record.cell_id for record in records}) == 100
     assert leftovers(store.root) == []

@@ -1,32 +1,23 @@
 """Reports: built from stored records only, and rendered by a real browser."""
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPOSITORY
+from tests.conftest import bench_here
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
 
-def bench(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("report") / "ci"
-    result = bench("sweep", str(REPOSITORY / "configs" / "ci.yaml"), "--out", str(out), "--workers", "1")
-    assert result.returncode == 0, result.stderr
-    return out
+@pytest.fixture
+def sweep(ci_sweep: Path) -> Path:
+    return ci_sweep
 
 
 EXPECTED_PLOTS = {
-    "quality_vs_noise_gaussian.png", "latent_heatmap_gaussian.png", "robustness_matrix_gaussian.png",
+    "quality_vs_noise_gaussian.png", "parameter_heatmap_gaussian.png", "robustness_matrix_gaussian.png",
     "loss_curves.png", "examples_gaussian.png",
 }
 
@@ -40,25 +31,25 @@ def test_the_sweep_writes_leaderboard_plots_and_report(sweep: Path) -> None:
     assert "http://" not in page and "https://" not in page  # self-contained
 
 
-def test_reports_need_only_the_stored_records(sweep: Path, tmp_path: Path) -> None:
+def test_reports_need_only_the_stored_records(sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(sweep, copy)
     shutil.rmtree(copy / "checkpoints")
     shutil.rmtree(copy / "plots")
     (copy / "leaderboard.md").unlink()
     (copy / "report.html").unlink()
-    result = bench("report", str(copy))
-    assert result.returncode == 0, result.stderr
+    code, _, stderr = bench_here(capsys, "report", str(copy))
+    assert code == 0, stderr
     assert "## skimage-natural · gaussian 0.2" in (copy / "leaderboard.md").read_text()
     # every plot but the example images, which need the trained models
     assert {path.name for path in (copy / "plots").glob("*.png")} == EXPECTED_PLOTS - {"examples_gaussian.png"}
     assert "<table" in (copy / "report.html").read_text()
 
 
-def test_report_of_a_folder_without_results_is_one_line(tmp_path: Path) -> None:
-    result = bench("report", str(tmp_path))
-    assert result.returncode == 2
-    assert "no results.csv here" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+def test_report_of_a_folder_without_results_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code, _, stderr = bench_here(capsys, "report", str(tmp_path))
+    assert code == 2
+    assert "no results.csv here" in stderr and len(stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
@@ -91,6 +82,6 @@ def test_report_renders_in_headless_chromium(sweep: Path, tmp_path: Path) -> Non
         assert first_rank == str(rows) and rows > 1
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         assert errors == []
-        driver.save_screenshot(str(sweep / "report-screenshot.png"))
+        driver.save_screenshot(str(tmp_path / "report-screenshot.png"))
     finally:
         driver.quit()

@@ -1,58 +1,48 @@
-"""End to end: the real command line on configs/ci.yaml, into a temporary folder."""
+"""End to end on configs/ci.yaml: the shared sweep of the session, resumes and changes run by the runner in-process."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
+from bench.config import DataConfig, load_config
+from bench.grid import build_cells
 from denoiser import create_model, create_noise
 from denoiser.evaluation import add_noise, evaluation_seed, score
 from denoiser.training import denoise
-from tests.conftest import REPOSITORY
+from tests.conftest import CI_CONFIG, bench_here, ci_sweep_here, run_bench
 
-CI_CONFIG = str(REPOSITORY / "configs" / "ci.yaml")
 SPEC_COLUMNS = (
     "sweep cell_id model dataset split noise train_level eval_level latent_dim seed mse psnr ssim psnr_noisy "
     "ssim_noisy delta_psnr n_images epochs stopped_early train_seconds train_images_per_s status error"
 ).split()
 
 
-def bench(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *arguments], cwd=REPOSITORY, capture_output=True, text=True, timeout=600
-    )
-
-
 def modification_times(folder: Path) -> dict[str, int]:
     return {path.name: path.stat().st_mtime_ns for path in sorted(folder.glob("*"))}
 
 
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
-    out = tmp_path_factory.mktemp("sweep") / "ci"
-    result = bench("sweep", CI_CONFIG, "--out", str(out), "--workers", "2")
-    assert result.returncode == 0, result.stderr
-    return out, result
+def test_the_result_folder_is_complete(ci_sweep: Path) -> None:
+    for name in ("config.yaml", "env.json", "results.csv", "leaderboard.md", "report.html"):
+        assert (ci_sweep / name).is_file(), name
+    assert len(list((ci_sweep / "runs").glob("*.json"))) == 3  # dae at σ 0.1 and 0.2, and the noisy input
+    assert len(list((ci_sweep / "checkpoints").glob("*.pt"))) == 2
+    environment = json.loads((ci_sweep / "env.json").read_text())
+    assert environment["packages"]["torch"] and environment["workers"] == 2 and environment["threads_per_worker"] == 1
+    records = [json.loads(path.read_text()) for path in (ci_sweep / "runs").glob("*.json")]
+    assert {record["threads"] for record in records} == {1}
 
 
-def test_the_result_folder_is_complete(first_run) -> None:
-    out, result = first_run
-    for name in ("config.yaml", "env.json", "results.csv"):
-        assert (out / name).is_file(), name
-    assert len(list((out / "runs").glob("*.json"))) == 3  # dae at σ 0.1 and 0.2, and the noisy input
-    assert len(list((out / "checkpoints").glob("*.pt"))) == 2
-    environment = json.loads((out / "env.json").read_text())
-    assert environment["packages"]["torch"] and environment["workers"] == 2
-    assert "ΔPSNR" in result.stdout  # the summary table
+def test_the_summary_table_is_printed(ci_copy: Path, capsys: pytest.CaptureFixture) -> None:
+    code, stdout, stderr = bench_here(capsys, "sweep", CI_CONFIG, "--out", str(ci_copy), "--set", "speed_reference=false")
+    assert code == 0, stderr
+    assert "ΔPSNR" in stdout and "latent_dim=16" in stdout
 
 
-def test_results_csv_has_a_row_per_cell_and_evaluation_level(first_run) -> None:
-    out, _ = first_run
-    table = pd.read_csv(out / "results.csv")
+def test_results_csv_has_a_row_per_cell_and_evaluation_level(ci_sweep: Path) -> None:
+    table = pd.read_csv(ci_sweep / "results.csv")
     assert set(SPEC_COLUMNS) <= set(table.columns)
     assert len(table) == 3 * 2
     assert set(table["eval_level"]) == {0.1, 0.2}
@@ -60,21 +50,23 @@ def test_results_csv_has_a_row_per_cell_and_evaluation_level(first_run) -> None:
     noisy = table[table["model"] == "noisy"]
     assert noisy["train_level"].isna().all() and (noisy["delta_psnr"] == 0).all()
     learned = table[table["model"] == "dae"]
-    assert (learned["latent_dim"] == 16).all() and (learned["epochs"] == 3).all()
+    assert (learned["latent_dim"] == 16).all() and (learned["param_latent_dim"] == 16).all() and (learned["epochs"] == 3).all()
+    assert (table["threads"] == 1).all()
+    # each learned cell is matched (evaluated at its training level) exactly once; baselines never
+    assert learned.groupby("cell_id")["matched"].sum().tolist() == [1, 1] and not noisy["matched"].any()
+    assert (learned[learned["matched"]]["train_level"] == learned[learned["matched"]]["eval_level"]).all()
     # ΔPSNR is measured on the same noisy images for every model
     for level, rows in table.groupby("eval_level"):
         assert rows["psnr_noisy"].nunique() == 1
 
 
-def test_a_checkpoint_reproduces_its_record(first_run) -> None:
-    out, _ = first_run
-    record = next(json.loads(path.read_text()) for path in (out / "runs").glob("dae-*.json"))
-    checkpoint = torch.load(out / "checkpoints" / f"{record['cell_id']}.pt", weights_only=True)
+def test_a_checkpoint_reproduces_its_record(ci_sweep: Path) -> None:
+    from bench.cell import prepare_data
+
+    record = next(json.loads(path.read_text()) for path in (ci_sweep / "runs").glob("dae-*.json"))
+    checkpoint = torch.load(ci_sweep / "checkpoints" / f"{record['cell_id']}.pt", weights_only=True)
     model = create_model(checkpoint["model"], **checkpoint["params"])
     model.load_state_dict(checkpoint["state_dict"])
-    from bench.sweep import prepare_data
-    from bench.config import load_config
-
     _, test_set = prepare_data(load_config(Path(CI_CONFIG)).data)
     noise = create_noise("gaussian", record["train_level"])
     noisy = add_noise(test_set.images, noise, evaluation_seed(1000, noise))
@@ -83,86 +75,75 @@ def test_a_checkpoint_reproduces_its_record(first_run) -> None:
     assert scores.psnr == pytest.approx(stored["psnr"], abs=1e-6)
 
 
-def test_a_second_run_trains_nothing(first_run) -> None:
-    out, _ = first_run
-    before = modification_times(out / "runs")
-    result = bench("sweep", CI_CONFIG, "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    assert "3 of 3 cells already finished: skipped" in result.stderr
-    assert "epoch" not in result.stderr
-    assert modification_times(out / "runs") == before
+def test_a_second_run_trains_nothing(ci_copy: Path) -> None:
+    before = modification_times(ci_copy / "runs")
+    outcome = ci_sweep_here(ci_copy)
+    assert outcome.skipped == 3 and len(outcome.records) == 3
+    assert modification_times(ci_copy / "runs") == before
 
 
-def test_a_changed_setting_recomputes_only_the_affected_cells(first_run) -> None:
-    out, _ = first_run
-    before = modification_times(out / "runs")
-    result = bench("sweep", CI_CONFIG, "--out", str(out), "--set", "models.dae.latent_dim=[16, 8]", "--workers", "1")
-    assert result.returncode == 0, result.stderr
-    assert "3 of 5 cells already finished: skipped" in result.stderr
-    after = modification_times(out / "runs")
+def test_a_changed_setting_recomputes_only_the_affected_cells(ci_copy: Path) -> None:
+    before = modification_times(ci_copy / "runs")
+    outcome = ci_sweep_here(ci_copy, "models.dae.latent_dim=[16, 8]")
+    assert outcome.skipped == 3 and len(outcome.records) == 5 and not outcome.failed
+    after = modification_times(ci_copy / "runs")
     assert {name: after[name] for name in before} == before
     assert len(after) == 5
-    table = pd.read_csv(out / "results.csv")
+    table = pd.read_csv(ci_copy / "results.csv")
     assert sorted(table["latent_dim"].dropna().unique()) == [8, 16]
-    assert "- 8" in (out / "config.yaml").read_text()  # the resolved config follows the override
+    assert "- 8" in (ci_copy / "config.yaml").read_text()  # the resolved config follows the override
 
 
 def test_fresh_moves_the_old_results_aside(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    arguments = ("sweep", CI_CONFIG, "--out", str(out), "--workers", "1", "--set", "models={}", "--set", "models.noisy={}")
-    assert bench(*arguments).returncode == 0
-    result = bench(*arguments, "--fresh")
-    assert result.returncode == 0, result.stderr
+    baselines_only = ("models={noisy: {}}",)
+    assert not ci_sweep_here(out, *baselines_only).failed
+    outcome = ci_sweep_here(out, *baselines_only, fresh=True)
+    assert outcome.skipped == 0 and len(outcome.records) == 1
     aside = list(out.glob("previous-*"))
     assert len(aside) == 1 and len(list((aside[0] / "runs").glob("*.json"))) == 1
     assert len(list((out / "runs").glob("*.json"))) == 1
-    assert "already finished" not in result.stderr
 
 
-@pytest.mark.parametrize(
-    "override, message",
-    [
-        ("trian.epochs=3", "unknown key 'trian'"),
-        ("train.epochs=three", "train.epochs: expected an integer"),
-        ("noise.gaussian=[-0.2]", "gaussian sigma must be ≥ 0"),
-        ("models.dae.latent_dim=[0]", "latent_dim must be at least 1"),
-        ("models.unet={}", "unknown model 'unet'"),
-        ("noise.pink=[0.1]", "unknown noise model 'pink'"),
-        ("data.dataset=mnist", "unknown data set 'mnist'"),
-        ("data={dataset: folder, params: {path: /no/such/place}}", "data.params.path: /no/such/place does not exist"),
-        ("train.epochs", "expected key.path=value"),
-    ],
-)
-def test_a_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, override: str, message: str) -> None:
+def test_a_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    # A new process: the exit code and stderr as a shell sees them (every other case runs in-process in test_reliability).
     out = tmp_path / "never"
-    result = bench("sweep", CI_CONFIG, "--out", str(out), "--set", override)
+    result = run_bench("sweep", CI_CONFIG, "--out", str(out), "--set", "data={dataset: folder, params: {path: /no/such/place}}")
     assert result.returncode == 2
-    assert message in result.stderr
+    assert "data.params.path: /no/such/place does not exist" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not out.exists()
 
 
 def test_a_robustness_sweep_fills_the_train_by_eval_matrix(tmp_path: Path) -> None:
+    from bench.report import write_report
+
     out = tmp_path / "robust"
-    result = bench(
-        "sweep", CI_CONFIG, "--out", str(out), "--workers", "1",
-        "--set", "noise={gaussian: [0.1], salt-pepper: [0.05]}",
-        "--set", "evaluation.noise={gaussian: [0.05, 0.1], salt-pepper: [0.02, 0.05]}",
-        "--set", "models={dae: {latent_dim: [16]}, dncnn: {depth: 3, width: 8}, tv: {}}",
+    outcome = ci_sweep_here(
+        out,
+        "noise={gaussian: [0.1], salt-pepper: [0.05]}",
+        "evaluation.noise={gaussian: [0.05, 0.1], salt-pepper: [0.02, 0.05]}",
+        "models={dae: {latent_dim: [16]}, dncnn: {depth: 3, width: [4, 8]}, tv: {}}",
+        "train.epochs=2",
     )
-    assert result.returncode == 0, result.stderr
+    assert not outcome.failed
+    write_report(out)
     table = pd.read_csv(out / "results.csv")
     learned = table[table["train_level"].notna()]
-    matrix = learned.groupby(["model", "noise", "train_level"]).apply(
+    matrix = learned.groupby(["model", "params", "noise", "train_level"]).apply(
         lambda rows: sorted(zip(rows["eval_noise"], rows["eval_level"])), include_groups=False)
-    assert len(matrix) == 4  # (dae, dncnn) × (gaussian 0.1, salt-pepper 0.05)
+    assert len(matrix) == 6  # (dae, dncnn width 4, dncnn width 8) × (gaussian 0.1, salt-pepper 0.05)
     expected = [("gaussian", 0.05), ("gaussian", 0.1), ("salt-pepper", 0.02), ("salt-pepper", 0.05)]
     assert all(pairs == expected for pairs in matrix)
     assert set(table["model"]) == {"dae", "dncnn", "tv", "noisy"}
+    # a model with other parameters gets its own columns, and its axis in the heatmap
+    dncnn = table[table["model"] == "dncnn"]
+    assert set(dncnn["param_width"]) == {4, 8} and (dncnn["param_depth"] == 3).all() and dncnn["latent_dim"].isna().all()
+    assert (out / "plots" / "parameter_heatmap_gaussian.png").is_file()
     # the robustness summary: mean over all evaluations, the worst one, and the drop from the matched level
     row = learned[(learned["model"] == "dae") & (learned["noise"] == "gaussian") & (learned["eval_level"] == 0.1)
                   & (learned["eval_noise"] == "gaussian")].iloc[0]
-    assert row["psnr_drop_from_matched"] == 0
+    assert row["psnr_drop_from_matched"] == 0 and row["matched"]
     same_cell = table[table["cell_id"] == row["cell_id"]]
     assert row["mean_psnr_all_levels"] == pytest.approx(same_cell["psnr"].mean())
     assert row["worst_psnr"] == pytest.approx(same_cell["psnr"].min())
@@ -173,3 +154,28 @@ def test_a_robustness_sweep_fills_the_train_by_eval_matrix(tmp_path: Path) -> No
     assert tv["evaluations"][0]["settings"] == {"weight": pytest.approx(0.05)}
     assert (out / "plots" / "robustness_matrix_families.png").is_file()
     assert "## Robustness · skimage-natural" in (out / "leaderboard.md").read_text()
+
+
+def test_a_folder_data_set_is_labelled_by_its_name(tmp_path: Path) -> None:
+    assert DataConfig(dataset="folder", params={"path": "/data/Set12"}).label == "Set12"
+    assert DataConfig(dataset="folder", params={"path": "/data/Set12/"}).label == "Set12"
+    assert DataConfig(dataset="folder", name="twelve", params={"path": "/data/Set12"}).label == "twelve"
+    assert DataConfig().label == "skimage-natural"
+    from PIL import Image
+
+    folder = tmp_path / "my-photos"
+    folder.mkdir()
+    for index in range(4):
+        Image.effect_noise((64, 64), 40 + 10 * index).save(folder / f"{index}.png")
+    out = tmp_path / "out"
+    outcome = ci_sweep_here(out, f"data={{dataset: folder, params: {{path: {folder}}}, test_fraction: 0.5}}",
+                            "models={noisy: {}}")
+    assert not outcome.failed
+    assert set(pd.read_csv(out / "results.csv")["dataset"]) == {"my-photos"}
+
+
+def test_device_auto_is_resolved_before_it_is_hashed() -> None:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    automatic = build_cells(load_config(Path(CI_CONFIG), ["device=auto"]))
+    named = build_cells(load_config(Path(CI_CONFIG), [f"device={device}"]))
+    assert [cell.cell_id for cell in automatic] == [cell.cell_id for cell in named]

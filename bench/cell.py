@@ -1,0 +1,166 @@
+"""One cell of a sweep, wherever it runs (in the sweep's process, a pool worker or a submitit task):
+train it if it is learned, evaluate it at every evaluation level, store its record and checkpoint.
+
+A cell's numbers depend only on the cell and the config: every cell runs with the config's
+``threads`` torch threads, whatever the number of workers or pending cells (see README,
+"Parallel cells"), because oneDNN's kernels may sum in another order on another thread count.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from bench.config import DataConfig, SweepConfig
+from bench.grid import Cell
+from bench.record import CellRecord, Evaluation
+from bench.store import ResultStore, write_atomically
+from denoiser.baselines import BaselineUnavailable, create_baseline
+from denoiser.data import ImageSet, augment, load_dataset, split
+from denoiser.design_loop import SpeedComparison, compare_with_design
+from denoiser.evaluation import evaluate, evaluation_seed
+from denoiser.memory import keep_freed_memory
+from denoiser.models import count_parameters, create_model
+from denoiser.noise import create_noise
+from denoiser.training import EpochReport, denoise, pick_device, train
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CellEvent:
+    """A progress message from a running cell: it started (``report`` is None) or finished an epoch."""
+
+    cell_id: str
+    label: str
+    epochs: int | None  # the maximum; None for a classical baseline
+    report: EpochReport | None = None
+
+
+Report = Callable[[CellEvent], None]
+
+
+def prepare_data(data: DataConfig) -> tuple[ImageSet, ImageSet]:
+    """Load, augment and split the sweep's data set: (train, test)."""
+    images = load_dataset(data.dataset, **data.params)
+    augmented = augment(images, data.augment_copies, seed=data.seed)
+    return split(augmented, data.split, data.test_fraction, seed=data.seed)
+
+
+def start_process(threads: int) -> None:
+    """What every process that runs cells does first: the memory setting and the cell's thread count."""
+    keep_freed_memory()  # a spawned process starts with glibc's defaults
+    torch.set_num_threads(threads)
+
+
+def measure_speed() -> SpeedComparison:
+    """The suite's trainer against the founding design's loop on fixed images with this process's
+    threads: the ratio makes training speed comparable across machines (see bench/check.py)."""
+    images = torch.rand(256, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    return compare_with_design(images)
+
+
+def needs_speed(config: SweepConfig, cells: list[Cell]) -> bool:
+    """The speed comparison is measured only for the gate, and only where a learned cell will use it."""
+    return config.speed_reference and any(cell.learned for cell in cells)
+
+
+def new_record(cell: Cell, config: SweepConfig) -> CellRecord:
+    """The record every outcome of ``cell`` starts from: its identity and the sweep's data settings."""
+    return CellRecord(
+        cell_id=cell.cell_id, sweep=config.name, model=cell.model, params=cell.params, learned=cell.learned,
+        dataset=config.data.label, split=config.data.split, noise=cell.noise, train_level=cell.train_level,
+        seed=cell.seed, threads=config.threads,
+    )
+
+
+def failed_record(cell: Cell, config: SweepConfig, error: str) -> CellRecord:
+    """The record of a cell that died without writing one (a killed worker or task)."""
+    record = new_record(cell, config)
+    record.status, record.error = "failed", error
+    record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return record
+
+
+def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[ImageSet, ImageSet], report: Report,
+             speed: SpeedComparison | None = None) -> CellRecord:
+    """Train (if learned) and evaluate one cell at every evaluation level; write its record and return it.
+
+    Any error inside the cell becomes a ``failed`` record with the reason: the sweep goes on.
+    """
+    train_set, test_set = data
+    device = pick_device(config.device)
+    record = new_record(cell, config)
+    record.device, record.n_train, record.n_test = str(device), len(train_set), len(test_set)
+    label = cell.label()
+    start = time.perf_counter()
+    try:
+        if cell.learned:
+            estimate = _train(cell, config, store, train_set, test_set, device, record, report, speed)
+        else:
+            report(CellEvent(cell.cell_id, label, None))
+            baseline = create_baseline(cell.model, **cell.params)
+            baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
+            estimate = baseline
+        evaluation_start = time.perf_counter()
+        for family, levels in config.eval_noise.items():
+            for level in levels:
+                noise = create_noise(family, level)
+                scores = evaluate(lambda noisy: estimate(noisy, noise), test_set.images, noise,
+                                  evaluation_seed(config.evaluation.seed, noise))
+                record.evaluations.append(Evaluation(
+                    noise=family, level=level, **scores.__dict__, delta_psnr=scores.delta_psnr,
+                    settings=None if cell.learned else baseline.settings(noise),
+                ))
+        record.eval_seconds = time.perf_counter() - evaluation_start
+    except BaselineUnavailable as error:
+        record.status, record.error = "skipped", str(error)
+    except Exception as error:  # noqa: BLE001 - a failing cell is recorded, not fatal to the sweep
+        message = str(error).splitlines()[0] if str(error) else ""
+        record.status, record.error = "failed", f"{type(error).__name__}: {message}"
+        record.evaluations = []
+        logger.debug("cell %s failed", cell.cell_id, exc_info=True)
+    record.seconds = time.perf_counter() - start
+    record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    store.write_record(record)
+    return record
+
+
+def _train(cell: Cell, config: SweepConfig, store: ResultStore, train_set: ImageSet, test_set: ImageSet,
+           device: torch.device, record: CellRecord, report: Report,
+           speed: SpeedComparison | None) -> Callable[[torch.Tensor, object], torch.Tensor]:
+    """Train the cell's model, fill the record's training fields, save the checkpoint; returns the denoiser."""
+    torch.manual_seed(cell.seed)  # weight initialisation
+    model = create_model(cell.model, **cell.params)
+    record.n_parameters = count_parameters(model)
+    label = cell.label()
+    report(CellEvent(cell.cell_id, label, config.train.epochs))
+    result = train(
+        model, train_set.images, test_set.images, create_noise(cell.noise, cell.train_level),
+        epochs=config.train.epochs, batch_size=config.train.batch_size,
+        learning_rate=config.train.learning_rate, patience=config.train.patience,
+        seed=cell.seed, device=device,
+        on_epoch=lambda epoch: report(CellEvent(cell.cell_id, label, config.train.epochs, epoch)),
+    )
+    record.epochs, record.best_epoch, record.stopped_early = result.epochs, result.best_epoch, result.stopped_early
+    record.train_losses, record.test_losses = result.train_losses, result.test_losses
+    record.train_seconds, record.train_images_per_s = result.train_seconds, result.images_per_second
+    if speed is not None:  # measured once per worker, for the regression gate
+        record.reference_images_per_s = speed.design_images_per_s
+        record.reference_trainer_images_per_s = speed.trainer_images_per_s
+        record.speed_ratio = speed.ratio
+    save_checkpoint(store, cell, model)
+    return lambda noisy, noise: denoise(model, noisy.to(device)).cpu()
+
+
+def save_checkpoint(store: ResultStore, cell: Cell, model: torch.nn.Module) -> None:
+    """state_dict plus the model's name and parameters: loadable with ``weights_only=True``."""
+    buffer = io.BytesIO()
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    torch.save({"model": cell.model, "params": cell.params, "state_dict": state}, buffer)
+    write_atomically(store.checkpoint_path(cell.cell_id), buffer.getvalue())

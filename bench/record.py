@@ -1,0 +1,214 @@
+"""The record of one cell: a typed dataclass built in one place (``bench.cell``) and read by the
+store, the regression gate, the leaderboard, the progress display and the plots.
+
+The cell's label and the predicate "evaluated at its training level" live here, once.
+Records are stored as JSON (``runs/<cell-id>.json``); :meth:`CellRecord.from_dict` refuses
+anything that is not a record, so a damaged file is recomputed rather than misread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from denoiser.errors import DenoiserError
+
+STATUSES = ("ok", "failed", "skipped")
+_LEVEL_TOLERANCE = 1e-9
+
+
+class RecordError(DenoiserError):
+    """A stored record that cannot be read as one."""
+
+
+def same_level(first: float | None, second: float | None) -> bool:
+    """Whether two noise levels are the same level (they come from YAML floats and JSON round trips)."""
+    if first is None or second is None:
+        return False
+    return abs(first - second) <= _LEVEL_TOLERANCE * max(1.0, abs(first), abs(second))
+
+
+def format_params(params: dict[str, Any]) -> str:
+    """``latent_dim=32 width=8``, sorted by name; empty for none."""
+    return " ".join(f"{name}={value}" for name, value in sorted(params.items()))
+
+
+def describe(model: str, params: dict[str, Any], noise: str | None = None, train_level: float | None = None,
+             seed: int | None = None) -> str:
+    """The one label of a cell or a leaderboard entry, e.g. ``dae latent_dim=32 (trained gaussian 0.1)``."""
+    label = " ".join(part for part in (model, format_params(params)) if part)
+    if noise is not None and train_level is not None:
+        label += f" (trained {noise} {train_level:g})"
+    if seed is not None:
+        label += f" seed {seed}"
+    return label
+
+
+def evaluation_name(noise: str | None, level: float | None) -> str:
+    """``gaussian 0.1``: how an evaluation (noise, level) is named in records, tables and the gate."""
+    return f"{noise} {level:g}" if noise is not None and level is not None else ""
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one cell on the test images at one evaluation (noise, level): means and spreads over images."""
+
+    noise: str
+    level: float
+    mse: float
+    psnr: float
+    ssim: float
+    psnr_std: float
+    ssim_std: float
+    psnr_noisy: float
+    ssim_noisy: float
+    n_images: int
+    delta_psnr: float  # gain over the noisy input on the same images
+    settings: dict[str, Any] | None = None  # a classical baseline's settings at this noise
+
+    @property
+    def name(self) -> str:
+        return evaluation_name(self.noise, self.level)
+
+
+@dataclass
+class CellRecord:
+    """Everything known about one cell once it has run (or failed)."""
+
+    cell_id: str
+    sweep: str
+    model: str
+    params: dict[str, Any]
+    learned: bool
+    dataset: str  # the data set's label (its config name, or the folder's name)
+    split: str
+    noise: str | None  # training noise; None for classical baselines
+    train_level: float | None
+    seed: int | None
+    status: str = "ok"  # ok, failed or skipped (an optional package missing)
+    error: str | None = None
+    device: str | None = None
+    threads: int | None = None  # torch threads the cell ran with: fixed by the config, never by the layout
+    n_train: int | None = None
+    n_test: int | None = None
+    n_parameters: int | None = None
+    epochs: int | None = None
+    best_epoch: int | None = None
+    stopped_early: bool | None = None
+    train_losses: list[float] = field(default_factory=list)
+    test_losses: list[float] = field(default_factory=list)
+    train_seconds: float | None = None
+    train_images_per_s: float | None = None
+    reference_images_per_s: float | None = None  # the design's loop in the same worker (speed_reference: true)
+    reference_trainer_images_per_s: float | None = None
+    speed_ratio: float | None = None
+    evaluations: list[Evaluation] = field(default_factory=list)
+    eval_seconds: float | None = None
+    seconds: float = 0.0
+    finished_at: str | None = None
+
+    # ------------------------------------------------------------------ what it says
+
+    @property
+    def leaky(self) -> bool:
+        """Trained on the design's split over augmented copies: its test images leaked into training."""
+        return self.learned and self.split == "augmented-copies"
+
+    def label(self, seed: bool = False) -> str:
+        return describe(self.model, self.params, self.noise if self.learned else None, self.train_level,
+                        self.seed if seed and self.learned else None)
+
+    def is_matched(self, evaluation: Evaluation) -> bool:
+        """Evaluated at its own training noise and level (never true for a classical baseline)."""
+        return self.learned and evaluation.noise == self.noise and same_level(evaluation.level, self.train_level)
+
+    def matched(self) -> Evaluation | None:
+        return next((item for item in self.evaluations if self.is_matched(item)), None)
+
+    def robustness(self) -> dict[str, Any]:
+        """Mean PSNR over every evaluation, the worst one, and for a learned model the drop in dB from
+        its matched level to each other evaluation."""
+        if not self.evaluations:
+            return {}
+        worst = min(self.evaluations, key=lambda item: item.psnr)
+        summary: dict[str, Any] = {
+            "mean_psnr_all_levels": sum(item.psnr for item in self.evaluations) / len(self.evaluations),
+            "worst_psnr": worst.psnr,
+            "worst_eval": worst.name,
+        }
+        matched = self.matched()
+        if matched is not None:
+            summary["matched_psnr"] = matched.psnr
+            summary["drops"] = {item.name: matched.psnr - item.psnr for item in self.evaluations}
+        return summary
+
+    # ------------------------------------------------------------------ flat rows (results.csv)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per evaluation (noise, level), or one row without metrics for a cell that did not run."""
+        summary = self.robustness()
+        base = {
+            "sweep": self.sweep, "cell_id": self.cell_id, "model": self.model,
+            "params": json.dumps(self.params, sort_keys=True), "dataset": self.dataset, "split": self.split,
+            "noise": self.noise, "train_level": self.train_level, "latent_dim": self.params.get("latent_dim"),
+            "seed": self.seed, "epochs": self.epochs, "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
+            "train_seconds": self.train_seconds, "train_images_per_s": self.train_images_per_s, "threads": self.threads,
+            "status": self.status, "error": self.error,
+            "mean_psnr_all_levels": summary.get("mean_psnr_all_levels"), "worst_psnr": summary.get("worst_psnr"),
+            "worst_eval": summary.get("worst_eval"),
+        } | {f"param_{name}": _cell_value(value) for name, value in self.params.items()}
+        if not self.evaluations:
+            return [base]
+        drops = summary.get("drops", {})
+        return [base | {
+            "eval_noise": item.noise, "eval_level": item.level, "matched": self.is_matched(item),
+            "mse": item.mse, "psnr": item.psnr, "ssim": item.ssim, "psnr_std": item.psnr_std, "ssim_std": item.ssim_std,
+            "psnr_noisy": item.psnr_noisy, "ssim_noisy": item.ssim_noisy, "delta_psnr": item.delta_psnr,
+            "n_images": item.n_images, "psnr_drop_from_matched": drops.get(item.name),
+        } for item in self.evaluations]
+
+    # ------------------------------------------------------------------ JSON
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"leaky": self.leaky, "robustness": self.robustness()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, allow_nan=True)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "CellRecord":
+        """A record from its stored form; raises :class:`RecordError` for anything else."""
+        if not isinstance(data, dict):
+            raise RecordError(f"expected a mapping, got {type(data).__name__}")
+        names = {item.name for item in dataclasses.fields(cls)}
+        values = {name: value for name, value in data.items() if name in names}
+        try:
+            evaluations = [Evaluation(**item) for item in values.pop("evaluations", [])]
+            record = cls(**values, evaluations=evaluations)
+        except TypeError as error:
+            raise RecordError(str(error)) from None
+        record._check()
+        return record
+
+    def _check(self) -> None:
+        if not isinstance(self.cell_id, str) or not isinstance(self.model, str) or not isinstance(self.params, dict):
+            raise RecordError("cell_id and model must be strings and params a mapping")
+        if self.status not in STATUSES:
+            raise RecordError(f"status {self.status!r}; valid: {', '.join(STATUSES)}")
+        for item in self.evaluations:
+            numbers = (item.level, item.mse, item.psnr, item.ssim, item.psnr_noisy, item.delta_psnr)
+            if not isinstance(item.noise, str) or not all(_is_number(value) for value in numbers):
+                raise RecordError(f"evaluation {item.noise!r}: non-numeric metrics")
+        if self.learned and self.train_level is not None and not _is_number(self.train_level):
+            raise RecordError("train_level must be a number")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _cell_value(value: Any) -> Any:
+    """A parameter value as one table cell: lists (channel widths) as their JSON text."""
+    return json.dumps(value) if isinstance(value, (list, tuple, dict)) else value

@@ -21,7 +21,7 @@ from bench.grid import Cell
 from bench.record import CellRecord, Evaluation
 from bench.store import ResultStore, write_atomically
 from denoiser.baselines import BaselineUnavailable, create_baseline
-from denoiser.data import ImageSet, augment, load_dataset, split
+from denoiser.data import ImageSet, augment, load_dataset, split, split_three
 from denoiser.design_loop import SpeedComparison, compare_with_design
 from denoiser.evaluation import evaluate, evaluation_seed
 from denoiser.memory import keep_freed_memory
@@ -45,11 +45,23 @@ class CellEvent:
 Report = Callable[[CellEvent], None]
 
 
-def prepare_data(data: DataConfig) -> tuple[ImageSet, ImageSet]:
-    """Load, augment and split the sweep's data set: (train, test)."""
+@dataclass(frozen=True)
+class SweepData:
+    """The sweep's images, split by source: train on one part, choose the epoch on another, score on the third."""
+
+    train: ImageSet
+    validation: ImageSet
+    test: ImageSet
+
+
+def prepare_data(data: DataConfig) -> SweepData:
+    """Load, augment and split the sweep's data set into train, validation and test."""
     images = load_dataset(data.dataset, **data.params)
     augmented = augment(images, data.augment_copies, seed=data.seed)
-    return split(augmented, data.split, data.test_fraction, seed=data.seed)
+    if data.validation_fraction == 0:  # only with train.select_on: test (the founding design): no validation split
+        train, test = split(augmented, data.split, data.test_fraction, seed=data.seed)
+        return SweepData(train, test, test)
+    return SweepData(*split_three(augmented, data.split, data.test_fraction, data.validation_fraction, seed=data.seed))
 
 
 def start_process(threads: int) -> None:
@@ -87,21 +99,23 @@ def failed_record(cell: Cell, config: SweepConfig, error: str) -> CellRecord:
     return record
 
 
-def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[ImageSet, ImageSet], report: Report,
+def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepData, report: Report,
              speed: SpeedComparison | None = None) -> CellRecord:
     """Train (if learned) and evaluate one cell at every evaluation level; write its record and return it.
 
-    Any error inside the cell becomes a ``failed`` record with the reason: the sweep goes on.
+    The test images are touched once, after training. Any error inside the cell becomes a
+    ``failed`` record with the reason: the sweep goes on.
     """
-    train_set, test_set = data
+    test_set = data.test
     device = pick_device(config.device)
     record = new_record(cell, config)
-    record.device, record.n_train, record.n_test = str(device), len(train_set), len(test_set)
+    record.device, record.n_train, record.n_test = str(device), len(data.train), len(test_set)
+    record.n_validation = len(data.validation)
     label = cell.label()
     start = time.perf_counter()
     try:
         if cell.learned:
-            estimate = _train(cell, config, store, train_set, test_set, device, record, report, speed)
+            estimate = _train(cell, config, store, data, device, record, report, speed)
         else:
             report(CellEvent(cell.cell_id, label, None))
             baseline = create_baseline(cell.model, **cell.params)
@@ -131,24 +145,28 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: tuple[Im
     return record
 
 
-def _train(cell: Cell, config: SweepConfig, store: ResultStore, train_set: ImageSet, test_set: ImageSet,
-           device: torch.device, record: CellRecord, report: Report,
-           speed: SpeedComparison | None) -> Callable[[torch.Tensor, object], torch.Tensor]:
-    """Train the cell's model, fill the record's training fields, save the checkpoint; returns the denoiser."""
+def _train(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepData, device: torch.device,
+           record: CellRecord, report: Report, speed: SpeedComparison | None) -> Callable[[torch.Tensor, object], torch.Tensor]:
+    """Train the cell's model, fill the record's training fields, save the checkpoint; returns the denoiser.
+
+    The epoch is chosen on the validation split, or, with ``train.select_on: test`` (the founding
+    design's protocol), on the test split itself; the record says which (``selected_on``)."""
+    selection = data.test if config.train.select_on == "test" else data.validation
+    record.selected_on = config.train.select_on
     torch.manual_seed(cell.seed)  # weight initialisation
     model = create_model(cell.model, **cell.params)
     record.n_parameters = count_parameters(model)
     label = cell.label()
     report(CellEvent(cell.cell_id, label, config.train.epochs))
     result = train(
-        model, train_set.images, test_set.images, create_noise(cell.noise, cell.train_level),
+        model, data.train.images, selection.images, create_noise(cell.noise, cell.train_level),
         epochs=config.train.epochs, batch_size=config.train.batch_size,
         learning_rate=config.train.learning_rate, patience=config.train.patience,
         seed=cell.seed, device=device,
         on_epoch=lambda epoch: report(CellEvent(cell.cell_id, label, config.train.epochs, epoch)),
     )
     record.epochs, record.best_epoch, record.stopped_early = result.epochs, result.best_epoch, result.stopped_early
-    record.train_losses, record.test_losses = result.train_losses, result.test_losses
+    record.train_losses, record.validation_losses = result.train_losses, result.validation_losses
     record.train_seconds, record.train_images_per_s = result.train_seconds, result.images_per_second
     if speed is not None:  # measured once per worker, for the regression gate
         record.reference_images_per_s = speed.design_images_per_s

@@ -34,7 +34,8 @@ class DataConfig:
     params: dict[str, Any] = field(default_factory=dict)  # the data set's own parameters (path, limit, tiles, …)
     augment_copies: int = 0  # augmented copies added per image (the design: 10)
     split: str = "by-source"  # by-source, or augmented-copies (the design's leaky split)
-    test_fraction: float = 0.2  # share of source images (or images, for augmented-copies) held out
+    test_fraction: float = 0.2  # share of source images (or images, for augmented-copies) held out for testing
+    validation_fraction: float = 0.1  # share held out (the same way) to choose the epoch on; 0 only with train.select_on: test
     seed: int = 0  # seeds the augmentation and the split
 
     @property
@@ -54,6 +55,8 @@ class TrainConfig:
     patience: int = 10  # epochs without a better test loss before stopping; 0 never stops early
     batch_size: int = 64  # images per step
     learning_rate: float = 1e-3  # Adam's learning rate
+    select_on: str = "validation"  # what early stopping and the best epoch are chosen on: validation, or
+    # test (the founding design's choice, which scores a model on the images its epoch was chosen on)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class SubmititConfig:
 
 
 EXECUTORS = ("local", "submitit")
+SELECTIONS = ("validation", "test")
 CLUSTERS = ("auto", "slurm", "local", "debug")
 
 
@@ -297,6 +301,9 @@ def _check_data(data: DataConfig) -> None:
         raise ConfigError(f"data.split: unknown split {data.split!r}; valid: {', '.join(SPLITS)}")
     if not 0 < data.test_fraction < 1:
         raise ConfigError(f"data.test_fraction: must be between 0 and 1, got {data.test_fraction}")
+    if not 0 <= data.validation_fraction < 1 - data.test_fraction:
+        raise ConfigError(f"data.validation_fraction: must be between 0 and 1 − test_fraction "
+                          f"({1 - data.test_fraction:g}), got {data.validation_fraction}")
     if data.augment_copies < 0:
         raise ConfigError(f"data.augment_copies: must be ≥ 0, got {data.augment_copies}")
 
@@ -339,6 +346,11 @@ def validate(config: SweepConfig) -> None:
     train = config.train
     if train.epochs < 1:
         raise ConfigError(f"train.epochs: must be at least 1, got {train.epochs}")
+    if train.select_on not in SELECTIONS:
+        raise ConfigError(f"train.select_on: unknown choice {train.select_on!r}; valid: {', '.join(SELECTIONS)}")
+    if train.select_on == "validation" and config.data.validation_fraction == 0:
+        raise ConfigError("data.validation_fraction: 0 leaves nothing to choose the epoch on; "
+                          "give a share, or set train.select_on: test (the founding design's leaky choice)")
     if train.patience < 0:
         raise ConfigError(f"train.patience: must be ≥ 0, got {train.patience}")
     if train.batch_size < 1:

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 METRICS = ("psnr", "ssim", "mse", "delta_psnr")
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "mse": False, "delta_psnr": True}
 GROUP = ["dataset", "eval_noise", "eval_level"]
-ENTRY = ["model", "params", "split", "noise", "train_level"]  # what makes one leaderboard entry (seeds are averaged)
+ENTRY = ["model", "params", "split", "selected_on", "noise", "train_level"]  # one leaderboard entry (seeds are averaged)
 
 
 class LeaderboardError(DenoiserError):
@@ -35,8 +35,9 @@ def read_results(paths: Iterable[Path]) -> pd.DataFrame:
     if not frames:
         raise LeaderboardError("no results.csv found")
     rows = pd.concat(frames, ignore_index=True)
-    if "matched" not in rows:  # written before the column existed
-        rows["matched"] = False
+    for column, missing in (("matched", False), ("selected_on", "test")):  # tables written before these columns
+        if column not in rows:
+            rows[column] = missing
     rows["matched"] = rows["matched"].fillna(False).astype(bool)
     rows = rows[rows["status"] == "ok"]
     return rows.drop_duplicates(subset=["cell_id", "eval_noise", "eval_level"]).reset_index(drop=True)
@@ -54,25 +55,31 @@ def find_results(root: Path) -> list[Path]:
     return found
 
 
+def is_leaky(split: object, selected_on: object, trained: bool) -> bool:
+    """A trained entry whose test images leaked into training (the augmented-copies split) or chose its epoch."""
+    return trained and (split == "augmented-copies" or selected_on == "test")
+
+
 def entry_name(row: pd.Series) -> str:
-    """e.g. ``dae latent_dim=128 (trained gaussian 0.1)``; ``noisy``; leaky-split runs marked."""
+    """e.g. ``dae latent_dim=128 (trained gaussian 0.1)``; ``noisy``; leaky entries marked."""
     params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
     trained = isinstance(row["noise"], str)
     name = describe(row["model"], params, row["noise"] if trained else None, row["train_level"] if trained else None)
-    if row["split"] == "augmented-copies" and isinstance(row["noise"], str):  # only trained entries can leak
-        name += " [leaky split]"
+    if is_leaky(row["split"], row["selected_on"], trained):
+        name += " [leaky]"
     return name
 
 
 def _keyed(rows: pd.DataFrame) -> pd.DataFrame:
     """Empty entry keys filled (baselines have no training noise or level), so that groupby keeps them."""
     return rows.assign(noise=rows["noise"].fillna(""), train_level=rows["train_level"].fillna(-1.0),
-                       params=rows["params"].fillna("{}"))
+                       params=rows["params"].fillna("{}"), selected_on=rows["selected_on"].astype(object).fillna(""))
 
 
 def _unkeyed(table: pd.DataFrame) -> pd.DataFrame:
     """Undo :func:`_keyed` and name each entry."""
     table["noise"] = table["noise"].replace("", None)
+    table["selected_on"] = table["selected_on"].replace("", None)
     table["train_level"] = table["train_level"].where(table["train_level"] >= 0)
     table["entry"] = table.apply(entry_name, axis=1)
     return table
@@ -92,7 +99,8 @@ def rank(rows: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
         n_images=("n_images", "max"),
     ).reset_index()
     aggregated = _unkeyed(aggregated)
-    aggregated["leaky"] = (aggregated["split"] == "augmented-copies") & aggregated["noise"].notna()
+    aggregated["leaky"] = [is_leaky(split, selected, isinstance(noise, str)) for split, selected, noise
+                           in zip(aggregated["split"], aggregated["selected_on"], aggregated["noise"])]
     ascending = not HIGHER_IS_BETTER[metric]
     aggregated = aggregated.sort_values(GROUP + [f"{metric}_mean"], ascending=[True, True, True, ascending])
     aggregated["rank"] = aggregated.groupby(GROUP).cumcount() + 1
@@ -165,7 +173,7 @@ def groups(ranked: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
 def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None = None) -> str:
     lines = [f"# Leaderboard (ranked by {metric}; mean ± std over seeds where there are several)", ""]
     if ranked["leaky"].any():
-        lines += ["Entries marked [leaky split] trained on augmented copies of their test images; "
+        lines += ["Entries marked [leaky] trained on augmented copies of their test images or chose their epoch on them; "
                   "their scores are inflated and not comparable with the others.", ""]
     for title, group in groups(ranked):
         lines += [f"## {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
@@ -182,6 +190,6 @@ def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None =
 
 def to_records(ranked: pd.DataFrame) -> list[dict]:
     columns = ["dataset", "eval_noise", "eval_level", "rank", "entry", "model", "params", "noise", "train_level",
-               "split", "leaky"] + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")] + ["seeds", "sweeps", "n_images"]
+               "split", "selected_on", "leaky"] + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")] + ["seeds", "sweeps", "n_images"]
     table = ranked[columns].astype(object).where(ranked[columns].notna(), None)
     return table.to_dict(orient="records")

@@ -132,7 +132,7 @@ def loss_curves(records: list[CellRecord], out: Path) -> Path | None:
     for axis, record in zip(axes.flat, learned):
         epochs = range(1, len(record.train_losses) + 1)
         axis.plot(epochs, record.train_losses, label="train")
-        axis.plot(epochs, record.test_losses, label="test")
+        axis.plot(epochs, record.validation_losses, label=record.selected_on or "validation")
         axis.axvline(record.best_epoch, color="grey", linestyle=":", linewidth=1)
         axis.set_title(record.label().replace(" (", "\n("), fontsize=9)
         axis.set_xlabel("epoch")

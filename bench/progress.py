@@ -56,7 +56,7 @@ class SweepProgress:
             self.started(event.cell_id, event.label, event.epochs)
         else:
             report = event.report
-            self.epoch(event.cell_id, event.label, report.epoch, report.epochs, report.train_loss, report.test_loss)
+            self.epoch(event.cell_id, event.label, report.epoch, report.epochs, report.train_loss, report.validation_loss)
 
     def started(self, cell_id: str, label: str, epochs: int | None) -> None:
         if self._progress is not None:
@@ -64,8 +64,8 @@ class SweepProgress:
         else:
             logger.debug("started %s", label)
 
-    def epoch(self, cell_id: str, label: str, epoch: int, epochs: int, train_loss: float, test_loss: float) -> None:
-        status = f"epoch {epoch}/{epochs} loss {train_loss:.5f} test {test_loss:.5f}"
+    def epoch(self, cell_id: str, label: str, epoch: int, epochs: int, train_loss: float, validation_loss: float) -> None:
+        status = f"epoch {epoch}/{epochs} loss {train_loss:.5f} validation {validation_loss:.5f}"
         if self._progress is not None:
             if cell_id not in self._tasks:
                 self.started(cell_id, label, epochs)

@@ -92,13 +92,15 @@ class CellRecord:
     device: str | None = None
     threads: int | None = None  # torch threads the cell ran with: fixed by the config, never by the layout
     n_train: int | None = None
+    n_validation: int | None = None
     n_test: int | None = None
+    selected_on: str | None = None  # what chose the epoch: validation, or test (the founding design's, leaky)
     n_parameters: int | None = None
     epochs: int | None = None
     best_epoch: int | None = None
     stopped_early: bool | None = None
     train_losses: list[float] = field(default_factory=list)
-    test_losses: list[float] = field(default_factory=list)
+    validation_losses: list[float] = field(default_factory=list)
     train_seconds: float | None = None
     train_images_per_s: float | None = None
     reference_images_per_s: float | None = None  # the design's loop in the same worker (speed_reference: true)
@@ -113,8 +115,9 @@ class CellRecord:
 
     @property
     def leaky(self) -> bool:
-        """Trained on the design's split over augmented copies: its test images leaked into training."""
-        return self.learned and self.split == "augmented-copies"
+        """Trained on the design's split over augmented copies (its test images leaked into training),
+        or its epoch chosen on the test images: either way its test scores are inflated."""
+        return self.learned and (self.split == "augmented-copies" or self.selected_on == "test")
 
     def label(self, seed: bool = False) -> str:
         return describe(self.model, self.params, self.noise if self.learned else None, self.train_level,
@@ -155,6 +158,7 @@ class CellRecord:
             "noise": self.noise, "train_level": self.train_level, "latent_dim": self.params.get("latent_dim"),
             "seed": self.seed, "epochs": self.epochs, "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
             "train_seconds": self.train_seconds, "train_images_per_s": self.train_images_per_s, "threads": self.threads,
+            "selected_on": self.selected_on,
             "status": self.status, "error": self.error,
             "mean_psnr_all_levels": summary.get("mean_psnr_all_levels"), "worst_psnr": summary.get("worst_psnr"),
             "worst_eval": summary.get("worst_eval"),

@@ -74,7 +74,7 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
     store = ResultStore(root)
     try:
         config = load_config(root / "config.yaml")
-        _, test_set = prepare_data(config.data)
+        test_set = prepare_data(config.data).test
     except DenoiserError as error:
         logger.info("example images skipped: %s", error)
         return {}
@@ -143,8 +143,8 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
     environment = json.loads((root / "env.json").read_text()) if (root / "env.json").is_file() else {}
     parts = [f"<h1>denoise-bench: {html.escape(root.name)}</h1>"]
     if ranked is not None and ranked["leaky"].any():
-        parts.append('<p class="leaky">Entries marked [leaky split] trained on augmented copies of their test images '
-                     "(split: augmented-copies): their scores are inflated.</p>")
+        parts.append('<p class="leaky">Entries marked [leaky] trained on augmented copies of their test images, or chose '
+                     "their epoch on them (split: augmented-copies, train.select_on: test): their scores are inflated.</p>")
     parts.append("<h2>Leaderboard</h2><p>Ranked by PSNR; click a column to sort.</p>")
     if ranked is not None:
         for title, group in leaderboard.groups(ranked):

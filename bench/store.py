@@ -23,6 +23,7 @@ RESULT_COLUMNS = [
     "sweep", "cell_id", "model", "params", "dataset", "split", "noise", "train_level", "eval_noise", "eval_level",
     "matched", "latent_dim", "seed", "mse", "psnr", "ssim", "psnr_std", "ssim_std", "psnr_noisy", "ssim_noisy",
     "delta_psnr", "n_images", "epochs", "best_epoch", "stopped_early", "train_seconds", "train_images_per_s", "threads",
+    "selected_on",
     "status", "error", "mean_psnr_all_levels", "worst_psnr", "worst_eval", "psnr_drop_from_matched",
 ]
 

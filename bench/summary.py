@@ -33,13 +33,14 @@ def print_summary(outcome: "SweepOutcome", console: Console) -> None:
     for record, item in matched_rows(outcome.records):
         trained = f"{record.train_level:g}" if record.learned else "-"
         table.add_row(
-            item.noise, f"{item.level:g}", record.model + (" (leaky split)" if record.leaky else ""),
+            item.noise, f"{item.level:g}", record.model + (" [leaky]" if record.leaky else ""),
             format_params(record.params) or "-", trained, f"{item.psnr:.2f}", f"{item.ssim:.4f}",
             f"{item.delta_psnr:+.2f}", "-" if record.epochs is None else str(record.epochs),
         )
     console.print(table)
     if leaky:
-        console.print("[yellow]leaky split:[/] augmented copies of test images were trained on (split: augmented-copies)")
+        console.print("[yellow]\\[leaky]:[/] test images, or augmented copies of them, were trained on or chose the epoch "
+                      "(split: augmented-copies, train.select_on: test): those scores are inflated")
     for record in outcome.skipped_cells:
         console.print(f"[yellow]skipped[/] {record.model}: {record.error}")
     for record in outcome.failed:

@@ -14,13 +14,12 @@ from typing import Any
 
 import torch
 
-from bench.cell import measure_speed, needs_speed, prepare_data, run_cell, start_process
+from bench.cell import SweepData, measure_speed, needs_speed, prepare_data, run_cell, start_process
 from bench.config import SweepConfig, dump_config
 from bench.grid import Cell, build_cells
 from bench.progress import SweepProgress
 from bench.record import CellRecord
 from bench.store import ResultStore, write_text
-from denoiser.data import ImageSet
 from denoiser.training import pick_device
 
 logger = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ def choose_workers(requested: int, pending: int, threads: int, device: torch.dev
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(config: SweepConfig, root: str, messages: Any, data: tuple[ImageSet, ImageSet], speed: bool) -> None:
+def _start_worker(config: SweepConfig, root: str, messages: Any, data: SweepData, speed: bool) -> None:
     # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the workers).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     start_process(config.threads)
@@ -159,7 +158,7 @@ def run_sweep(
 
 
 def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress,
-              labels: dict[str, str], data: tuple[ImageSet, ImageSet]) -> None:
+              labels: dict[str, str], data: SweepData) -> None:
     previous = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
@@ -172,7 +171,7 @@ def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], prog
 
 
 def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], workers: int,
-                 progress: SweepProgress, labels: dict[str, str], data: tuple[ImageSet, ImageSet]) -> None:
+                 progress: SweepProgress, labels: dict[str, str], data: SweepData) -> None:
     # spawn, not fork: forking a process whose OpenMP threads already ran can deadlock.
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()

@@ -17,6 +17,7 @@ _EXPORTS = {
     "augment": "denoiser.data",
     "load_dataset": "denoiser.data",
     "split": "denoiser.data",
+    "split_three": "denoiser.data",
     "ConfigurationError": "denoiser.errors",
     "DataError": "denoiser.errors",
     "DenoiserError": "denoiser.errors",

@@ -330,6 +330,18 @@ def augment(data: ImageSet, copies: int, seed: int) -> ImageSet:
     return ImageSet(images.contiguous(), sources, data.source_names)
 
 
+def split_three(data: ImageSet, method: str = "by-source", test_fraction: float = 0.2, validation_fraction: float = 0.1,
+                seed: int = 0) -> tuple[ImageSet, ImageSet, ImageSet]:
+    """(train, validation, test): ``test_fraction`` and ``validation_fraction`` of the source images
+    (of the images, for ``augmented-copies``) held out, each split as :func:`split` does."""
+    if not 0 < validation_fraction < 1 - test_fraction:
+        raise ConfigurationError(
+            f"validation_fraction must be between 0 and 1 − test_fraction ({1 - test_fraction:g}), got {validation_fraction}")
+    rest, test = split(data, method, test_fraction, seed)
+    train, validation = split(rest, method, validation_fraction / (1 - test_fraction), seed + 1)
+    return train, validation, test
+
+
 def split(data: ImageSet, method: str = "by-source", test_fraction: float = 0.2, seed: int = 0) -> tuple[ImageSet, ImageSet]:
     """(train, test). ``by-source`` keeps every copy of a source image on one side;
     ``augmented-copies`` splits over all images as the founding design did, so

@@ -33,8 +33,8 @@ class EpochReport:
     epoch: int  # 1-based
     epochs: int  # the maximum
     train_loss: float
-    test_loss: float
-    best_test_loss: float
+    validation_loss: float
+    best_validation_loss: float
 
 
 @dataclass
@@ -42,7 +42,7 @@ class TrainResult:
     """Per-epoch losses and what happened; the model holds the best weights afterwards."""
 
     train_losses: list[float] = field(default_factory=list)
-    test_losses: list[float] = field(default_factory=list)
+    validation_losses: list[float] = field(default_factory=list)
     best_epoch: int = 0  # 1-based epoch whose weights were restored
     stopped_early: bool = False
     train_seconds: float = 0.0
@@ -120,7 +120,7 @@ def train_epoch(
 def train(
     model: nn.Module,
     train_images: torch.Tensor,
-    test_images: torch.Tensor,
+    validation_images: torch.Tensor,
     noise: NoiseModel,
     *,
     epochs: int = 200,
@@ -133,9 +133,10 @@ def train(
 ) -> TrainResult:
     """Train ``model`` to map ``noise(x)`` back to ``x`` with MSE and Adam.
 
-    Early stopping: training stops once the test loss has not improved for ``patience``
-    epochs (0 disables it), and the best epoch's weights are restored. The test loss is
-    measured on one fixed noisy copy of ``test_images`` (seeded), so epochs compare fairly.
+    Early stopping: training stops once the validation loss has not improved for ``patience``
+    epochs (0 disables it), and the best epoch's weights are restored. The validation loss is
+    measured on one fixed noisy copy of ``validation_images`` (seeded), so epochs compare fairly.
+    Pass held-out validation images, never the test images: the epoch is chosen on them.
     Raises :class:`TrainingDiverged` when a loss becomes NaN or infinite.
     """
     device = pick_device(device) if isinstance(device, str) else device
@@ -143,10 +144,10 @@ def train(
     memory_format = FAST_MEMORY_FORMAT
     model.to(memory_format=memory_format)
     clean_train = train_images.to(device)  # (N, 1, 64, 64)
-    clean_test = test_images.to(device)
+    clean_validation = validation_images.to(device)
     order_generator = torch.Generator().manual_seed(seed)  # permutations, on the CPU
     noise_generator = make_generator(seed + 1, device)  # training noise, fresh per batch
-    noisy_test = noise(clean_test, make_generator(seed + 2, device))  # fixed for the whole run
+    noisy_validation = noise(clean_validation, make_generator(seed + 2, device))  # fixed for the whole run
     optimizer = make_optimizer(model, learning_rate)
 
     result = TrainResult()
@@ -162,19 +163,19 @@ def train(
         train_loss = mean_loss.item()  # the one host sync of the epoch
         training_seconds += time.perf_counter() - start
         images_seen += len(clean_train)
-        test_loss = _mean_loss(model, noisy_test, clean_test, 256)
+        validation_loss = _mean_loss(model, noisy_validation, clean_validation, 256)
         result.train_losses.append(train_loss)
-        result.test_losses.append(test_loss)
-        if not (math.isfinite(train_loss) and math.isfinite(test_loss)):
-            raise TrainingDiverged(f"loss became {train_loss if not math.isfinite(train_loss) else test_loss} at epoch {epoch}")
-        if test_loss < best_loss:
-            best_loss, result.best_epoch, epochs_since_best = test_loss, epoch, 0
+        result.validation_losses.append(validation_loss)
+        if not (math.isfinite(train_loss) and math.isfinite(validation_loss)):
+            raise TrainingDiverged(f"loss became {train_loss if not math.isfinite(train_loss) else validation_loss} at epoch {epoch}")
+        if validation_loss < best_loss:
+            best_loss, result.best_epoch, epochs_since_best = validation_loss, epoch, 0
             best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
         else:
             epochs_since_best += 1
         if on_epoch is not None:
-            on_epoch(EpochReport(epoch, epochs, train_loss, test_loss, best_loss))
-        logger.debug("epoch %d/%d train %.5f test %.5f", epoch, epochs, train_loss, test_loss)
+            on_epoch(EpochReport(epoch, epochs, train_loss, validation_loss, best_loss))
+        logger.debug("epoch %d/%d train %.5f validation %.5f", epoch, epochs, train_loss, validation_loss)
         if patience and epochs_since_best >= patience:
             result.stopped_early = epoch < epochs
             break

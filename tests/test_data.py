@@ -128,6 +128,19 @@ def test_by_source_split_keeps_every_source_on_one_side() -> None:
     assert not set(train.sources.tolist()) & set(test.sources.tolist())
 
 
+def test_train_validation_and_test_never_share_a_source() -> None:
+    from denoiser.data import split_three
+
+    data = augment(toy_set(100), copies=3, seed=0)
+    train, validation, test = split_three(data, "by-source", 0.2, 0.1, seed=0)
+    sources = [set(part.sources.tolist()) for part in (train, validation, test)]
+    assert [len(part) for part in sources] == [70, 10, 20]
+    assert not (sources[0] & sources[1] or sources[0] & sources[2] or sources[1] & sources[2])
+    assert len(train) + len(validation) + len(test) == len(data)
+    with pytest.raises(ConfigurationError, match="validation_fraction"):
+        split_three(data, "by-source", 0.5, 0.6)
+
+
 def test_augmented_copies_split_reproduces_the_designs_880_220() -> None:
     data = augment(toy_set(100), copies=10, seed=0)
     train, test = split(data, "augmented-copies", 0.2, seed=0)

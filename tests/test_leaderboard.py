@@ -57,7 +57,7 @@ def test_ranking_groups_levels_and_averages_seeds(two_sweeps: Path) -> None:
     ranked = leaderboard.rank(leaderboard.read_results(leaderboard.find_results(two_sweeps)))
     at_01 = ranked[ranked["eval_level"] == 0.1]
     assert at_01["entry"].tolist() == [
-        "dae latent_dim=32 (trained gaussian 0.1) [leaky split]",
+        "dae latent_dim=32 (trained gaussian 0.1) [leaky]",
         "dae latent_dim=128 (trained gaussian 0.1)",
         "dae latent_dim=32 (trained gaussian 0.1)",
         "noisy",
@@ -91,7 +91,7 @@ def test_filters_and_formats_through_the_cli(two_sweeps: Path, capsys: pytest.Ca
     as_csv = run("--format", "csv", "--metric", "ssim")[1]
     assert as_csv.startswith("dataset,eval_noise,eval_level,rank,entry")
     markdown = run("--format", "md", "--noise", "gaussian")[1]
-    assert "## toy · gaussian 0.1" in markdown and "[leaky split]" in markdown
+    assert "## toy · gaussian 0.1" in markdown and "[leaky]" in markdown
     code, stdout, _ = run()
     assert code == 0 and "toy · gaussian 0.2" in stdout
     code, _, stderr = run("--dataset", "imagenet")

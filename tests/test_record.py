@@ -52,7 +52,7 @@ def test_matched_is_the_training_noise_and_level_within_float_noise() -> None:
 
 
 def test_a_record_round_trips_through_json_and_refuses_what_is_not_one() -> None:
-    record = learned_record(train_losses=[0.1, 0.05], test_losses=[0.2, 0.1], threads=1)
+    record = learned_record(train_losses=[0.1, 0.05], validation_losses=[0.2, 0.1], threads=1)
     again = CellRecord.from_dict(json.loads(record.to_json()))
     assert again == record and again.evaluations[1].name == "gaussian 0.2"
     for broken in ([], "text", {"cell_id": "x"}, json.loads(record.to_json()) | {"status": "maybe"},
@@ -101,10 +101,14 @@ def test_a_cell_records_its_threads_its_speed_ratio_and_its_progress(tmp_path: P
     images = torch.rand(8, 1, 64, 64, generator=torch.Generator().manual_seed(0))
     from denoiser.data import ImageSet
 
-    data = ImageSet(images[:6], torch.arange(6), ()), ImageSet(images[6:], torch.arange(2), ())
+    from bench.cell import SweepData
+
+    data = SweepData(ImageSet(images[:4], torch.arange(4), ()), ImageSet(images[4:6], torch.arange(2), ()),
+                     ImageSet(images[6:], torch.arange(2), ()))
     events = []
     record = run_cell(cell, config, store, data, events.append, SpeedComparison(100.0, 150.0, 1.5))
-    assert record.status == "ok" and record.threads == 1 and record.speed_ratio == 1.5
+    assert record.status == "ok" and record.threads == 1 and record.speed_ratio == 1.5 and record.selected_on == "validation"
+    assert (record.n_train, record.n_validation, record.n_test) == (4, 2, 2)
     assert store.read_record(cell.cell_id) == record
     assert [event.report is None for event in events] == [True, False]  # started, then one epoch
     assert events[1].report.epoch == 1 and events[1].label == cell.label()

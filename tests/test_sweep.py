@@ -12,7 +12,7 @@ from bench.grid import build_cells
 from denoiser import create_model, create_noise
 from denoiser.evaluation import add_noise, evaluation_seed, score
 from denoiser.training import denoise
-from tests.conftest import CI_CONFIG, bench_here, ci_sweep_here, run_bench
+from tests.conftest import CI_CONFIG, REPOSITORY, bench_here, ci_sweep_here, run_bench
 
 SPEC_COLUMNS = (
     "sweep cell_id model dataset split noise train_level eval_level latent_dim seed mse psnr ssim psnr_noisy "
@@ -60,6 +60,18 @@ def test_results_csv_has_a_row_per_cell_and_evaluation_level(ci_sweep: Path) -> 
         assert rows["psnr_noisy"].nunique() == 1
 
 
+def test_the_epoch_is_chosen_on_validation_and_the_record_says_so(ci_sweep: Path) -> None:
+    from bench.cell import prepare_data
+
+    record = json.loads(next((ci_sweep / "runs").glob("dae-*.json")).read_text())
+    assert record["selected_on"] == "validation" and len(record["validation_losses"]) == record["epochs"]
+    data = prepare_data(load_config(Path(CI_CONFIG)).data)
+    assert (record["n_train"], record["n_validation"], record["n_test"]) == (len(data.train), len(data.validation), len(data.test))
+    assert len(data.validation) >= 1 and not set(data.validation.sources.tolist()) & set(data.test.sources.tolist())
+    seed = load_config(REPOSITORY / "configs" / "seed.yaml", ["data.params.path=."])
+    assert seed.train.select_on == "test" and seed.data.validation_fraction == 0  # the design's choice, kept and marked
+
+
 def test_a_checkpoint_reproduces_its_record(ci_sweep: Path) -> None:
     from bench.cell import prepare_data
 
@@ -67,7 +79,7 @@ def test_a_checkpoint_reproduces_its_record(ci_sweep: Path) -> None:
     checkpoint = torch.load(ci_sweep / "checkpoints" / f"{record['cell_id']}.pt", weights_only=True)
     model = create_model(checkpoint["model"], **checkpoint["params"])
     model.load_state_dict(checkpoint["state_dict"])
-    _, test_set = prepare_data(load_config(Path(CI_CONFIG)).data)
+    test_set = prepare_data(load_config(Path(CI_CONFIG)).data).test
     noise = create_noise("gaussian", record["train_level"])
     noisy = add_noise(test_set.images, noise, evaluation_seed(1000, noise))
     scores = score(test_set.images, noisy, denoise(model, noisy))

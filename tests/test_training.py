@@ -19,10 +19,10 @@ def run(natural_split, seed: int = 0, model_name: str = "dae", **options):
 
 
 @pytest.mark.parametrize("model_name", ["dae", "dncnn"])
-def test_a_few_epochs_lower_the_test_loss(natural_split, model_name: str) -> None:
+def test_a_few_epochs_lower_the_validation_loss(natural_split, model_name: str) -> None:
     _, result = run(natural_split, model_name=model_name, epochs=6, patience=0)
-    assert result.epochs == 6 and len(result.test_losses) == 6
-    assert min(result.test_losses[1:]) < result.test_losses[0] * 0.8
+    assert result.epochs == 6 and len(result.validation_losses) == 6
+    assert min(result.validation_losses[1:]) < result.validation_losses[0] * 0.8
     assert result.images_per_second > 0
 
 
@@ -30,7 +30,7 @@ def test_same_seed_gives_identical_losses(natural_split) -> None:
     _, first = run(natural_split, epochs=2, patience=0)
     _, again = run(natural_split, epochs=2, patience=0)
     _, other = run(natural_split, seed=1, epochs=2, patience=0)
-    assert first.train_losses == again.train_losses and first.test_losses == again.test_losses
+    assert first.train_losses == again.train_losses and first.validation_losses == again.validation_losses
     assert first.train_losses != other.train_losses
 
 
@@ -48,9 +48,9 @@ def test_best_weights_are_restored(natural_split) -> None:
     noise = create_noise("gaussian", 0.1)
     result = train(model, train_set.images, test_set.images, noise, epochs=3, patience=0, device="cpu", on_epoch=wreck_weights)
     noisy = noise(test_set.images, torch.Generator().manual_seed(2))  # the trainer's fixed test noise (seed + 2)
-    assert result.best_epoch == 1 + result.test_losses.index(min(result.test_losses))
+    assert result.best_epoch == 1 + result.validation_losses.index(min(result.validation_losses))
     restored = torch.nn.functional.mse_loss(denoise(model, noisy), test_set.images).item()
-    assert restored == pytest.approx(min(result.test_losses), rel=1e-5)
+    assert restored == pytest.approx(min(result.validation_losses), rel=1e-5)
 
 
 def test_early_stopping_waits_for_patience(natural_split) -> None:

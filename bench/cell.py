@@ -11,23 +11,22 @@ from __future__ import annotations
 import io
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-from bench.config import DataConfig, SweepConfig
+from bench.config import SweepConfig
 from bench.grid import Cell
 from bench.record import CellRecord, Evaluation
 from bench.store import ResultStore, write_atomically
 from denoiser.baselines import BaselineUnavailable, create_baseline
-from denoiser.data import ImageSet, augment, load_dataset, split, split_three
+from denoiser.data import ImageSet, augment, load_dataset, load_native, split, split_three
 from denoiser.design_loop import SpeedComparison, compare_with_design
-from denoiser.evaluation import evaluate, evaluation_seed
+from denoiser.evaluation import evaluate, evaluate_whole, evaluation_seed
 from denoiser.memory import keep_freed_memory
 from denoiser.models import count_parameters, create_model
-from denoiser.noise import create_noise
-from denoiser.training import EpochReport, denoise, pick_device, train
+from denoiser.training import EpochReport, denoise_whole, pick_device, train
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +51,21 @@ class SweepData:
     train: ImageSet
     validation: ImageSet
     test: ImageSet
+    whole: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # evaluation sets: name → (1, 1, H, W) images
 
 
-def prepare_data(data: DataConfig) -> SweepData:
-    """Load, augment and split the sweep's data set into train, validation and test."""
+def prepare_data(config: SweepConfig) -> SweepData:
+    """Load, augment and split the sweep's data set into train, validation and test, and load the
+    evaluation data sets' whole images."""
+    data = config.data
     images = load_dataset(data.dataset, **data.params)
     augmented = augment(images, data.augment_copies, seed=data.seed)
+    whole = {name: [image for _, image in load_native(spec.dataset, **spec.params)]
+             for name, spec in config.evaluation.datasets.items()}
     if data.validation_fraction == 0:  # only with train.select_on: test (the founding design): no validation split
         train, test = split(augmented, data.split, data.test_fraction, seed=data.seed)
-        return SweepData(train, test, test)
-    return SweepData(*split_three(augmented, data.split, data.test_fraction, data.validation_fraction, seed=data.seed))
+        return SweepData(train, test, test, whole)
+    return SweepData(*split_three(augmented, data.split, data.test_fraction, data.validation_fraction, seed=data.seed), whole)
 
 
 def start_process(threads: int) -> None:
@@ -109,28 +113,36 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
     test_set = data.test
     device = pick_device(config.device)
     record = new_record(cell, config)
+    if cell.learned:
+        record.train_protocol = config.make_noise(cell.noise, cell.train_level).protocol
     record.device, record.n_train, record.n_test = str(device), len(data.train), len(test_set)
     record.n_validation = len(data.validation)
     label = cell.label()
     start = time.perf_counter()
+    tiling = None
     try:
         if cell.learned:
-            estimate = _train(cell, config, store, data, device, record, report, speed)
+            estimate, tiling = _train(cell, config, store, data, device, record, report, speed)
         else:
             report(CellEvent(cell.cell_id, label, None))
             baseline = create_baseline(cell.model, **cell.params)
             baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
             estimate = baseline
         evaluation_start = time.perf_counter()
-        for family, levels in config.eval_noise.items():
-            for level in levels:
-                noise = create_noise(family, level)
-                scores = evaluate(lambda noisy: estimate(noisy, noise), test_set.images, noise,
-                                  evaluation_seed(config.evaluation.seed, noise))
-                record.evaluations.append(Evaluation(
-                    noise=family, level=level, **scores.__dict__, delta_psnr=scores.delta_psnr,
-                    settings=None if cell.learned else baseline.settings(noise),
-                ))
+        sets = ([(config.data.label, None)] if config.evaluation.test_split else []) + list(data.whole.items())
+        for dataset, whole in sets:
+            for family, levels in config.eval_noise.items():
+                for level in levels:
+                    noise = config.make_noise(family, level)
+                    seed = evaluation_seed(config.evaluation.seed, noise)
+                    denoiser = lambda noisy: estimate(noisy, noise)  # noqa: E731
+                    scores = (evaluate(denoiser, test_set.images, noise, seed) if whole is None
+                              else evaluate_whole(denoiser, whole, noise, seed))
+                    record.evaluations.append(Evaluation(
+                        noise=family, level=level, **scores.__dict__, delta_psnr=scores.delta_psnr, protocol=noise.protocol,
+                        settings=None if cell.learned else baseline.settings(noise), dataset=dataset,
+                        tiled=tiling if whole is not None else None,
+                    ))
         record.eval_seconds = time.perf_counter() - evaluation_start
     except BaselineUnavailable as error:
         record.status, record.error = "skipped", str(error)
@@ -146,8 +158,9 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
 
 
 def _train(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepData, device: torch.device,
-           record: CellRecord, report: Report, speed: SpeedComparison | None) -> Callable[[torch.Tensor, object], torch.Tensor]:
-    """Train the cell's model, fill the record's training fields, save the checkpoint; returns the denoiser.
+           record: CellRecord, report: Report, speed: SpeedComparison | None) -> tuple[Callable, str | None]:
+    """Train the cell's model, fill the record's training fields, save the checkpoint; returns the
+    denoiser, and how it runs on whole images when its input size is fixed (the DAE: tiled).
 
     The epoch is chosen on the validation split, or, with ``train.select_on: test`` (the founding
     design's protocol), on the test split itself; the record says which (``selected_on``)."""
@@ -158,12 +171,23 @@ def _train(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepData,
     record.n_parameters = count_parameters(model)
     label = cell.label()
     report(CellEvent(cell.cell_id, label, config.train.epochs))
+    # A model with a fixed input size (the DAE: 64×64) trains on crops of that size of larger images,
+    # and chooses its epoch on their centres; a fully convolutional one on patch_size crops, if set.
+    fixed = getattr(model, "image_size", None)
+    height, width = data.train.images.shape[-2:]
+    patch_size = fixed if fixed is not None and (height, width) != (fixed, fixed) else (0 if fixed else config.train.patch_size)
+    validation = selection.images
+    if fixed is not None and tuple(validation.shape[-2:]) != (fixed, fixed):
+        top, left = (validation.shape[-2] - fixed) // 2, (validation.shape[-1] - fixed) // 2
+        validation = validation[..., top : top + fixed, left : left + fixed]
+    record.patch_size = patch_size or None
     result = train(
-        model, data.train.images, selection.images, create_noise(cell.noise, cell.train_level),
+        model, data.train.images, validation, config.make_noise(cell.noise, cell.train_level),
         epochs=config.train.epochs, batch_size=config.train.batch_size,
         learning_rate=config.train.learning_rate, patience=config.train.patience,
         seed=cell.seed, device=device,
         on_epoch=lambda epoch: report(CellEvent(cell.cell_id, label, config.train.epochs, epoch)),
+        patch_size=patch_size, patches_per_epoch=config.train.patches_per_epoch, decay_epoch=config.train.decay_epoch,
     )
     record.epochs, record.best_epoch, record.stopped_early = result.epochs, result.best_epoch, result.stopped_early
     record.train_losses, record.validation_losses = result.train_losses, result.validation_losses
@@ -173,7 +197,13 @@ def _train(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepData,
         record.reference_trainer_images_per_s = speed.trainer_images_per_s
         record.speed_ratio = speed.ratio
     save_checkpoint(store, cell, model)
-    return lambda noisy, noise: denoise(model, noisy.to(device)).cpu()
+    size, stride = getattr(model, "image_size", None), config.evaluation.tile_stride
+
+    def estimate(noisy: torch.Tensor, noise: object) -> torch.Tensor:
+        return denoise_whole(model, noisy.to(device), stride).cpu()
+
+    tiling = f"{size}×{size} windows, stride {stride}, averaged" if size is not None else None
+    return estimate, tiling
 
 
 def save_checkpoint(store: ResultStore, cell: Cell, model: torch.nn.Module) -> None:

@@ -63,8 +63,8 @@ def baseline_from_run(run_dir: Path, tolerances: dict[str, float] | None = None)
             raise CheckError(f"{run_dir}: cell {record.cell_id} did not finish ({record.status}); fix it before updating the baseline")
         cells[record.cell_id] = {
             "label": record.label(),
-            "psnr": {item.name: item.psnr for item in record.evaluations},
-            "ssim": {item.name: item.ssim for item in record.evaluations},
+            "psnr": {record.evaluation_key(item): item.psnr for item in record.evaluations},
+            "ssim": {record.evaluation_key(item): item.ssim for item in record.evaluations},
         }
     return {
         "format": BASELINE_FORMAT,
@@ -102,7 +102,8 @@ def compare(run_dir: Path, baseline: dict[str, Any]) -> list[Figure]:
         current = {}
         if record is not None and record.status == "ok":
             for item in record.evaluations:
-                current[("psnr", item.name)], current[("ssim", item.name)] = item.psnr, item.ssim
+                key = record.evaluation_key(item)
+                current[("psnr", key)], current[("ssim", key)] = item.psnr, item.ssim
         for metric, tolerance, unit in (("psnr", tolerances["psnr_db"], " dB"), ("ssim", tolerances["ssim"], "")):
             for name, value in expected[metric].items():
                 now = current.get((metric, name))

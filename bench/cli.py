@@ -210,6 +210,8 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
             for cells in leaderboard.display_rows(group):
                 table.add_row(*cells)
             console.print(table)
+            for note in leaderboard.group_notes(group):
+                console.print(note, markup=False)
         for dataset, group in leaderboard.robustness(rows).groupby("dataset"):
             table = Table(title=f"Robustness · {dataset}: mean PSNR over every evaluation, and the worst", title_justify="left")
             for header in leaderboard.ROBUSTNESS_HEADER:

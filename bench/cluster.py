@@ -41,7 +41,7 @@ def run_cell_task(config: SweepConfig, root: str, cell: Cell) -> CellRecord:
     worker does, so the numbers match), write its record (in the shared folder)."""
     start_process(config.threads)
     speed = measure_speed() if needs_speed(config, [cell]) else None
-    return run_cell(cell, config, ResultStore(Path(root)), prepare_data(config.data), lambda event: None, speed)
+    return run_cell(cell, config, ResultStore(Path(root)), prepare_data(config), lambda event: None, speed)
 
 
 def make_executor(config: SweepConfig, store: ResultStore) -> Any:

@@ -52,17 +52,32 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 200  # the maximum number of epochs
-    patience: int = 10  # epochs without a better test loss before stopping; 0 never stops early
+    patience: int = 10  # epochs without a better validation loss before stopping; 0 never stops early
     batch_size: int = 64  # images per step
     learning_rate: float = 1e-3  # Adam's learning rate
+    patch_size: int = 0  # > 0: train fully convolutional models on fresh random crops of this size each epoch
+    patches_per_epoch: int = 0  # crops per epoch; 0: one per training image
+    decay_epoch: int = 0  # > 0: the learning rate falls tenfold from this epoch on
     select_on: str = "validation"  # what early stopping and the best epoch are chosen on: validation, or
     # test (the founding design's choice, which scores a model on the images its epoch was chosen on)
+
+
+@dataclass(frozen=True)
+class WholeImagesConfig:
+    """An evaluation data set scored on whole images at their own sizes (the literature's protocol)."""
+
+    dataset: str = "folder"  # folder (params: path, limit) or skimage-natural (params: limit)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class EvaluationConfig:
     noise: dict[str, list[float]] = field(default_factory=dict)  # family → levels; empty: the training noise
     seed: int = 1000  # fixes the evaluation noise, so every model sees the same noisy images
+    test_split: bool = True  # score the training data's test split (64×64 images); false: the datasets only
+    # name → a data set scored on whole images, e.g. set12: {dataset: folder, params: {path: …/Set12}}
+    datasets: dict[str, WholeImagesConfig] = field(default_factory=dict)
+    tile_stride: int = 32  # a model with a fixed 64×64 input (the DAE) runs on windows this far apart, blended
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,9 @@ class SweepConfig:
     # parameter such as `channels`, a list of lists is the axis)
     models: dict[str, dict[str, Any]] = field(default_factory=lambda: {"dae": {"latent_dim": [128]}})
     noise: dict[str, list[float]] = field(default_factory=lambda: {"gaussian": [0.1]})  # family → training levels
+    # family → its options, for training and evaluation alike, e.g. the literature's Gaussian noise:
+    # gaussian: {clip: false, scale: 255} (levels on the 0–255 scale, N(0, σ²) not clipped)
+    noise_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     seeds: list[int] = field(default_factory=lambda: [0])  # one trained model per seed
@@ -100,6 +118,12 @@ class SweepConfig:
     speed_reference: bool = False  # each worker also times the trainer against the founding design's loop, for `bench check`
     executor: str = "local"  # local (a process pool) or submitit (a Slurm job array)
     submitit: SubmititConfig = field(default_factory=SubmititConfig)
+
+    def make_noise(self, family: str, level: float) -> Any:
+        """The noise model of ``family`` at ``level`` with the family's options from ``noise_options``."""
+        from denoiser.noise import create_noise
+
+        return create_noise(family, level, **self.noise_options.get(family, {}))
 
     @property
     def eval_noise(self) -> dict[str, list[float]]:
@@ -257,7 +281,7 @@ def expand_parameters(model: str, params: dict[str, Any]) -> list[dict[str, Any]
 # ----------------------------------------------------------------------------- validation
 
 
-def _check_levels(key: str, levels: dict[str, list[float]]) -> None:
+def _check_levels(key: str, levels: dict[str, list[float]], options: dict[str, dict[str, Any]]) -> None:
     from denoiser.noise import NOISE, create_noise
 
     if not levels:
@@ -271,7 +295,7 @@ def _check_levels(key: str, levels: dict[str, list[float]]) -> None:
             if not math.isfinite(value):
                 raise ConfigError(f"{key}.{family}: level {value} is not a finite number")
             try:
-                create_noise(family, value)
+                create_noise(family, value, **options.get(family, {}))
             except DenoiserError as error:
                 raise ConfigError(f"{key}.{family}: {error}") from None
 
@@ -308,6 +332,33 @@ def _check_data(data: DataConfig) -> None:
         raise ConfigError(f"data.augment_copies: must be ≥ 0, got {data.augment_copies}")
 
 
+def _check_whole_images(evaluation: EvaluationConfig) -> None:
+    from denoiser.data import NATIVE_DATASETS
+
+    if not evaluation.test_split and not evaluation.datasets:
+        raise ConfigError("evaluation.test_split: false leaves nothing to score; name evaluation.datasets")
+    if evaluation.tile_stride < 1:
+        raise ConfigError(f"evaluation.tile_stride: must be at least 1, got {evaluation.tile_stride}")
+    for name, spec in evaluation.datasets.items():
+        key = f"evaluation.datasets.{name}"
+        if not name or any(character in name for character in "\n\r"):
+            raise ConfigError(f"{key}: a data set name must be one non-empty line")
+        if spec.dataset not in NATIVE_DATASETS:
+            raise ConfigError(f"{key}.dataset: {spec.dataset!r} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
+        accepted = ("path", "limit") if spec.dataset == "folder" else ("limit",)
+        for parameter in spec.params:
+            if parameter not in accepted:
+                raise ConfigError(f"{key}.params.{parameter}: no such parameter; valid: {', '.join(accepted)}")
+        path = spec.params.get("path")
+        if spec.dataset == "folder" and not isinstance(path, str):
+            raise ConfigError(f"{key}.params.path: the folder data set needs a path to a folder of images")
+        if path is not None and not Path(path).is_dir():
+            raise ConfigError(f"{key}.params.path: {path} is not a folder")
+        limit = spec.params.get("limit")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+            raise ConfigError(f"{key}.params.limit: must be a positive integer, got {limit!r}")
+
+
 def _check_models(models: dict[str, dict[str, Any]]) -> None:
     from denoiser.baselines import BASELINES
     from denoiser.models import MODELS
@@ -340,9 +391,19 @@ def validate(config: SweepConfig) -> None:
         raise ConfigError(f"name: {config.name!r} must be a plain folder name (no slashes)")
     _check_data(config.data)
     _check_models(config.models)
-    _check_levels("noise", config.noise)
+    from denoiser.noise import NOISE
+
+    for family, options in config.noise_options.items():
+        if family not in NOISE:
+            raise ConfigError(f"noise_options: unknown noise model {family!r}; valid: {', '.join(NOISE.names())}")
+        accepted = [name for name in NOISE.get(family).parameters if name != "level"]
+        for name in options:
+            if name not in accepted:
+                raise ConfigError(f"noise_options.{family}.{name}: {family} has no such option; valid: {', '.join(accepted) or 'none'}")
+    _check_levels("noise", config.noise, config.noise_options)
     if config.evaluation.noise:
-        _check_levels("evaluation.noise", config.evaluation.noise)
+        _check_levels("evaluation.noise", config.evaluation.noise, config.noise_options)
+    _check_whole_images(config.evaluation)
     train = config.train
     if train.epochs < 1:
         raise ConfigError(f"train.epochs: must be at least 1, got {train.epochs}")
@@ -353,6 +414,9 @@ def validate(config: SweepConfig) -> None:
                           "give a share, or set train.select_on: test (the founding design's leaky choice)")
     if train.patience < 0:
         raise ConfigError(f"train.patience: must be ≥ 0, got {train.patience}")
+    for key in ("patch_size", "patches_per_epoch", "decay_epoch"):
+        if getattr(train, key) < 0:
+            raise ConfigError(f"train.{key}: must be ≥ 0, got {getattr(train, key)}")
     if train.batch_size < 1:
         raise ConfigError(f"train.batch_size: must be at least 1, got {train.batch_size}")
     if not (train.learning_rate > 0 and math.isfinite(train.learning_rate)):

@@ -14,7 +14,7 @@ from denoiser.baselines import BASELINES
 from denoiser.models import MODELS
 
 # Bump when a change to the code alters results, so that old records are recomputed.
-RESULTS_FORMAT = 2
+RESULTS_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ def build_cells(config: SweepConfig) -> list[Cell]:
         "format": RESULTS_FORMAT,
         "data": config.to_dict()["data"],
         "evaluation": {"noise": config.eval_noise, "seed": config.evaluation.seed},
+        "noise_options": config.noise_options,
         "threads": config.threads,
     }
     cells: list[Cell] = []

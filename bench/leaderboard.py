@@ -9,6 +9,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from bench.published import describe_published, published_for
 from bench.record import describe
 from denoiser.errors import DenoiserError
 
@@ -35,12 +36,12 @@ def read_results(paths: Iterable[Path]) -> pd.DataFrame:
     if not frames:
         raise LeaderboardError("no results.csv found")
     rows = pd.concat(frames, ignore_index=True)
-    for column, missing in (("matched", False), ("selected_on", "test")):  # tables written before these columns
+    for column, missing in (("matched", False), ("selected_on", "test"), ("noise_protocol", None), ("tiled", None)):  # older tables
         if column not in rows:
             rows[column] = missing
     rows["matched"] = rows["matched"].fillna(False).astype(bool)
     rows = rows[rows["status"] == "ok"]
-    return rows.drop_duplicates(subset=["cell_id", "eval_noise", "eval_level"]).reset_index(drop=True)
+    return rows.drop_duplicates(subset=["cell_id", "dataset", "eval_noise", "eval_level"]).reset_index(drop=True)
 
 
 def find_results(root: Path) -> list[Path]:
@@ -97,14 +98,40 @@ def rank(rows: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
         seeds=("seed", lambda values: max(1, values.nunique())),
         sweeps=("sweep", lambda values: ", ".join(sorted(set(map(str, values))))),
         n_images=("n_images", "max"),
+        noise_protocol=("noise_protocol", "first"),
+        tiled=("tiled", "first"),
     ).reset_index()
     aggregated = _unkeyed(aggregated)
+    aggregated["published_psnr"] = [_published_psnr(row) for _, row in aggregated.iterrows()]
     aggregated["leaky"] = [is_leaky(split, selected, isinstance(noise, str)) for split, selected, noise
                            in zip(aggregated["split"], aggregated["selected_on"], aggregated["noise"])]
     ascending = not HIGHER_IS_BETTER[metric]
     aggregated = aggregated.sort_values(GROUP + [f"{metric}_mean"], ascending=[True, True, True, ascending])
     aggregated["rank"] = aggregated.groupby(GROUP).cumcount() + 1
     return aggregated.reset_index(drop=True)
+
+
+def _published_psnr(row: pd.Series) -> float | None:
+    """The published PSNR of this entry's method in this group, where one applies (DnCNN-S: 17 × 64 only)."""
+    params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
+    for figure in published_for(row["dataset"], row["eval_noise"], row["noise_protocol"]):
+        if figure.model == row["model"] and (figure.model != "dncnn" or (params.get("depth"), params.get("width")) == (17, 64)):
+            return figure.psnr
+    return None
+
+
+def group_notes(group: pd.DataFrame) -> list[str]:
+    """What a reader of one ranked group should know: the published figures for it, and tiled entries."""
+    first = group.iloc[0]
+    notes = []
+    published = published_for(first["dataset"], first["eval_noise"], first["noise_protocol"])
+    if published:
+        notes.append(describe_published(published))
+    tiled = group[group["tiled"].notna()]
+    if not tiled.empty:
+        notes.append("Scored on whole images; " + ", ".join(sorted(set(tiled["model"]))) + " ran on overlapping windows ("
+                     + str(tiled["tiled"].iloc[0]) + "), since its input size is fixed.")
+    return notes
 
 
 def robustness(rows: pd.DataFrame) -> pd.DataFrame:
@@ -176,7 +203,8 @@ def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None =
         lines += ["Entries marked [leaky] trained on augmented copies of their test images or chose their epoch on them; "
                   "their scores are inflated and not comparable with the others.", ""]
     for title, group in groups(ranked):
-        lines += [f"## {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        lines += [f"## {title}", ""] + [note + "\n" for note in group_notes(group)]
+        lines += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(cells) + " |" for cells in display_rows(group)]
         lines.append("")
     if robust is not None:
@@ -190,6 +218,6 @@ def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None =
 
 def to_records(ranked: pd.DataFrame) -> list[dict]:
     columns = ["dataset", "eval_noise", "eval_level", "rank", "entry", "model", "params", "noise", "train_level",
-               "split", "selected_on", "leaky"] + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")] + ["seeds", "sweeps", "n_images"]
+               "split", "selected_on", "leaky"] + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")] + ["seeds", "sweeps", "n_images", "noise_protocol", "tiled", "published_psnr"]
     table = ranked[columns].astype(object).where(ranked[columns].notna(), None)
     return table.to_dict(orient="records")

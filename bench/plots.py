@@ -38,7 +38,7 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
-def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
+def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
     """PSNR and SSIM against the noise level: each learned model at its own training level, baselines at every level."""
     matched = rows[(rows["eval_noise"] == family) & (rows["train_level"].isna() | rows["matched"])]
     if matched.empty:
@@ -52,7 +52,7 @@ def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
         axis.set_ylabel(label)
         axis.set_title(f"{label} vs {family} noise (learned models at their training level)")
         axis.legend(fontsize=8)
-    return _save(figure, out / f"quality_vs_noise_{family}.png")
+    return _save(figure, out / f"quality_vs_noise_{family}{tag}.png")
 
 
 def _axis_parameter(rows: pd.DataFrame) -> str | None:
@@ -63,7 +63,7 @@ def _axis_parameter(rows: pd.DataFrame) -> str | None:
     return max(columns, key=lambda column: (rows[column].nunique(), column == "param_latent_dim", column))
 
 
-def parameter_heatmap(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
+def parameter_heatmap(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
     """Mean PSNR at the training level, model parameter × training level, one panel per learned model
     (the parameter is the model's sweep axis: the latent size for the DAE)."""
     learned = rows[(rows["noise"] == family) & (rows["eval_noise"] == family) & rows["matched"]]
@@ -79,10 +79,10 @@ def parameter_heatmap(rows: pd.DataFrame, family: str, out: Path) -> Path | None
         axis.set_xlabel(_level_label(family))
         axis.set_ylabel(column.removeprefix("param_"))
         axis.set_title(f"{model}: PSNR at the training level")
-    return _save(figure, out / f"parameter_heatmap_{family}.png")
+    return _save(figure, out / f"parameter_heatmap_{family}{tag}.png")
 
 
-def robustness_matrix(rows: pd.DataFrame, family: str, out: Path) -> Path | None:
+def robustness_matrix(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
     """Mean PSNR of each model trained at one level (rows) and evaluated at another (columns)."""
     learned = rows[(rows["noise"] == family) & (rows["eval_noise"] == family)]
     if learned.empty:
@@ -100,7 +100,7 @@ def robustness_matrix(rows: pd.DataFrame, family: str, out: Path) -> Path | None
         axis.set_xlabel(f"evaluated at {_level_label(family)}")
         axis.set_ylabel("trained at")
         axis.set_title(name)
-    return _save(figure, out / f"robustness_matrix_{family}.png")
+    return _save(figure, out / f"robustness_matrix_{family}{tag}.png")
 
 
 def family_matrix(rows: pd.DataFrame, out: Path) -> Path | None:
@@ -120,7 +120,7 @@ def family_matrix(rows: pd.DataFrame, out: Path) -> Path | None:
 
 
 def loss_curves(records: list[CellRecord], out: Path) -> Path | None:
-    """Train and test loss per epoch, one panel per learned cell."""
+    """Train and validation loss per epoch, one panel per learned cell."""
     learned = [record for record in records if record.train_losses]
     if not learned:
         return None

@@ -67,6 +67,9 @@ class Evaluation:
     n_images: int
     delta_psnr: float  # gain over the noisy input on the same images
     settings: dict[str, Any] | None = None  # a classical baseline's settings at this noise
+    protocol: str | None = None  # exactly what the noise was, e.g. "y = x + N(0, σ²), not clipped, σ = 25/255"
+    dataset: str | None = None  # where it was scored: the training data's test split, or an evaluation data set
+    tiled: str | None = None  # how a fixed-size model (the DAE) ran on whole images
 
     @property
     def name(self) -> str:
@@ -95,6 +98,8 @@ class CellRecord:
     n_validation: int | None = None
     n_test: int | None = None
     selected_on: str | None = None  # what chose the epoch: validation, or test (the founding design's, leaky)
+    train_protocol: str | None = None  # exactly what the training noise was
+    patch_size: int | None = None  # trained on fresh random crops of this size each epoch
     n_parameters: int | None = None
     epochs: int | None = None
     best_epoch: int | None = None
@@ -125,27 +130,36 @@ class CellRecord:
 
     def is_matched(self, evaluation: Evaluation) -> bool:
         """Evaluated at its own training noise and level (never true for a classical baseline)."""
-        return self.learned and evaluation.noise == self.noise and same_level(evaluation.level, self.train_level)
+        return (self.learned and evaluation.noise == self.noise and same_level(evaluation.level, self.train_level)
+                and (evaluation.protocol is None or self.train_protocol is None or evaluation.protocol == self.train_protocol))
 
     def matched(self) -> Evaluation | None:
         return next((item for item in self.evaluations if self.is_matched(item)), None)
 
     def robustness(self) -> dict[str, Any]:
-        """Mean PSNR over every evaluation, the worst one, and for a learned model the drop in dB from
-        its matched level to each other evaluation."""
+        """On the first data set scored (the training data's test split, unless it is off): mean PSNR
+        over every evaluation, the worst one, and for a learned model the drop in dB from its matched
+        level to each other evaluation."""
         if not self.evaluations:
             return {}
-        worst = min(self.evaluations, key=lambda item: item.psnr)
+        first = self.evaluations[0].dataset
+        evaluations = [item for item in self.evaluations if item.dataset == first]
+        worst = min(evaluations, key=lambda item: item.psnr)
         summary: dict[str, Any] = {
-            "mean_psnr_all_levels": sum(item.psnr for item in self.evaluations) / len(self.evaluations),
+            "mean_psnr_all_levels": sum(item.psnr for item in evaluations) / len(evaluations),
             "worst_psnr": worst.psnr,
             "worst_eval": worst.name,
         }
-        matched = self.matched()
+        matched = next((item for item in evaluations if self.is_matched(item)), None)
         if matched is not None:
             summary["matched_psnr"] = matched.psnr
-            summary["drops"] = {item.name: matched.psnr - item.psnr for item in self.evaluations}
+            summary["drops"] = {item.name: matched.psnr - item.psnr for item in evaluations}
         return summary
+
+    def evaluation_key(self, evaluation: Evaluation) -> str:
+        """``gaussian 0.1`` on the training data, ``set12 · gaussian 25`` on another data set: unique in a record."""
+        own = evaluation.dataset in (None, self.dataset)
+        return evaluation.name if own else f"{evaluation.dataset} · {evaluation.name}"
 
     # ------------------------------------------------------------------ flat rows (results.csv)
 
@@ -166,11 +180,13 @@ class CellRecord:
         if not self.evaluations:
             return [base]
         drops = summary.get("drops", {})
-        return [base | {
+        first = self.evaluations[0].dataset
+        return [base | {"dataset": item.dataset or self.dataset, "tiled": item.tiled} | {
             "eval_noise": item.noise, "eval_level": item.level, "matched": self.is_matched(item),
             "mse": item.mse, "psnr": item.psnr, "ssim": item.ssim, "psnr_std": item.psnr_std, "ssim_std": item.ssim_std,
             "psnr_noisy": item.psnr_noisy, "ssim_noisy": item.ssim_noisy, "delta_psnr": item.delta_psnr,
-            "n_images": item.n_images, "psnr_drop_from_matched": drops.get(item.name),
+            "n_images": item.n_images, "noise_protocol": item.protocol,
+            "psnr_drop_from_matched": drops.get(item.name) if item.dataset == first else None,
         } for item in self.evaluations]
 
     # ------------------------------------------------------------------ JSON

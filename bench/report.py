@@ -38,10 +38,15 @@ def write_report(root: Path) -> list[Path]:
     plot_folder = root / "plots"
     plot_folder.mkdir(exist_ok=True)
     figures = []
-    for family in sorted(rows["eval_noise"].dropna().unique()):
-        figures += [plots.quality_vs_noise(rows, family, plot_folder), plots.parameter_heatmap(rows, family, plot_folder),
-                    plots.robustness_matrix(rows, family, plot_folder)]
-    figures.append(plots.family_matrix(rows, plot_folder))
+    # one set of plots per data set scored: the first (the training data's test split) untagged
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    for index, dataset in enumerate(datasets):
+        subset, tag = rows[rows["dataset"] == dataset], "" if index == 0 else "_" + _slug(dataset)
+        for family in sorted(subset["eval_noise"].dropna().unique()):
+            figures += [plots.quality_vs_noise(subset, family, plot_folder, tag),
+                        plots.parameter_heatmap(subset, family, plot_folder, tag),
+                        plots.robustness_matrix(subset, family, plot_folder, tag)]
+    figures.append(plots.family_matrix(rows[rows["dataset"] == datasets[0]] if datasets else rows, plot_folder))
     figures.append(plots.loss_curves(records, plot_folder))
     for family, examples in _examples(root, rows).items():
         figures.append(plots.example_grid(examples, family, plot_folder))
@@ -51,6 +56,11 @@ def write_report(root: Path) -> list[Path]:
     robust = leaderboard.robustness(rows) if not rows.empty else None
     write_text(written[-1], render_html(root, ranked, robust, figures))
     return written
+
+
+def _slug(text: str) -> str:
+    """A data set's name as part of a file name."""
+    return "".join(character if character.isalnum() or character in "-_" else "-" for character in str(text))[:60]
 
 
 def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
@@ -65,8 +75,7 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
     from denoiser import metrics
     from denoiser.evaluation import add_noise, evaluation_seed
     from denoiser.models import create_model
-    from denoiser.noise import create_noise
-    from denoiser.training import denoise
+    from denoiser.training import denoise_whole
 
     learned = rows[rows["train_level"].notna()]
     if learned.empty:
@@ -74,7 +83,7 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
     store = ResultStore(root)
     try:
         config = load_config(root / "config.yaml")
-        test_set = prepare_data(config.data).test
+        test_set = prepare_data(config).test
     except DenoiserError as error:
         logger.info("example images skipped: %s", error)
         return {}
@@ -89,9 +98,9 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
         checkpoint = torch.load(path, weights_only=True)
         model = create_model(checkpoint["model"], **checkpoint["params"])
         model.load_state_dict(checkpoint["state_dict"])
-        noise = create_noise(family, float(level))
+        noise = config.make_noise(family, float(level))
         noisy = add_noise(clean, noise, evaluation_seed(config.evaluation.seed, noise))[:1]
-        denoised = denoise(model, noisy)
+        denoised = denoise_whole(model, noisy, config.evaluation.tile_stride)
         examples.setdefault(family, []).append({
             "level": float(level), "clean": clean[0, 0].numpy(), "noisy": noisy[0, 0].numpy(),
             "denoised": denoised[0, 0].numpy(), "name": leaderboard.entry_name(best).split(" (")[0],
@@ -148,7 +157,8 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
     parts.append("<h2>Leaderboard</h2><p>Ranked by PSNR; click a column to sort.</p>")
     if ranked is not None:
         for title, group in leaderboard.groups(ranked):
-            parts.append(f"<h3>{html.escape(title)}</h3>" + _table(leaderboard.HEADER, leaderboard.display_rows(group)))
+            notes = "".join(f"<p>{html.escape(note)}</p>" for note in leaderboard.group_notes(group))
+            parts.append(f"<h3>{html.escape(title)}</h3>" + notes + _table(leaderboard.HEADER, leaderboard.display_rows(group)))
     if robust is not None:
         for dataset, group in robust.groupby("dataset"):
             parts.append(f"<h3>Robustness · {html.escape(dataset)}</h3><p>Mean PSNR over every evaluation noise and level, and the worst one.</p>"

@@ -24,7 +24,8 @@ RESULT_COLUMNS = [
     "matched", "latent_dim", "seed", "mse", "psnr", "ssim", "psnr_std", "ssim_std", "psnr_noisy", "ssim_noisy",
     "delta_psnr", "n_images", "epochs", "best_epoch", "stopped_early", "train_seconds", "train_images_per_s", "threads",
     "selected_on",
-    "status", "error", "mean_psnr_all_levels", "worst_psnr", "worst_eval", "psnr_drop_from_matched",
+    "status", "error", "mean_psnr_all_levels", "worst_psnr", "worst_eval", "psnr_drop_from_matched", "noise_protocol",
+    "tiled",
 ]
 
 INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch", "threads"]

@@ -111,7 +111,7 @@ def run_sweep(
         from bench.cluster import require_submitit
 
         require_submitit()  # before anything is written
-    data = prepare_data(config.data)
+    data = prepare_data(config)
     store = ResultStore(root)
     store.create()
     if fresh:

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 IMAGE_SIZE = 64
 SPLITS = ("by-source", "augmented-copies")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-PATCH_MODES = ("resize", "center-crop", "tiles")
+PATCH_MODES = ("resize", "center-crop", "tiles", "native")
 
 # Photographs that ship inside scikit-image's wheel (no download needed).
 SKIMAGE_PHOTOGRAPHS = (
@@ -169,7 +169,8 @@ def skimage_natural(tiles: int = 4, limit: int | None = None) -> ImageSet:
 
 @DATASETS.register("folder")
 def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = None) -> ImageSet:
-    """Every PNG/JPEG/TIFF/BMP image in a folder, grayscale, as 64×64 patches (mode: resize, center-crop or tiles)."""
+    """Every PNG/JPEG/TIFF/BMP image in a folder, grayscale, as 64×64 patches (mode: resize, center-crop, tiles),
+    or whole (native: for training on random patches; centre-cropped to the smallest size among them)."""
     directory = Path(path)
     _check_limit(limit)
     if not directory.is_dir():
@@ -178,7 +179,44 @@ def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = 
     if not files:
         raise DataError(f"{directory}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     files = files[:limit] if limit is not None else files
+    if mode == "native":
+        images = [read_image(file) for file in files]
+        height, width = min(image.shape[-2] for image in images), min(image.shape[-1] for image in images)
+        if {tuple(image.shape[-2:]) for image in images} != {(height, width)}:
+            logger.info("%s: images of several sizes, centre-cropped to %d×%d", directory, height, width)
+        crops = [image[:, (image.shape[-2] - height) // 2 :][:, :height, (image.shape[-1] - width) // 2 :][:, :, :width]
+                 for image in images]
+        return _from_patches([(file.name, crop.unsqueeze(0)) for file, crop in zip(files, crops)])
     return _from_patches([(file.name, image_to_patches(read_image(file), mode, tiles)) for file in files])
+
+
+# ----------------------------------------------------------------------------- whole images (native resolution)
+
+NATIVE_DATASETS = ("folder", "skimage-natural")
+
+
+def load_native(name: str, path: str | None = None, limit: int | None = None) -> list[tuple[str, torch.Tensor]]:
+    """Whole grayscale images at their own sizes, for scoring as the literature does:
+    ``[(file name, (1, 1, H, W) in [0, 1]), …]``. ``folder``: every image file in ``path``;
+    ``skimage-natural``: the 12 photographs bundled with scikit-image."""
+    _check_limit(limit)
+    if name == "folder":
+        if path is None:
+            raise ConfigurationError("the folder data set needs a path to a folder of images")
+        directory = Path(path)
+        if not directory.is_dir():
+            raise DataError(f"{directory}: no such folder")
+        files = sorted(file for file in directory.iterdir() if file.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"{directory}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    elif name == "skimage-natural":
+        import skimage.data
+
+        files = [Path(skimage.data.__file__).parent / photograph for photograph in SKIMAGE_PHOTOGRAPHS]
+    else:
+        raise ConfigurationError(f"data set {name!r} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
+    files = files[:limit] if limit is not None else files
+    return [(file.name, read_image(file).unsqueeze(0)) for file in files]
 
 
 # ----------------------------------------------------------------------------- cifar10

@@ -8,6 +8,7 @@ the noise. A noise model is built from its family name and one severity level:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -30,6 +31,11 @@ class NoiseModel:
         classical baselines set their strength for any family."""
         raise NotImplementedError
 
+    @property
+    def protocol(self) -> str:
+        """Exactly what this noise does, for records, e.g. ``y = clamp(x + N(0, σ²), 0, 1), σ = 0.1``."""
+        return f"{self.family} {self.level_name} {self.level:g}"
+
     def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
 
@@ -37,36 +43,58 @@ class NoiseModel:
 NOISE: Registry[NoiseModel] = Registry("noise model")
 
 
-def create_noise(name: str, level: float) -> NoiseModel:
-    """The noise model of family ``name`` at severity ``level`` (its meaning depends on the family)."""
-    return NOISE.create(name, level=level)
+def create_noise(name: str, level: float, **options: Any) -> NoiseModel:
+    """The noise model of family ``name`` at severity ``level`` (its meaning depends on the family),
+    with the family's options, e.g. ``create_noise("gaussian", 25, scale=255, clip=False)``."""
+    return NOISE.create(name, level=level, **options)
 
 
 @dataclass(frozen=True)
 class GaussianNoise(NoiseModel):
-    """Additive white Gaussian noise of standard deviation ``level`` (σ on the [0, 1] scale), then clamped."""
+    """Additive white Gaussian noise of standard deviation σ = ``level / scale`` on the [0, 1] scale,
+    then clamped to [0, 1] (the design's) unless ``clip`` is false (the denoising literature's)."""
+
+    clip: bool = True
+    scale: float = 1.0  # 255 for levels given on the 0–255 scale, as the literature does
 
     family = "gaussian"
     level_name = "sigma"
 
     def __post_init__(self) -> None:
-        if not self.level >= 0:  # also rejects NaN
+        if not self.level >= 0 or self.level == float("inf"):  # also rejects NaN
             raise ConfigurationError(f"gaussian sigma must be ≥ 0, got {self.level}")
+        if not self.scale > 0 or self.scale == float("inf"):
+            raise ConfigurationError(f"gaussian scale must be > 0, got {self.scale}")
+
+    @property
+    def sigma(self) -> float:
+        return self.level / self.scale
 
     @property
     def equivalent_sigma(self) -> float:
-        return self.level
+        return self.sigma
+
+    @property
+    def protocol(self) -> str:
+        sigma = f"{self.level:g}/{self.scale:g}" if self.scale != 1 else f"{self.level:g}"
+        return (f"y = clamp(x + N(0, σ²), 0, 1), σ = {sigma}" if self.clip
+                else f"y = x + N(0, σ²), not clipped, σ = {sigma}")
 
     def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
         # y = clamp(x + σ·n, 0, 1), computed in place on the fresh noise tensor
-        return noise.mul_(self.level).add_(clean).clamp_(0.0, 1.0)
+        noisy = noise.mul_(self.sigma).add_(clean)
+        return noisy.clamp_(0.0, 1.0) if self.clip else noisy
 
 
 @NOISE.register("gaussian")
-def gaussian(level: float) -> NoiseModel:
-    """y = clamp(x + N(0, σ²), 0, 1); level is σ on the [0, 1] scale (the design's noise)."""
-    return GaussianNoise(float(level))
+def gaussian(level: float, clip: bool = True, scale: float = 1.0) -> NoiseModel:
+    """y = clamp(x + N(0, σ²), 0, 1), σ = level/scale (the design's); clip: false leaves y unclipped (the literature's)."""
+    if not isinstance(clip, bool):
+        raise ConfigurationError(f"gaussian clip must be true or false, got {clip!r}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise ConfigurationError(f"gaussian scale must be a number, got {scale!r}")
+    return GaussianNoise(float(level), clip, float(scale))
 
 
 @dataclass(frozen=True)

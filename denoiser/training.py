@@ -75,6 +75,43 @@ def denoise(model: nn.Module, noisy: torch.Tensor, batch_size: int = 256) -> tor
     return torch.cat(outputs)
 
 
+@torch.inference_mode()
+def denoise_tiled(model: nn.Module, noisy: torch.Tensor, size: int, stride: int) -> torch.Tensor:
+    """Apply a model that takes ``size``×``size`` inputs only (the DAE) to larger images (N, 1, H, W):
+    overlapping windows every ``stride`` pixels (the last ones flush with the edges), denoised in
+    batches and averaged where they overlap. Images smaller than a window are padded by reflection."""
+    height, width = noisy.shape[-2:]
+    pad_bottom, pad_right = max(0, size - height), max(0, size - width)
+    if pad_bottom or pad_right:
+        noisy = nn.functional.pad(noisy, (0, pad_right, 0, pad_bottom), mode="reflect" if min(height, width) > 1 else "replicate")
+    padded_height, padded_width = noisy.shape[-2:]
+
+    def starts(length: int) -> list[int]:
+        positions = list(range(0, length - size + 1, stride))
+        return positions if positions[-1] == length - size else positions + [length - size]
+
+    corners = [(top, left) for top in starts(padded_height) for left in starts(padded_width)]
+    total = torch.zeros_like(noisy)
+    counts = torch.zeros_like(noisy[:1, :1])
+    for first in range(0, len(corners), 64):
+        batch = corners[first : first + 64]
+        windows = torch.cat([noisy[:, :, top : top + size, left : left + size] for top, left in batch])  # (len·N, 1, s, s)
+        outputs = denoise(model, windows).reshape(len(batch), noisy.shape[0], 1, size, size)
+        for (top, left), output in zip(batch, outputs):
+            total[:, :, top : top + size, left : left + size] += output
+            counts[:, :, top : top + size, left : left + size] += 1
+    return (total / counts)[:, :, :height, :width]
+
+
+def denoise_whole(model: nn.Module, noisy: torch.Tensor, stride: int = 32) -> torch.Tensor:
+    """:func:`denoise`, or :func:`denoise_tiled` for a model whose input size is fixed (``image_size``,
+    the DAE) when ``noisy`` has another size."""
+    size = getattr(model, "image_size", None)
+    if size is not None and tuple(noisy.shape[-2:]) != (size, size):
+        return denoise_tiled(model, noisy, size, stride)
+    return denoise(model, noisy)
+
+
 # channels_last lets oneDNN pick its blocked convolution kernels on the CPU (see README, "Speed").
 FAST_MEMORY_FORMAT = torch.channels_last
 
@@ -117,6 +154,29 @@ def train_epoch(
     return loss_sum / len(clean_train)
 
 
+def random_patches(images: torch.Tensor, count: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` random ``size``×``size`` crops of ``images`` (N, 1, H, W), each flipped and rotated by
+    one of the 8 symmetries of the square at random; drawn from ``generator`` (on the CPU), so a seed
+    fixes them. Returns (count, 1, size, size) on the images' device."""
+    height, width = images.shape[-2:]
+    if size > min(height, width):
+        raise ValueError(f"patch size {size} exceeds the images ({height}×{width})")
+    which = torch.randint(len(images), (count,), generator=generator)
+    tops = torch.randint(height - size + 1, (count,), generator=generator)
+    lefts = torch.randint(width - size + 1, (count,), generator=generator)
+    symmetries = torch.randint(8, (count,), generator=generator)
+    offsets = torch.arange(size)
+    rows = (tops[:, None] + offsets)[:, :, None]  # (count, size, 1)
+    columns = (lefts[:, None] + offsets)[:, None, :]  # (count, 1, size)
+    device = images.device
+    patches = images[which.to(device)[:, None, None], 0, rows.to(device), columns.to(device)]  # (count, size, size)
+    symmetries = symmetries.to(device)[:, None, None]
+    patches = torch.where(symmetries % 2 == 1, patches.flip(-1), patches)
+    patches = torch.where((symmetries // 2) % 2 == 1, patches.flip(-2), patches)
+    patches = torch.where(symmetries >= 4, patches.transpose(-1, -2), patches)
+    return patches.unsqueeze(1).contiguous()
+
+
 def train(
     model: nn.Module,
     train_images: torch.Tensor,
@@ -130,6 +190,9 @@ def train(
     seed: int = 0,
     device: torch.device | str = "auto",
     on_epoch: Callable[[EpochReport], None] | None = None,
+    patch_size: int = 0,
+    patches_per_epoch: int = 0,
+    decay_epoch: int = 0,
 ) -> TrainResult:
     """Train ``model`` to map ``noise(x)`` back to ``x`` with MSE and Adam.
 
@@ -137,6 +200,11 @@ def train(
     epochs (0 disables it), and the best epoch's weights are restored. The validation loss is
     measured on one fixed noisy copy of ``validation_images`` (seeded), so epochs compare fairly.
     Pass held-out validation images, never the test images: the epoch is chosen on them.
+
+    ``patch_size`` > 0 trains on fresh random crops of the training images each epoch
+    (``patches_per_epoch`` of them, default one per image; flips and rotations at random, seeded),
+    as learned denoisers are trained on large images. ``decay_epoch`` > 0 divides the learning
+    rate by 10 from that epoch on.
     Raises :class:`TrainingDiverged` when a loss becomes NaN or infinite.
     """
     device = pick_device(device) if isinstance(device, str) else device
@@ -156,13 +224,20 @@ def train(
     epochs_since_best = 0
     images_seen = 0
     training_seconds = 0.0
+    patch_generator = torch.Generator().manual_seed(seed + 3)  # crops, flips and rotations, on the CPU
     for epoch in range(1, epochs + 1):
+        if decay_epoch and epoch == decay_epoch:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate / 10
         _synchronize(device)
         start = time.perf_counter()
-        mean_loss = train_epoch(model, optimizer, clean_train, noise, batch_size, order_generator, noise_generator, memory_format)
+        epoch_images = clean_train
+        if patch_size:
+            epoch_images = random_patches(clean_train, patches_per_epoch or len(clean_train), patch_size, patch_generator)
+        mean_loss = train_epoch(model, optimizer, epoch_images, noise, batch_size, order_generator, noise_generator, memory_format)
         train_loss = mean_loss.item()  # the one host sync of the epoch
         training_seconds += time.perf_counter() - start
-        images_seen += len(clean_train)
+        images_seen += len(epoch_images)
         validation_loss = _mean_loss(model, noisy_validation, clean_validation, 256)
         result.train_losses.append(train_loss)
         result.validation_losses.append(validation_loss)
@@ -179,7 +254,7 @@ def train(
         if patience and epochs_since_best >= patience:
             result.stopped_early = epoch < epochs
             break
-    # Throughput counts training steps only (not the per-epoch test loss), so it compares with the design's loop.
+    # Throughput counts training steps only (not the per-epoch validation loss), so it compares with the design's loop.
     result.train_seconds = training_seconds
     result.images_per_second = images_seen / training_seconds if training_seconds > 0 else 0.0
     if best_state is not None:

@@ -11,17 +11,29 @@ CONFIGS = sorted((REPOSITORY / "configs").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[path.stem for path in CONFIGS])
 def test_shipped_configs_load(path: Path) -> None:
-    config = load_config(path, ["data.params.path=."] if "path" in path.read_text() else [])
+    overrides = ["data.params.path=."] if "path" in path.read_text() else []
+    overrides += ["evaluation.datasets.set12.params.path=."] if "set12:" in path.read_text() else []
+    config = load_config(path, overrides)
     assert build_cells(config)
 
 
-def test_quick_is_the_issue_grid() -> None:
+def test_quick_shows_the_dae_beside_real_denoisers() -> None:
     config = load_config(REPOSITORY / "configs" / "quick.yaml")
-    assert config.data.dataset == "skimage-natural"
-    assert config.noise == {"gaussian": [0.05, 0.1, 0.2, 0.3]}
-    learned = [cell for cell in build_cells(config) if cell.learned]
-    assert sorted({cell.params["latent_dim"] for cell in learned}) == [32, 128]
-    assert len(learned) == 8
+    assert config.data.dataset == "skimage-natural" and config.train.select_on == "validation"
+    assert config.noise == {"gaussian": [0.05, 0.1, 0.2]}
+    cells = build_cells(config)
+    learned = [cell for cell in cells if cell.learned]
+    assert sorted({cell.params["latent_dim"] for cell in learned if cell.model == "dae"}) == [32, 128]
+    assert len(learned) == 9 and {cell.model for cell in cells} == {"dae", "dncnn", "tv", "nl-means", "noisy"}
+
+
+def test_literature_is_the_dncnn_papers_protocol() -> None:
+    config = load_config(REPOSITORY / "configs" / "literature.yaml", ["data.params.path=.", "evaluation.datasets.set12.params.path=."])
+    assert config.noise == {"gaussian": [15, 25, 50]} and config.noise_options == {"gaussian": {"clip": False, "scale": 255}}
+    assert config.models["dncnn"] == {"depth": 17, "width": 64}
+    assert set(config.models) == {"dncnn", "bm3d", "nl-means", "tv", "wavelet", "bilateral"}
+    assert not config.evaluation.test_split and set(config.evaluation.datasets) == {"set12"}
+    assert config.train.patch_size == 40 and config.data.params["mode"] == "native"
 
 
 def test_seed_is_the_design_protocol() -> None:
@@ -31,6 +43,7 @@ def test_seed_is_the_design_protocol() -> None:
     assert config.noise == {"gaussian": [0.03, 0.1, 0.2, 0.3, 0.5]}
     assert config.models == {"dae": {"latent_dim": [32, 64, 128, 256]}}
     assert (config.train.epochs, config.train.patience, config.train.batch_size, config.train.learning_rate) == (200, 10, 64, 1e-3)
+    assert config.train.select_on == "test" and config.data.validation_fraction == 0  # the design's, marked [leaky]
 
 
 def test_overrides_are_parsed_as_yaml() -> None:
@@ -50,7 +63,7 @@ def test_config_objects_are_frozen() -> None:
     "override, message",
     [
         ("trian.epochs=3", "unknown key 'trian'; valid: name, data, models"),
-        ("train.epoch=3", "unknown key 'train.epoch'; valid: epochs, patience, batch_size, learning_rate"),
+        ("train.epoch=3", "unknown key 'train.epoch'; valid: epochs, patience, batch_size, learning_rate, patch_size"),
         ("train.epochs=three", "train.epochs: expected an integer, got 'three'"),
         ("train.epochs=0", "train.epochs: must be at least 1"),
         ("noise.gaussian=[-0.1]", "noise.gaussian: gaussian sigma must be ≥ 0"),
@@ -62,6 +75,21 @@ def test_config_objects_are_frozen() -> None:
         ("data.split=random", "data.split: unknown split 'random'; valid: by-source, augmented-copies"),
         ("name=../escape", "name: '../escape' must be a plain folder name"),
         ("seeds=[]", "seeds: give at least one seed"),
+        ("threads=0", "threads: must be at least 1"),
+        ("data.validation_fraction=0.9", "data.validation_fraction: must be between 0 and 1 − test_fraction (0.8)"),
+        ("data.validation_fraction=0", "data.validation_fraction: 0 leaves nothing to choose the epoch on"),
+        ("train.select_on=train", "train.select_on: unknown choice 'train'; valid: validation, test"),
+        ("train.patch_size=-1", "train.patch_size: must be ≥ 0"),
+        ("noise_options={gaussian: {clip: maybe}}", "noise.gaussian: gaussian clip must be true or false"),
+        ("noise_options={gaussian: {scale: 0}}", "noise.gaussian: gaussian scale must be > 0"),
+        ("noise_options={gaussian: {colour: red}}", "noise_options.gaussian.colour: gaussian has no such option; valid: clip, scale"),
+        ("noise_options={pink: {}}", "noise_options: unknown noise model 'pink'"),
+        ("evaluation.test_split=false", "evaluation.test_split: false leaves nothing to score"),
+        ("evaluation.tile_stride=0", "evaluation.tile_stride: must be at least 1"),
+        ("evaluation.datasets={x: {dataset: cifar10}}", "evaluation.datasets.x.dataset: 'cifar10' has no whole images"),
+        ("evaluation.datasets={x: {dataset: folder}}", "evaluation.datasets.x.params.path: the folder data set needs a path"),
+        ("evaluation.datasets={x: {dataset: folder, params: {path: /no/where}}}", "evaluation.datasets.x.params.path: /no/where is not a folder"),
+        ("evaluation.datasets={x: {dataset: skimage-natural, params: {tiles: 2}}}", "evaluation.datasets.x.params.tiles: no such parameter"),
     ],
 )
 def test_bad_values_name_the_key(override: str, message: str) -> None:

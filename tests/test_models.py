@@ -51,3 +51,19 @@ def test_unknown_parameter_lists_the_valid_ones() -> None:
 def test_impossible_latent_is_refused(latent_dim: int) -> None:
     with pytest.raises(ConfigurationError, match="latent_dim must be at least 1"):
         create_model("dae", latent_dim=latent_dim)
+
+
+def test_the_dae_runs_on_a_whole_image_as_blended_overlapping_windows() -> None:
+    from denoiser.training import denoise, denoise_tiled
+
+    torch.manual_seed(0)
+    model = create_model("dae", latent_dim=8).eval()
+    image = torch.rand(1, 1, 150, 96, generator=torch.Generator().manual_seed(1))  # windows at columns 0 and 32
+    estimate = denoise_tiled(model, image, 64, 32)
+    assert estimate.shape == image.shape and 0 <= estimate.min() and estimate.max() <= 1
+    # the top-left corner is covered by one window only: it is that window's output
+    assert torch.allclose(estimate[..., :32, :32], denoise(model, image[..., :64, :64])[..., :32, :32])
+    # where two windows overlap, the output is their mean
+    first, second = denoise(model, image[..., :64, :64]), denoise(model, image[..., :64, 32:96])
+    assert torch.allclose(estimate[..., :32, 32:64], (first[..., :32, 32:] + second[..., :32, :32]) / 2, atol=1e-6)
+    assert denoise_tiled(model, torch.rand(1, 1, 40, 50), 64, 32).shape == (1, 1, 40, 50)  # padded, then cropped

@@ -113,3 +113,20 @@ def test_equivalent_sigma_is_the_std_on_mid_grey(name: str, generator: torch.Gen
     noise = create_noise(name, level)
     clean = torch.full((64, 1, 64, 64), 0.5)
     assert (noise(clean, generator) - clean).std().item() == pytest.approx(noise.equivalent_sigma, rel=0.03)
+
+
+def test_unclipped_gaussian_on_the_255_scale_is_the_literatures_noise(generator: torch.Generator) -> None:
+    noise = create_noise("gaussian", 25, clip=False, scale=255)
+    clean = torch.full((16, 1, 64, 64), 0.98)  # near white: clipping would cut the upper tail
+    noisy = noise(clean, generator)
+    difference = noisy - clean
+    assert difference.mean().abs() < 2e-3
+    assert difference.std().item() == pytest.approx(25 / 255, rel=0.01)
+    assert noisy.max() > 1.1 and (noisy > 1).float().mean() > 0.3  # not clipped
+    assert noise.equivalent_sigma == pytest.approx(25 / 255)
+    assert noise.protocol == "y = x + N(0, σ²), not clipped, σ = 25/255"
+    assert create_noise("gaussian", 0.1).protocol == "y = clamp(x + N(0, σ²), 0, 1), σ = 0.1"
+    with pytest.raises(ConfigurationError, match="scale must be > 0"):
+        create_noise("gaussian", 25, scale=0)
+    with pytest.raises(ConfigurationError, match="has no parameter clip"):
+        create_noise("poisson", 10, clip=False)

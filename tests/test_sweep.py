@@ -65,7 +65,7 @@ def test_the_epoch_is_chosen_on_validation_and_the_record_says_so(ci_sweep: Path
 
     record = json.loads(next((ci_sweep / "runs").glob("dae-*.json")).read_text())
     assert record["selected_on"] == "validation" and len(record["validation_losses"]) == record["epochs"]
-    data = prepare_data(load_config(Path(CI_CONFIG)).data)
+    data = prepare_data(load_config(Path(CI_CONFIG)))
     assert (record["n_train"], record["n_validation"], record["n_test"]) == (len(data.train), len(data.validation), len(data.test))
     assert len(data.validation) >= 1 and not set(data.validation.sources.tolist()) & set(data.test.sources.tolist())
     seed = load_config(REPOSITORY / "configs" / "seed.yaml", ["data.params.path=."])
@@ -79,7 +79,7 @@ def test_a_checkpoint_reproduces_its_record(ci_sweep: Path) -> None:
     checkpoint = torch.load(ci_sweep / "checkpoints" / f"{record['cell_id']}.pt", weights_only=True)
     model = create_model(checkpoint["model"], **checkpoint["params"])
     model.load_state_dict(checkpoint["state_dict"])
-    test_set = prepare_data(load_config(Path(CI_CONFIG)).data).test
+    test_set = prepare_data(load_config(Path(CI_CONFIG))).test
     noise = create_noise("gaussian", record["train_level"])
     noisy = add_noise(test_set.images, noise, evaluation_seed(1000, noise))
     scores = score(test_set.images, noisy, denoise(model, noisy))
@@ -191,3 +191,47 @@ def test_device_auto_is_resolved_before_it_is_hashed() -> None:
     automatic = build_cells(load_config(Path(CI_CONFIG), ["device=auto"]))
     named = build_cells(load_config(Path(CI_CONFIG), [f"device={device}"]))
     assert [cell.cell_id for cell in automatic] == [cell.cell_id for cell in named]
+
+
+def test_whole_images_of_an_evaluation_data_set_are_scored_at_their_own_sizes(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from bench import leaderboard
+    from bench.report import write_report
+
+    folder = tmp_path / "whole"
+    folder.mkdir()
+    for index, size in enumerate([(80, 70), (100, 130), (64, 64)]):
+        Image.effect_noise(size, 30 + 10 * index).save(folder / f"{index}.png")
+    out = tmp_path / "out"
+    outcome = ci_sweep_here(
+        out, "models={dae: {latent_dim: [8]}, tv: {}}", "train.epochs=1", "noise={gaussian: [25]}",
+        "noise_options={gaussian: {clip: false, scale: 255}}",
+        f"evaluation.datasets={{mine: {{dataset: folder, params: {{path: {folder}}}}}}}",
+    )
+    assert not outcome.failed
+    write_report(out)
+    table = pd.read_csv(out / "results.csv")
+    assert set(table["dataset"]) == {"skimage-natural", "mine"}
+    whole = table[table["dataset"] == "mine"]
+    assert (whole["n_images"] == 3).all() and len(whole) == 3  # noisy, tv, dae
+    assert whole[whole["model"] == "dae"]["tiled"].str.contains("64×64 windows, stride 32").all()
+    assert whole[whole["model"] != "dae"]["tiled"].isna().all()
+    assert (table["noise_protocol"] == "y = x + N(0, σ²), not clipped, σ = 25/255").all()
+    # the noisy input's PSNR is the literature's: unclipped noise of σ = 25/255 gives about 20.2 dB
+    assert whole[whole["model"] == "noisy"]["psnr"].iloc[0] == pytest.approx(20.17, abs=0.3)
+    record = json.loads(next((out / "runs").glob("dae-*.json")).read_text())
+    assert {item["dataset"] for item in record["evaluations"]} == {"skimage-natural", "mine"}
+    assert "ran on overlapping windows" in (out / "leaderboard.md").read_text()
+    assert (out / "plots" / "quality_vs_noise_gaussian_mine.png").is_file()
+    ranked = leaderboard.rank(leaderboard.read_results([out / "results.csv"]))
+    assert set(ranked["dataset"]) == {"skimage-natural", "mine"}
+
+
+def test_published_figures_apply_to_set12_under_the_literatures_noise_only() -> None:
+    from bench.published import literature_protocol, published_for
+
+    figures = published_for("Set12", "gaussian", literature_protocol(25))
+    assert {(figure.method, figure.psnr) for figure in figures} == {("BM3D", 29.97), ("DnCNN-S", 30.44)}
+    assert published_for("set12", "gaussian", "y = clamp(x + N(0, σ²), 0, 1), σ = 25/255") == []  # clipped: not comparable
+    assert published_for("bsd68", "gaussian", literature_protocol(25)) == []

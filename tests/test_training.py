@@ -66,3 +66,26 @@ def test_a_diverging_run_stops_with_a_reason(natural_split) -> None:
         model.to_latent.weight.fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="loss became nan at epoch 1"):
         train(model, train_set.images, test_set.images, create_noise("gaussian", 0.1), epochs=3, device="cpu")
+
+
+def test_patch_training_draws_fresh_seeded_crops_of_large_images() -> None:
+    from denoiser.training import random_patches
+
+    images = torch.rand(3, 1, 50, 70, generator=torch.Generator().manual_seed(0))
+    first = random_patches(images, 32, 16, torch.Generator().manual_seed(5))
+    assert first.shape == (32, 1, 16, 16)
+    assert torch.equal(first, random_patches(images, 32, 16, torch.Generator().manual_seed(5)))
+    generator = torch.Generator().manual_seed(5)
+    random_patches(images, 32, 16, generator)
+    assert not torch.equal(first, random_patches(images, 32, 16, generator))  # the next epoch's are fresh
+    model = create_model("dncnn", depth=3, width=4)
+    result = train(model, images[:2], images[2:], create_noise("gaussian", 0.1), epochs=3, patience=0, device="cpu",
+                   patch_size=16, patches_per_epoch=40, batch_size=8, decay_epoch=3)
+    assert len(result.train_losses) == 3 and all(torch.isfinite(torch.tensor(result.train_losses)))
+    torch.manual_seed(0)
+    one = train(create_model("dncnn", depth=3, width=4), images[:2], images[2:], create_noise("gaussian", 0.1), epochs=2,
+                patience=0, device="cpu", patch_size=16, patches_per_epoch=40, batch_size=8)
+    torch.manual_seed(0)
+    two = train(create_model("dncnn", depth=3, width=4), images[:2], images[2:], create_noise("gaussian", 0.1), epochs=2,
+                patience=0, device="cpu", patch_size=16, patches_per_epoch=40, batch_size=8)
+    assert one.train_losses == two.train_losses and one.validation_losses == two.validation_losses

@@ -249,6 +249,14 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
     return EXIT_FAILED if outcome.failed else EXIT_OK
 
 
+MAX_MESSAGE = 500  # characters of an error message printed: a message never floods a terminal
+
+
+def _one_line(message: str) -> str:
+    line = " ".join(message.split())
+    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from denoiser.memory import keep_freed_memory
 
@@ -258,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return arguments.handler(arguments, live)
     except DenoiserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import math
 import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,6 +26,36 @@ from denoiser.errors import DenoiserError
 
 class ConfigError(DenoiserError):
     """An invalid configuration; the message names the key."""
+
+
+# What the tool reads: a config file of at most 1 MB whose tree, aliases expanded, has at most
+# MAX_NODES values and MAX_DEPTH levels (a YAML alias bomb is small on disk and huge in memory).
+MAX_CONFIG_BYTES = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 32
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlevel = 60, 60, 6, 6, 3
+
+
+def _show(value: Any) -> str:
+    """A user's value in an error message, cut short: never the whole of a huge or deep value."""
+    return _SHORT.repr(value)
+
+
+def check_tree(tree: Any, where: str) -> None:
+    """Refuse a tree deeper than MAX_DEPTH or with more than MAX_NODES values once aliases are
+    expanded; stops counting at the limit, so it is quick on any input."""
+    stack, nodes = [(tree, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ConfigError(f"{where}: more than {MAX_NODES:,} values (YAML aliases expanded); refused")
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep; refused")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
 
 
 @dataclass(frozen=True)
@@ -160,16 +191,16 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
         return value
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{key}: expected a mapping, got {_show(value)}")
         return _build(kind, value, key)
     if origin is list:
         if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected {_type_name(kind)}, got {value!r}")
+            raise ConfigError(f"{key}: expected {_type_name(kind)}, got {_show(value)}")
         (item_kind,) = typing.get_args(kind)
         return [_convert(item, item_kind, f"{key}[{index}]") for index, item in enumerate(value)]
     if origin is dict:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{key}: expected a mapping, got {_show(value)}")
         _, value_kind = typing.get_args(kind)
         return {str(name): _convert(item, value_kind, f"{key}.{name}") for name, item in value.items()}
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -178,7 +209,7 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
         return float(value)  # YAML 1.1 reads 1e6 (no dot) as text
     if kind in (int, str, bool) and isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
-    raise ConfigError(f"{key}: expected {_type_name(kind)}, got {value!r}")
+    raise ConfigError(f"{key}: expected {_type_name(kind)}, got {_show(value)}")
 
 
 def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
@@ -187,7 +218,7 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
     unknown = [name for name in values if name not in names]
     if unknown:
         where = f"{prefix}.{unknown[0]}" if prefix else str(unknown[0])
-        raise ConfigError(f"unknown key {where!r}; valid: {', '.join(names)}")
+        raise ConfigError(f"unknown key {_show(where)}; valid: {', '.join(names)}")
     converted = {
         name: _convert(value, hints[name], f"{prefix}.{name}" if prefix else name) for name, value in values.items()
     }
@@ -198,12 +229,13 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     """``a.b=value`` → (["a", "b"], value parsed as YAML)."""
     key, equals, raw = text.partition("=")
     if not equals or not key.strip() or any(not part for part in key.strip().split(".")):
-        raise ConfigError(f"--set {text!r}: expected key.path=value, e.g. train.epochs=3")
+        raise ConfigError(f"--set {_show(text)}: expected key.path=value, e.g. train.epochs=3")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as error:
         reason = str(error).splitlines()[0]
-        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({reason})") from None
+        raise ConfigError(f"--set {_show(text)}: the value is not valid YAML ({reason[:120]})") from None
+    check_tree(value, f"--set {_show(text)}")
     return key.strip().split("."), value
 
 
@@ -212,7 +244,7 @@ def _apply_override(tree: dict[str, Any], path: list[str], value: Any, text: str
     for part in path[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"--set {text!r}: {part!r} is not a mapping")
+            raise ConfigError(f"--set {_show(text)}: {_show(part)} is not a mapping")
         node = child
     node[path[-1]] = value
 
@@ -220,6 +252,8 @@ def _apply_override(tree: dict[str, Any], path: list[str], value: Any, text: str
 def read_yaml(path: Path) -> dict[str, Any]:
     """A YAML mapping from ``path`` (safe loader); errors name the file."""
     try:
+        if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES:,} bytes; not a config")
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
@@ -227,12 +261,15 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config ({error.__class__.__name__})") from None
     try:
         tree = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
     if tree is None:
         return {}
+    check_tree(tree, str(path))
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top, got {type(tree).__name__}")
     return tree

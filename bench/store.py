@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import time
@@ -33,6 +34,9 @@ INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch", "th
 
 class StoreError(DenoiserError):
     """The results folder cannot be used (not writable, not a folder, …)."""
+
+
+_TEMPORARY = re.compile(r"\.[^/]+\.(\d+)\.tmp")  # what write_atomically names its temporary files
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -75,10 +79,12 @@ class ResultStore:
             raise StoreError(f"{self.root}: cannot write the output folder ({error.strerror})") from None
 
     def remove_leftovers(self) -> None:
-        """Delete temporary files of writes that never finished (their process is gone)."""
+        """Delete temporary files of writes that never finished (their process is gone): only ours,
+        ``.<name>.<pid>.tmp`` exactly, never a user's own ``.draft.tmp``."""
         for folder in (self.root, self.runs, self.checkpoints):
             for leftover in folder.glob(".*.tmp"):
-                if not _process_alive(leftover.name.rsplit(".", 2)[-2]):
+                match = _TEMPORARY.fullmatch(leftover.name)
+                if match is not None and leftover.is_file() and not _process_alive(match.group(1)):
                     leftover.unlink(missing_ok=True)
 
     def move_aside(self) -> Path | None:

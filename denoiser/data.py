@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,17 +115,24 @@ def image_to_patches(image: torch.Tensor, mode: str, tiles: int = 4) -> torch.Te
 
 def read_image(path: Path) -> torch.Tensor:
     """Read one image file as (1, H, W) float32 grayscale in [0, 1]; a bad file raises DataError naming it."""
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: not a regular file")
     try:
-        with Image.open(path) as opened:
+        with warnings.catch_warnings():  # PIL only warns between one and two times its pixel limit
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened = Image.open(path)
+        with opened:
             opened.load()  # decodes now, so a truncated file fails here
-            if opened.mode.startswith("I;16") or opened.mode == "I":
-                array = np.asarray(opened, dtype=np.float32) / 65535.0
-                return torch.from_numpy(array).clamp(0, 1).unsqueeze(0)
+            if opened.mode.startswith("I") or opened.mode == "F":
+                sixteen_bits = opened.mode.startswith("I;16") or opened.format == "PNG"  # PNG's "I" is 16-bit
+                return torch.from_numpy(_scaled(np.asarray(opened, dtype=np.float64), opened.mode, path, sixteen_bits)).unsqueeze(0)
             rgb = np.asarray(opened.convert("RGB"))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(f"{path}: more than {Image.MAX_IMAGE_PIXELS:,} pixels; refused (a decompression bomb?)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise DataError(f"{path}: cannot read image ({error})") from None
+        raise DataError(f"{path}: cannot read image ({str(error)[:200]})") from None
     image = torch.from_numpy(rgb.copy()).permute(2, 0, 1).float() / 255.0  # (3, H, W)
     return to_grayscale(image)
 
@@ -137,6 +145,31 @@ def _from_patches(named_patches: list[tuple[str, torch.Tensor]]) -> ImageSet:
         names += [name] if len(patches) == 1 else [f"{name}/tile-{index}" for index in range(len(patches))]
     stacked = torch.cat(images).float().contiguous()
     return ImageSet(stacked, torch.arange(len(stacked)), tuple(names))
+
+
+def _scaled(array: np.ndarray, mode: str, path: Path, sixteen_bits: bool) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float image in [0, 1]: integers by the range of their values
+    (8-bit, 16-bit), floats as they are when already in [0, 1]; anything else is refused, never guessed."""
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise DataError(f"{path}: {mode} image with non-finite values; refused")
+    if mode == "F":
+        if low < 0 or high > 1:
+            raise DataError(f"{path}: float image with values in [{low:g}, {high:g}], not [0, 1]; refused (save it as 8 or 16 bits)")
+        return array.astype(np.float32)
+    if low < 0 or high > 65535:
+        raise DataError(f"{path}: integer image with values in [{low:g}, {high:g}], outside 16 bits; refused")
+    scale = 255.0 if high <= 255 and not sixteen_bits else 65535.0
+    logger.debug("%s: %s image read as %d-bit", path, mode, 8 if scale == 255 else 16)
+    return (array / scale).astype(np.float32)
+
+
+def _image_files(directory: Path) -> list[Path]:
+    """The image files of a folder, by name; only regular files (a FIFO named x.png would block a read forever)."""
+    files = sorted(file for file in directory.iterdir() if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file())
+    if not files:
+        raise DataError(f"{directory}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    return files
 
 
 def _check_limit(limit: int | None) -> None:
@@ -175,9 +208,7 @@ def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = 
     _check_limit(limit)
     if not directory.is_dir():
         raise DataError(f"{directory}: no such folder")
-    files = sorted(file for file in directory.iterdir() if file.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"{directory}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    files = _image_files(directory)
     files = files[:limit] if limit is not None else files
     if mode == "native":
         images = [read_image(file) for file in files]
@@ -206,9 +237,7 @@ def load_native(name: str, path: str | None = None, limit: int | None = None) ->
         directory = Path(path)
         if not directory.is_dir():
             raise DataError(f"{directory}: no such folder")
-        files = sorted(file for file in directory.iterdir() if file.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise DataError(f"{directory}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        files = _image_files(directory)
     elif name == "skimage-natural":
         import skimage.data
 

@@ -24,6 +24,7 @@ def metrics_of(folder: Path) -> pd.DataFrame:
     return metrics_table(folder, METRICS)
 
 
+@pytest.mark.heavy
 def test_submitit_local_matches_the_local_executor_and_resumes_across_executors(ci_sweep: Path, tmp_path: Path) -> None:
     """A job array killed once its first record is in, finished by the local executor, then submitted
     again: every number equals the local executor's (the shared sweep), and nothing is submitted twice."""
@@ -52,6 +53,7 @@ def test_submitit_local_matches_the_local_executor_and_resumes_across_executors(
     assert again.skipped == 3 and sorted((out / "submitit").iterdir()) == logs  # nothing submitted
 
 
+@pytest.mark.heavy
 def test_a_failing_task_is_a_failed_cell(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "failing"
     code, stdout, _ = bench_here(capsys, "sweep", CI_CONFIG, "--out", str(out), "--executor", "submitit", "--quiet", *SETTINGS,

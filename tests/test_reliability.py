@@ -41,6 +41,7 @@ def wait_for(condition, process: subprocess.Popen, timeout: float = 120) -> bool
     raise AssertionError("timed out")
 
 
+@pytest.mark.heavy
 def test_sigkill_at_several_points_then_resume_loses_and_duplicates_nothing(ci_sweep: Path, tmp_path: Path) -> None:
     """SIGKILL (the whole process group: the workers die too) of a sweep in two workers when its first
     record appears (a learned cell is training), then of a one-worker sweep (cells in the main process)
@@ -76,6 +77,7 @@ def test_a_half_written_or_corrupt_record_is_recomputed(ci_sweep: Path, ci_copy:
     assert leftovers(ci_copy) == []
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, workers: str) -> None:
     out = tmp_path / "interrupted"
@@ -222,3 +224,61 @@ def test_parallel_writers_lose_no_record(tmp_path: Path) -> None:
     records = store.read_records()
     assert len(records) == 100 and len({record.cell_id for record in records}) == 100
     assert leftovers(store.root) == []
+
+
+def test_hostile_configs_are_one_short_line_exit_2_and_quick(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bomb = tmp_path / "bomb.yaml"  # 9 aliases per level, 8 levels: 43 million values once expanded
+    lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]" for level in range(1, 9)]
+    bomb.write_text("\n".join(lines) + "\nseeds: *a8\n")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("seeds: " + "[" * 3000 + "]" * 3000 + "\n")
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("# " + "x" * 1_100_000 + "\n")
+    for config, message in [(bomb, "values (YAML aliases expanded); refused"), (deep, "deep"), (huge, "larger than")]:
+        start = time.monotonic()
+        code, _, stderr = bench_here(capsys, "sweep", str(config), "--out", str(tmp_path / "out"))
+        assert code == 2 and message in stderr, stderr[:300]
+        assert len(stderr.strip().splitlines()) == 1 and len(stderr) < 600
+        assert time.monotonic() - start < 30  # bounded work, not a timing assertion of speed
+    code, _, stderr = bench_here(capsys, "sweep", CI_CONFIG, "--out", str(tmp_path / "out"), "--set", "seeds=" + "x" * 5000)
+    assert code == 2 and len(stderr) < 600  # a long wrong value is cut short in the message
+    assert not (tmp_path / "out").exists()
+
+
+def test_only_our_own_temporary_files_are_cleaned(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "out")
+    store.create()
+    mine = [store.root / ".draft.tmp", store.runs / ".notes.tmp", store.root / ".x.y.tmp"]
+    ours = store.runs / ".cell.json.999999.tmp"  # a write whose process is gone
+    for path in mine + [ours]:
+        path.write_text("x")
+    store.create()
+    assert all(path.exists() for path in mine) and not ours.exists()
+
+
+def test_images_that_would_hang_flood_or_mislead_are_refused_or_scaled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from denoiser import DataError, load_dataset
+    from denoiser.data import read_image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.new("L", (64, 64), 100).save(folder / "a.png")
+    os.mkfifo(folder / "x.png")  # a FIFO would block a read forever: skipped
+    assert len(load_dataset("folder", path=str(folder))) == 1
+    with pytest.raises(DataError, match="not a regular file"):
+        read_image(folder / "x.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # as a 15,000² image against the real limit
+    with pytest.raises(DataError, match="more than 1,000 pixels; refused"):
+        read_image(folder / "a.png")
+    monkeypatch.undo()
+    Image.fromarray(np.full((8, 8), 0.25, np.float32), mode="F").save(tmp_path / "float.tif")
+    assert read_image(tmp_path / "float.tif").mean().item() == pytest.approx(0.25)  # not all zeros
+    Image.fromarray(np.full((8, 8), 200, np.int32), mode="I").save(tmp_path / "int.tif")
+    assert read_image(tmp_path / "int.tif").mean().item() == pytest.approx(200 / 255)  # not near black
+    Image.fromarray(np.full((8, 8), 7.5, np.float32), mode="F").save(tmp_path / "wide.tif")
+    with pytest.raises(DataError, match=r"float image with values in \[7.5, 7.5\], not \[0, 1\]; refused"):
+        read_image(tmp_path / "wide.tif")

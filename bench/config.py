@@ -328,6 +328,8 @@ def _check_levels(key: str, levels: dict[str, list[float]], options: dict[str, d
             raise ConfigError(f"{key}: unknown noise model {family!r}; valid: {', '.join(NOISE.names())}")
         if not values:
             raise ConfigError(f"{key}.{family}: give at least one level")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{key}.{family}: a level is listed twice ({_show(values)})")
         for value in values:
             if not math.isfinite(value):
                 raise ConfigError(f"{key}.{family}: level {value} is not a finite number")
@@ -460,6 +462,8 @@ def validate(config: SweepConfig) -> None:
         raise ConfigError(f"train.learning_rate: must be a positive number, got {train.learning_rate}")
     if not config.seeds:
         raise ConfigError("seeds: give at least one seed")
+    if len(set(config.seeds)) != len(config.seeds):
+        raise ConfigError(f"seeds: a seed is listed twice ({_show(config.seeds)})")
     if config.workers < 0:
         raise ConfigError(f"workers: must be ≥ 0 (0 chooses from the CPU count), got {config.workers}")
     if config.threads < 1:

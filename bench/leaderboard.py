@@ -50,7 +50,9 @@ def find_results(root: Path) -> list[Path]:
         raise LeaderboardError(f"{root}: no such folder")
     if root.is_file():
         return [root]
-    found = sorted(path for path in root.rglob("results.csv") if not any(part.startswith("previous-") for part in path.parts))
+    # only folders below root count as moved aside: a root named previous-… is ranked when named
+    found = sorted(path for path in root.rglob("results.csv")
+                   if not any(part.startswith("previous-") for part in path.relative_to(root).parts))
     if not found:
         raise LeaderboardError(f"{root}: no results.csv below this folder; run `python -m bench sweep` first")
     return found

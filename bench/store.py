@@ -92,7 +92,11 @@ class ResultStore:
         present = [path for path in self._result_paths() if path.exists()]
         if not present:
             return None
-        aside = self.root / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+        stamp = time.strftime('%Y%m%d-%H%M%S')
+        aside, number = self.root / f"previous-{stamp}", 1
+        while aside.exists():  # two --fresh runs in one second
+            number += 1
+            aside = self.root / f"previous-{stamp}-{number}"
         aside.mkdir()
         for path in present:
             shutil.move(str(path), str(aside / path.name))

@@ -104,6 +104,9 @@ def test_results_moved_aside_are_not_ranked(two_sweeps: Path) -> None:
     write_sweep(two_sweeps / "a" / "previous-20260101-000000", [record("old", "dae", {0.1: 99.0}, latent=8)])
     rows = leaderboard.read_results(leaderboard.find_results(two_sweeps))
     assert "old" not in set(rows["cell_id"])
+    # named directly, a folder called previous-… is ranked (only folders below the root are set aside)
+    named = two_sweeps / "a" / "previous-20260101-000000"
+    assert "old" in set(leaderboard.read_results(leaderboard.find_results(named))["cell_id"])
 
 
 def test_failed_rows_are_not_ranked(tmp_path: Path) -> None:

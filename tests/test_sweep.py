@@ -115,6 +115,8 @@ def test_fresh_moves_the_old_results_aside(tmp_path: Path) -> None:
     aside = list(out.glob("previous-*"))
     assert len(aside) == 1 and len(list((aside[0] / "runs").glob("*.json"))) == 1
     assert len(list((out / "runs").glob("*.json"))) == 1
+    ci_sweep_here(out, *baselines_only, fresh=True)  # again, within the same second or not: no collision
+    assert len(list(out.glob("previous-*"))) == 2
 
 
 def test_a_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> None:

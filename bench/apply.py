@@ -39,9 +39,15 @@ def load_checkpoint(path: Path) -> torch.nn.Module:
         raise CheckpointError(f"{path}: not a checkpoint ({reason})") from None
     if not isinstance(checkpoint, dict) or not {"model", "params", "state_dict"} <= checkpoint.keys():
         raise CheckpointError(f"{path}: not a checkpoint (expected model, params and state_dict)")
+    if not isinstance(checkpoint["model"], str) or not isinstance(checkpoint["params"], dict) \
+            or not isinstance(checkpoint["state_dict"], dict):
+        raise CheckpointError(f"{path}: not a checkpoint (model must be a name, params and state_dict mappings)")
     if checkpoint["model"] not in MODELS:
         raise CheckpointError(f"{path}: unknown model {checkpoint['model']!r}; valid: {', '.join(MODELS.names())}")
-    model = create_model(checkpoint["model"], **checkpoint["params"])
+    try:
+        model = create_model(checkpoint["model"], **checkpoint["params"])
+    except (DenoiserError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: cannot build {checkpoint['model']} from its params ({str(error)[:160]})") from None
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, TypeError) as error:

@@ -86,7 +86,14 @@ def read_baseline(path: Path) -> dict[str, Any]:
         raise CheckError(f"{path}: not a baseline (expected keys {', '.join(sorted(required))})")
     if document["format"] != BASELINE_FORMAT:
         raise CheckError(f"{path}: baseline format {document['format']!r}, this version reads {BASELINE_FORMAT}")
-    missing = set(DEFAULT_TOLERANCES) - set(document["tolerances"])
+    tolerances = document["tolerances"]
+    if not isinstance(tolerances, dict) or not all(
+            isinstance(value, (int, float)) and not isinstance(value, bool) for value in tolerances.values()):
+        raise CheckError(f"{path}: not a baseline (tolerances must map names to numbers)")
+    if not all(isinstance(cell, dict) and isinstance(cell.get("psnr"), dict) and isinstance(cell.get("ssim"), dict)
+               for cell in document["cells"].values()):
+        raise CheckError(f"{path}: not a baseline (each cell needs psnr and ssim mappings)")
+    missing = set(DEFAULT_TOLERANCES) - set(tolerances)
     if missing:
         raise CheckError(f"{path}: tolerances lack {', '.join(sorted(missing))}")
     return document
@@ -118,5 +125,10 @@ def compare(run_dir: Path, baseline: dict[str, Any]) -> list[Figure]:
 
 
 def write_baseline(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(path, json.dumps(document, indent=1) + "\n")
+    if path.is_dir():
+        raise CheckError(f"{path}: is a folder; give the baseline's file name, e.g. {path / 'ci.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, json.dumps(document, indent=1) + "\n")
+    except OSError as error:
+        raise CheckError(f"{path}: cannot write the baseline ({error.strerror or type(error).__name__})") from None

@@ -9,6 +9,7 @@ valid choices, before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import math
 import re
@@ -350,6 +351,11 @@ def _check_data(data: DataConfig) -> None:
             raise ConfigError(
                 f"data.params.{name}: {data.dataset} has no such parameter; valid: {', '.join(sorted(accepted))}"
             )
+    for name, value in data.params.items():  # each parameter of the type of its default (tiles: an integer, …)
+        default = accepted[name]
+        kind = type(default) if default is not None and default is not inspect.Parameter.empty else None
+        if kind in (int, str, bool) and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+            raise ConfigError(f"data.params.{name}: expected {_type_name(kind)}, got {_show(value)}")
     path = data.params.get("path")
     if path is not None and not isinstance(path, str):
         raise ConfigError(f"data.params.path: expected a string, got {path!r}")
@@ -479,5 +485,6 @@ def validate(config: SweepConfig) -> None:
             raise ConfigError(f"submitit.{key}: must be at least 1, got {getattr(config.submitit, key)}")
     if config.submitit.gpus_per_node < 0:
         raise ConfigError(f"submitit.gpus_per_node: must be ≥ 0, got {config.submitit.gpus_per_node}")
-    if config.device != "auto" and not config.device.split(":")[0] in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"device: unknown device {config.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+    if config.device != "auto" and (not config.device.split(":")[0] in ("cpu", "cuda", "mps")
+                                     or not re.fullmatch(r"[a-z]+(:\d+)?", config.device)):
+        raise ConfigError(f"device: unknown device {_show(config.device)}; valid: auto, cpu, cuda, cuda:N, mps")

@@ -36,6 +36,15 @@ def read_results(paths: Iterable[Path]) -> pd.DataFrame:
     if not frames:
         raise LeaderboardError("no results.csv found")
     rows = pd.concat(frames, ignore_index=True)
+    missing = [column for column in ("cell_id", "model", "status", "dataset", "eval_noise", "eval_level") if column not in rows]
+    if missing:
+        raise LeaderboardError(f"not a results table: no column {', '.join(missing)}")
+    for column in list(METRICS) + ["eval_level"]:
+        numbers = pd.to_numeric(rows[column], errors="coerce")
+        bad = rows[column].notna() & numbers.isna() & (rows["status"] == "ok")
+        if bad.any():
+            raise LeaderboardError(f"not a results table: {column} holds {str(rows[column][bad].iloc[0])[:40]!r}, not a number")
+        rows[column] = numbers
     for column, missing in (("matched", False), ("selected_on", "test"), ("noise_protocol", None), ("tiled", None)):  # older tables
         if column not in rows:
             rows[column] = missing

@@ -68,13 +68,11 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
 
     Needs the checkpoints and the data set; returns nothing (and says why) when they are gone.
     """
-    import torch
-
-    from bench.config import load_config
+    from bench.apply import load_checkpoint
     from bench.cell import prepare_data
+    from bench.config import load_config
     from denoiser import metrics
     from denoiser.evaluation import add_noise, evaluation_seed
-    from denoiser.models import create_model
     from denoiser.training import denoise_whole
 
     learned = rows[rows["train_level"].notna()]
@@ -95,9 +93,11 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
         if not path.is_file():
             logger.info("example images skipped: no checkpoint %s", path)
             return {}
-        checkpoint = torch.load(path, weights_only=True)
-        model = create_model(checkpoint["model"], **checkpoint["params"])
-        model.load_state_dict(checkpoint["state_dict"])
+        try:
+            model = load_checkpoint(path)
+        except DenoiserError as error:
+            logger.info("example images skipped: %s", error)
+            return {}
         noise = config.make_noise(family, float(level))
         noisy = add_noise(clean, noise, evaluation_seed(config.evaluation.seed, noise))[:1]
         denoised = denoise_whole(model, noisy, config.evaluation.tile_stride)

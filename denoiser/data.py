@@ -333,7 +333,10 @@ def cifar10(path: str = "data/cifar-10-batches-py", limit: int | None = None, do
         import torchvision
 
         logger.info("downloading CIFAR-10 into %s", location.parent)
-        torchvision.datasets.CIFAR10(root=str(location.parent), download=True)
+        try:
+            torchvision.datasets.CIFAR10(root=str(location.parent), download=True)
+        except (OSError, RuntimeError) as error:  # no network, a refused or broken download
+            raise DataError(f"{location}: download failed ({str(error).splitlines()[0][:160] if str(error) else type(error).__name__})") from None
         location = location.parent / "cifar-10-batches-py"
     pixels, _, names = read_cifar(location, limit)
     color = pixels.float() / 255.0  # (N, 3, 32, 32)

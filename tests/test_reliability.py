@@ -282,3 +282,40 @@ def test_images_that_would_hang_flood_or_mislead_are_refused_or_scaled(tmp_path:
     Image.fromarray(np.full((8, 8), 7.5, np.float32), mode="F").save(tmp_path / "wide.tif")
     with pytest.raises(DataError, match=r"float image with values in \[7.5, 7.5\], not \[0, 1\]; refused"):
         read_image(tmp_path / "wide.tif")
+
+
+def test_damaged_files_and_odd_values_are_one_line_exit_2(ci_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import shutil as files
+
+    from tests.test_leaderboard import record, write_sweep
+
+    table = tmp_path / "sweep" / "results.csv"
+    write_sweep(table.parent, [record("noisy", "noisy", {0.1: 20.0}, train_level=None)])
+    table.write_text(table.read_text().replace("20.0,", "abc,", 1))
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"format": 1, "tolerances": 5, "speed_ratio": None, "cells": {}}))
+    listed = tmp_path / "listed.pt"
+    torch.save({"model": "dae", "params": [16], "state_dict": {}}, listed)
+    image = tmp_path / "image.png"
+    from PIL import Image
+
+    Image.new("L", (64, 64), 128).save(image)
+    cases = [
+        (["leaderboard", str(table.parent)], "not a number"),
+        (["check", str(ci_sweep), "--baseline", str(baseline)], "tolerances must map names to numbers"),
+        (["check", str(ci_sweep), "--baseline", str(tmp_path), "--update"], "is a folder"),
+        (["denoise", "--checkpoint", str(listed), str(image), "--out", str(tmp_path / "o")], "not a checkpoint"),
+        (["sweep", CI_CONFIG, "--out", str(tmp_path / "never"), "--set", "device=cpu:abc"], "device: unknown device"),
+        (["sweep", CI_CONFIG, "--out", str(tmp_path / "never"), "--set", "data.params.tiles=abc"],
+         "data.params.tiles: expected an integer"),
+    ]
+    for arguments, message in cases:
+        code, _, stderr = bench_here(capsys, *arguments)
+        assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1, (arguments, stderr)
+    assert not (tmp_path / "never").exists() and not (tmp_path / "o").exists()
+    truncated = tmp_path / "truncated"
+    files.copytree(ci_sweep, truncated)
+    checkpoint = next((truncated / "checkpoints").glob("*.pt"))
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    code, _, stderr = bench_here(capsys, "report", str(truncated))
+    assert code == 0, stderr  # the example images are left out, with a log line; the rest is rebuilt

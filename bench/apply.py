@@ -15,7 +15,7 @@ from bench.store import StoreError, write_atomically
 from denoiser.data import read_image
 from denoiser.errors import DenoiserError
 from denoiser.models import MODELS, create_model
-from denoiser.training import denoise
+from denoiser.training import denoise_whole
 
 
 class CheckpointError(DenoiserError):
@@ -55,21 +55,31 @@ def load_checkpoint(path: Path) -> torch.nn.Module:
     return model.eval()
 
 
-def denoise_files(checkpoint: Path, images: list[Path], out: Path) -> list[Path]:
-    """Denoise each image file (grayscale, as the data sets read it); returns the written files."""
+def denoise_files(checkpoint: Path, images: list[Path], out: Path, tile_stride: int = 32) -> list[Path]:
+    """Denoise each image file (grayscale, as the data sets read it); returns the written files.
+
+    All or nothing: every input is read and denoised before anything is written. A model with a
+    fixed input size (the DAE) runs on overlapping windows of other sizes, as in evaluation.
+    """
     model = load_checkpoint(checkpoint)
+    targets = [out / f"{Path(path.name).stem}_denoised.png" for path in images]  # only file names: never outside --out
+    seen: dict[Path, Path] = {}
+    for path, target in zip(images, targets):
+        if target in seen:
+            raise StoreError(f"{seen[target]} and {path} would both be written to {target}; rename one")
+        seen[target] = path
     clean = [read_image(path) for path in images]  # read all first: a bad file stops before any output
+    outputs = []
+    for image in clean:
+        estimate = denoise_whole(model, image.unsqueeze(0), tile_stride)[0, 0]  # (H, W) in [0, 1]
+        pixels = (estimate.clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+        outputs.append(buffer.getvalue())
     try:
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise StoreError(f"{out}: cannot create the output folder (the path or a parent of it is a file)") from None
-    written = []
-    for path, image in zip(images, clean):
-        estimate = denoise(model, image.unsqueeze(0))[0, 0]  # (H, W) in [0, 1]
-        target = out / f"{Path(path.name).stem}_denoised.png"  # only the file name: never outside --out
-        pixels = (estimate.clamp(0, 1).numpy() * 255).round().astype(np.uint8)
-        buffer = io.BytesIO()
-        Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
-        write_atomically(target, buffer.getvalue())
-        written.append(target)
-    return written
+    for target, data in zip(targets, outputs):
+        write_atomically(target, data)
+    return targets

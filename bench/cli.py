@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     apply = commands.add_parser("denoise", parents=[common], help="apply a trained model to image files",
                                 description="Denoise image files with a checkpoint from a sweep (results/<name>/checkpoints/*.pt); "
-                                "writes <name>_denoised.png into --out. Checkpoints load with weights_only=True.")
+                                "writes <name>_denoised.png into --out, all or nothing (the DAE runs on overlapping 64×64 windows "
+                                "of larger images). Checkpoints load with weights_only=True.")
     apply.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="PNG/JPEG/TIFF/BMP files")
     apply.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint file (.pt) written by bench sweep")
     apply.add_argument("--out", type=Path, required=True, help="folder for the denoised images")

@@ -319,3 +319,26 @@ def test_damaged_files_and_odd_values_are_one_line_exit_2(ci_sweep: Path, tmp_pa
     checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
     code, _, stderr = bench_here(capsys, "report", str(truncated))
     assert code == 0, stderr  # the example images are left out, with a log line; the rest is rebuilt
+
+
+def test_denoise_is_all_or_nothing_and_tiles_the_dae(ci_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from PIL import Image
+
+    checkpoint = next((ci_sweep / "checkpoints").glob("dae-*.pt"))
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    Image.new("L", (64, 64), 100).save(first / "small.png")
+    Image.effect_noise((100, 80), 40).save(first / "wide.png")  # not 64×64: the DAE runs on windows
+    Image.new("L", (64, 64), 50).save(second / "small.png")
+    out = tmp_path / "out"
+    code, _, stderr = bench_here(capsys, "denoise", "--checkpoint", str(checkpoint), str(first / "small.png"),
+                                 str(second / "small.png"), "--out", str(out))
+    assert code == 2 and "would both be written to" in stderr and not out.exists()
+    code, _, stderr = bench_here(capsys, "denoise", "--checkpoint", str(checkpoint), str(first / "small.png"),
+                                 str(first / "wide.png"), str(first / "missing.png"), "--out", str(out))
+    assert code == 2 and "missing.png: no such file" in stderr and not out.exists()  # nothing written
+    code, _, stderr = bench_here(capsys, "denoise", "--checkpoint", str(checkpoint), str(first / "small.png"),
+                                 str(first / "wide.png"), "--out", str(out))
+    assert code == 0, stderr
+    assert sorted(path.name for path in out.iterdir()) == ["small_denoised.png", "wide_denoised.png"]
+    assert Image.open(out / "wide_denoised.png").size == (100, 80)

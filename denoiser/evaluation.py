@@ -44,24 +44,29 @@ def add_noise(clean: torch.Tensor, noise: NoiseModel, seed: int) -> torch.Tensor
     return noise(clean.cpu(), make_generator(seed)).to(clean.device)
 
 
+def _per_image(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each metric of one batch, one value per image: (B,) tensors on the CPU."""
+    clean, noisy, estimate = clean.cpu(), noisy.cpu(), estimate.cpu()
+    return {"mse": metrics.mse(clean, estimate), "psnr": metrics.psnr(clean, estimate), "ssim": metrics.ssim(clean, estimate),
+            "psnr_noisy": metrics.psnr(clean, noisy), "ssim_noisy": metrics.ssim(clean, noisy)}
+
+
+def _aggregate(values: dict[str, torch.Tensor]) -> Scores:
+    """Means over images, and the spread of PSNR and SSIM."""
+    psnr, ssim = values["psnr"], values["ssim"]
+    return Scores(
+        mse=values["mse"].mean().item(), psnr=psnr.mean().item(), ssim=ssim.mean().item(),
+        psnr_std=psnr.std(correction=0).item(), ssim_std=ssim.std(correction=0).item(),
+        psnr_noisy=values["psnr_noisy"].mean().item(), ssim_noisy=values["ssim_noisy"].mean().item(), n_images=len(psnr),
+    )
+
+
 def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> Scores:
     """Per-image MSE, PSNR and SSIM of ``estimate`` (and of ``noisy``, for ΔPSNR), averaged over images.
 
     The estimate is scored as returned (every shipped denoiser returns [0, 1]), and so is the noisy
     input, which unclipped Gaussian noise leaves outside [0, 1]: the noisy PSNR is the literature's."""
-    clean, noisy, estimate = clean.cpu(), noisy.cpu(), estimate.cpu()
-    psnr = metrics.psnr(clean, estimate)
-    ssim = metrics.ssim(clean, estimate)
-    return Scores(
-        mse=metrics.mse(clean, estimate).mean().item(),
-        psnr=psnr.mean().item(),
-        ssim=ssim.mean().item(),
-        psnr_std=psnr.std(correction=0).item(),
-        ssim_std=ssim.std(correction=0).item(),
-        psnr_noisy=metrics.psnr(clean, noisy).mean().item(),
-        ssim_noisy=metrics.ssim(clean, noisy).mean().item(),
-        n_images=len(clean),
-    )
+    return _aggregate(_per_image(clean, noisy, estimate))
 
 
 def evaluate(denoiser: Denoiser, clean: torch.Tensor, noise: NoiseModel, seed: int) -> Scores:
@@ -73,19 +78,8 @@ def evaluate(denoiser: Denoiser, clean: torch.Tensor, noise: NoiseModel, seed: i
 def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseModel, seed: int) -> Scores:
     """The same for whole images of different sizes, each (1, 1, H, W): each image gets its own seeded
     noise (``seed + index``) and its own PSNR and SSIM over the whole image, then they are averaged."""
-    psnr, ssim, mse, psnr_noisy, ssim_noisy = [], [], [], [], []
+    per_image = []
     for index, clean in enumerate(images):
         noisy = add_noise(clean, noise, seed + index)
-        estimate = denoiser(noisy).cpu()
-        clean, noisy = clean.cpu(), noisy.cpu()
-        psnr.append(metrics.psnr(clean, estimate))
-        ssim.append(metrics.ssim(clean, estimate))
-        mse.append(metrics.mse(clean, estimate))
-        psnr_noisy.append(metrics.psnr(clean, noisy))
-        ssim_noisy.append(metrics.ssim(clean, noisy))
-    psnr, ssim = torch.cat(psnr), torch.cat(ssim)
-    return Scores(
-        mse=torch.cat(mse).mean().item(), psnr=psnr.mean().item(), ssim=ssim.mean().item(),
-        psnr_std=psnr.std(correction=0).item(), ssim_std=ssim.std(correction=0).item(),
-        psnr_noisy=torch.cat(psnr_noisy).mean().item(), ssim_noisy=torch.cat(ssim_noisy).mean().item(), n_images=len(images),
-    )
+        per_image.append(_per_image(clean, noisy, denoiser(noisy)))
+    return _aggregate({name: torch.cat([values[name] for values in per_image]) for name in per_image[0]})

@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from bench.config import SweepConfig
+from bench.config import ConfigError, SweepConfig, expand_parameters
 from bench.grid import Cell
 from bench.record import CellRecord, Evaluation
 from bench.store import ResultStore, write_atomically
@@ -66,6 +66,25 @@ def prepare_data(config: SweepConfig) -> SweepData:
         train, test = split(augmented, data.split, data.test_fraction, seed=data.seed)
         return SweepData(train, test, test, whole)
     return SweepData(*split_three(augmented, data.split, data.test_fraction, data.validation_fraction, seed=data.seed), whole)
+
+
+def check_fits(config: SweepConfig, data: SweepData) -> None:
+    """Refuse, before any cell runs, a model whose fixed input size (the DAE's ``image_size``) or a
+    training patch larger than the data set's images: otherwise every learned cell would fail alike."""
+    from denoiser.models import MODELS
+
+    height, width = data.train.images.shape[-2:]
+    for name, params in config.models.items():
+        if name not in MODELS:
+            continue
+        for combination in expand_parameters(name, params):
+            with torch.device("meta"):  # its size only: no memory
+                size = getattr(create_model(name, **combination), "image_size", None)
+            if size is not None and (size > height or size > width):
+                raise ConfigError(f"models.{name}: its input is {size}×{size}, larger than the data set's "
+                                  f"{height}×{width} images; give image_size ≤ {min(height, width)} or larger images")
+    if config.train.patch_size > min(height, width):
+        raise ConfigError(f"train.patch_size: {config.train.patch_size} is larger than the data set's {height}×{width} images")
 
 
 def start_process(threads: int) -> None:
@@ -153,7 +172,13 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
         logger.debug("cell %s failed", cell.cell_id, exc_info=True)
     record.seconds = time.perf_counter() - start
     record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    store.write_record(record)
+    try:
+        store.write_record(record)
+    except OSError as error:  # a full disk: the cell fails, in a shorter record; if that cannot be written either, the sweep stops
+        if record.status == "failed":
+            raise
+        record.status, record.error, record.evaluations = "failed", f"its record could not be written: {error.strerror}", []
+        store.write_record(record)
     return record
 
 

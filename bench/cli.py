@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
 
+from denoiser import errors
 from denoiser.errors import DenoiserError
 
 logger = logging.getLogger("bench")
@@ -68,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local: a process pool (default); submitit: a Slurm job array (pip install 'denoise-bench[slurm]')")
     sweep.add_argument("--fresh", action="store_true",
                        help="start over: move the folder's previous results into previous-<time>/ first")
+    sweep.add_argument("--force", action="store_true",
+                       help="write into an --out folder that holds other files, or another sweep's results "
+                       "(its config.yaml, report.html … are replaced; refused without it)")
     sweep.set_defaults(handler=command_sweep)
 
     report = commands.add_parser("report", parents=[common], help="(re)write the leaderboard, plots and report.html of a sweep",
@@ -223,6 +228,10 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
     return EXIT_OK
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
     from rich.console import Console
 
@@ -235,13 +244,16 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
     overrides = arguments.overrides + ([f"executor={arguments.executor}"] if arguments.executor else [])
     config = load_config(arguments.config, overrides)
     root = arguments.out or default_output(config)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops a sweep as Ctrl-C does
     try:
         outcome = run_sweep(config, root, workers=arguments.workers, fresh=arguments.fresh,
-                            console=Console(stderr=True), live=live)
+                            force=arguments.force, console=Console(stderr=True), live=live)
     except KeyboardInterrupt:
         command = " ".join(["python -m bench", *sys.argv[1:]]) if sys.argv[1:] else "the same command"
         print(f"interrupted: finished cells are saved in {root}; run `{command}` again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print_summary(outcome, summary_console())
     from bench.report import write_report
 
@@ -250,7 +262,7 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
     return EXIT_FAILED if outcome.failed else EXIT_OK
 
 
-MAX_MESSAGE = 500  # characters of an error message printed: a message never floods a terminal
+MAX_MESSAGE = errors.MAX_MESSAGE  # characters of an error message printed: a message never floods a terminal
 
 
 def _one_line(message: str) -> str:
@@ -268,6 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return arguments.handler(arguments, live)
     except DenoiserError as error:
         print(f"error: {_one_line(str(error))}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:  # a full disk, a folder that became unwritable: the file and the reason, in one line
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {_one_line(where + (error.strerror or str(error)))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

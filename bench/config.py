@@ -34,6 +34,8 @@ class ConfigError(DenoiserError):
 MAX_CONFIG_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 32
+MAX_COMBINATIONS = 256  # parameter combinations of one model in one sweep
+MAX_PARAMETERS = 1_000_000_000  # weights of one model: far beyond what a sweep here trains
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlevel = 60, 60, 6, 6, 3
@@ -326,7 +328,7 @@ def _check_levels(key: str, levels: dict[str, list[float]], options: dict[str, d
         raise ConfigError(f"{key}: name at least one noise family; valid: {', '.join(NOISE.names())}")
     for family, values in levels.items():
         if family not in NOISE:
-            raise ConfigError(f"{key}: unknown noise model {family!r}; valid: {', '.join(NOISE.names())}")
+            raise ConfigError(f"{key}: unknown noise model {_show(family)}; valid: {', '.join(NOISE.names())}")
         if not values:
             raise ConfigError(f"{key}.{family}: give at least one level")
         if len(set(values)) != len(values):
@@ -344,30 +346,26 @@ def _check_data(data: DataConfig) -> None:
     from denoiser.data import DATASETS, SPLITS
 
     if data.dataset not in DATASETS:
-        raise ConfigError(f"data.dataset: unknown data set {data.dataset!r}; valid: {', '.join(DATASETS.names())}")
+        raise ConfigError(f"data.dataset: unknown data set {_show(data.dataset)}; valid: {', '.join(DATASETS.names())}")
     accepted = DATASETS.get(data.dataset).parameters
     for name in data.params:
         if name not in accepted:
             raise ConfigError(
                 f"data.params.{name}: {data.dataset} has no such parameter; valid: {', '.join(sorted(accepted))}"
             )
-    for name, value in data.params.items():  # each parameter of the type of its default (tiles: an integer, …)
-        default = accepted[name]
-        kind = type(default) if default is not None and default is not inspect.Parameter.empty else None
-        if kind in (int, str, bool) and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
-            raise ConfigError(f"data.params.{name}: expected {_type_name(kind)}, got {_show(value)}")
+    check_parameter_types("data.params", data.params, accepted)
     path = data.params.get("path")
     if path is not None and not isinstance(path, str):
-        raise ConfigError(f"data.params.path: expected a string, got {path!r}")
+        raise ConfigError(f"data.params.path: expected a string, got {_show(path)}")
     if path is not None and not data.params.get("download", False) and not Path(path).exists():
         raise ConfigError(f"data.params.path: {path} does not exist")
     if data.dataset == "folder" and path is None:
         raise ConfigError("data.params.path: the folder data set needs a path to a folder of images")
     limit = data.params.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise ConfigError(f"data.params.limit: must be a positive integer, got {limit!r}")
+        raise ConfigError(f"data.params.limit: must be a positive integer, got {_show(limit)}")
     if data.split not in SPLITS:
-        raise ConfigError(f"data.split: unknown split {data.split!r}; valid: {', '.join(SPLITS)}")
+        raise ConfigError(f"data.split: unknown split {_show(data.split)}; valid: {', '.join(SPLITS)}")
     if not 0 < data.test_fraction < 1:
         raise ConfigError(f"data.test_fraction: must be between 0 and 1, got {data.test_fraction}")
     if not 0 <= data.validation_fraction < 1 - data.test_fraction:
@@ -389,7 +387,7 @@ def _check_whole_images(evaluation: EvaluationConfig) -> None:
         if not name or any(character in name for character in "\n\r"):
             raise ConfigError(f"{key}: a data set name must be one non-empty line")
         if spec.dataset not in NATIVE_DATASETS:
-            raise ConfigError(f"{key}.dataset: {spec.dataset!r} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
+            raise ConfigError(f"{key}.dataset: {_show(spec.dataset)} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
         accepted = ("path", "limit") if spec.dataset == "folder" else ("limit",)
         for parameter in spec.params:
             if parameter not in accepted:
@@ -401,7 +399,24 @@ def _check_whole_images(evaluation: EvaluationConfig) -> None:
             raise ConfigError(f"{key}.params.path: {path} is not a folder")
         limit = spec.params.get("limit")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-            raise ConfigError(f"{key}.params.limit: must be a positive integer, got {limit!r}")
+            raise ConfigError(f"{key}.params.limit: must be a positive integer, got {_show(limit)}")
+
+
+def check_parameter_types(where: str, params: Mapping[str, Any], accepted: Mapping[str, Any]) -> None:
+    """Each parameter of the type of its factory's default: ``tiles`` an integer, ``weight_per_sigma``
+    a finite number, … (a parameter whose default is None or required is the factory's to check)."""
+    for name, value in params.items():
+        default = accepted.get(name, inspect.Parameter.empty)
+        kind = type(default)
+        if default is None or default is inspect.Parameter.empty or kind not in (int, float, str, bool):
+            continue
+        if kind is float:
+            fits = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else:
+            fits = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if not fits:
+            finite = " (finite)" if kind is float else ""
+            raise ConfigError(f"{where}.{name}: expected {_type_name(kind)}{finite}, got {_show(value)}")
 
 
 def _check_models(models: dict[str, dict[str, Any]]) -> None:
@@ -414,33 +429,56 @@ def _check_models(models: dict[str, dict[str, Any]]) -> None:
     for name, params in models.items():
         registry = MODELS if name in MODELS else BASELINES if name in BASELINES else None
         if registry is None:
-            raise ConfigError(f"models: unknown model {name!r}; valid: {valid}")
+            raise ConfigError(f"models: unknown model {_show(name)}; valid: {valid}")
         accepted = registry.get(name).parameters
         for parameter in params:
             if parameter not in accepted:
                 choices = ", ".join(sorted(accepted)) or "none"
                 raise ConfigError(f"models.{name}.{parameter}: {name} has no such parameter; valid: {choices}")
-        if registry is MODELS:
-            for combination in expand_parameters(name, params):
-                try:  # building each model once catches impossible values (latent 0, …) before any work
-                    MODELS.create(name, **combination)
+        count = math.prod(len(value) if _is_axis(name, parameter, value) else 1 for parameter, value in params.items())
+        if count > MAX_COMBINATIONS:
+            raise ConfigError(f"models.{name}: {count:,} combinations of its parameters; at most {MAX_COMBINATIONS} per model")
+        for combination in expand_parameters(name, params):
+            check_parameter_types(f"models.{name}", combination, accepted)
+            if registry is MODELS:
+                _check_builds(name, combination)
+            else:
+                try:
+                    BASELINES.create(name, **combination)
                 except DenoiserError as error:
                     raise ConfigError(f"models.{name}: {error}") from None
-                except (TypeError, ValueError) as error:
-                    raise ConfigError(f"models.{name}: cannot build with {combination} ({error})") from None
+
+
+def _check_builds(name: str, combination: dict[str, Any]) -> None:
+    """Build the model once, without memory (torch's meta device): catches impossible values
+    (latent 0, …) and sizes no machine could train, before any work."""
+    import torch
+
+    from denoiser.models import MODELS
+
+    try:
+        with torch.device("meta"):
+            model = MODELS.create(name, **combination)
+    except DenoiserError as error:
+        raise ConfigError(f"models.{name}: {error}") from None
+    except (TypeError, ValueError, RuntimeError, OverflowError, MemoryError) as error:
+        raise ConfigError(f"models.{name}: cannot build with {_show(combination)} ({str(error)[:120]})") from None
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    if parameters > MAX_PARAMETERS:
+        raise ConfigError(f"models.{name}: {_show(combination)} has {parameters:,} parameters; at most {MAX_PARAMETERS:,}")
 
 
 def validate(config: SweepConfig) -> None:
     """Every check that needs no training; raises ConfigError naming the first bad key."""
     if not config.name or any(character in config.name for character in "/\\") or config.name in (".", ".."):
-        raise ConfigError(f"name: {config.name!r} must be a plain folder name (no slashes)")
+        raise ConfigError(f"name: {_show(config.name)} must be a plain folder name (no slashes)")
     _check_data(config.data)
     _check_models(config.models)
     from denoiser.noise import NOISE
 
     for family, options in config.noise_options.items():
         if family not in NOISE:
-            raise ConfigError(f"noise_options: unknown noise model {family!r}; valid: {', '.join(NOISE.names())}")
+            raise ConfigError(f"noise_options: unknown noise model {_show(family)}; valid: {', '.join(NOISE.names())}")
         accepted = [name for name in NOISE.get(family).parameters if name != "level"]
         for name in options:
             if name not in accepted:
@@ -453,7 +491,7 @@ def validate(config: SweepConfig) -> None:
     if train.epochs < 1:
         raise ConfigError(f"train.epochs: must be at least 1, got {train.epochs}")
     if train.select_on not in SELECTIONS:
-        raise ConfigError(f"train.select_on: unknown choice {train.select_on!r}; valid: {', '.join(SELECTIONS)}")
+        raise ConfigError(f"train.select_on: unknown choice {_show(train.select_on)}; valid: {', '.join(SELECTIONS)}")
     if train.select_on == "validation" and config.data.validation_fraction == 0:
         raise ConfigError("data.validation_fraction: 0 leaves nothing to choose the epoch on; "
                           "give a share, or set train.select_on: test (the founding design's leaky choice)")
@@ -477,9 +515,9 @@ def validate(config: SweepConfig) -> None:
     if any(character in config.data.name for character in "\n\r"):
         raise ConfigError("data.name: must be one line")
     if config.executor not in EXECUTORS:
-        raise ConfigError(f"executor: unknown executor {config.executor!r}; valid: {', '.join(EXECUTORS)}")
+        raise ConfigError(f"executor: unknown executor {_show(config.executor)}; valid: {', '.join(EXECUTORS)}")
     if config.submitit.cluster not in CLUSTERS:
-        raise ConfigError(f"submitit.cluster: unknown cluster {config.submitit.cluster!r}; valid: {', '.join(CLUSTERS)}")
+        raise ConfigError(f"submitit.cluster: unknown cluster {_show(config.submitit.cluster)}; valid: {', '.join(CLUSTERS)}")
     for key in ("timeout_min", "cpus_per_task", "mem_gb", "array_parallelism"):
         if getattr(config.submitit, key) < 1:
             raise ConfigError(f"submitit.{key}: must be at least 1, got {getattr(config.submitit, key)}")
@@ -488,3 +526,19 @@ def validate(config: SweepConfig) -> None:
     if config.device != "auto" and (not config.device.split(":")[0] in ("cpu", "cuda", "mps")
                                      or not re.fullmatch(r"[a-z]+(:\d+)?", config.device)):
         raise ConfigError(f"device: unknown device {_show(config.device)}; valid: auto, cpu, cuda, cuda:N, mps")
+    if config.executor == "local":  # a submitit task runs elsewhere, maybe on a GPU this machine lacks
+        _check_device_present(config.device)
+
+
+def _check_device_present(device: str) -> None:
+    import torch
+
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"device: {device} asked for, but torch sees no CUDA device here; use auto or cpu")
+        if index and int(index) >= count:
+            raise ConfigError(f"device: {device} asked for, but torch sees {count} CUDA device(s) (cuda:0 … cuda:{count - 1})")
+    if kind == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ConfigError(f"device: {device} asked for, but MPS is not available here; use auto or cpu")

@@ -6,6 +6,7 @@ and is skipped (with a log line) when they are not there.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from bench.record import CellRecord, describe  # noqa: E402
+from bench.store import write_atomically  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +35,10 @@ def _series_name(row: pd.Series) -> str:
 
 def _save(figure: plt.Figure, path: Path) -> Path:
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
+    write_atomically(path, buffer.getvalue())  # a full disk leaves no half-written plot
     return path
 
 

@@ -36,17 +36,29 @@ class StoreError(DenoiserError):
     """The results folder cannot be used (not writable, not a folder, …)."""
 
 
+MARKER = ".denoise-bench"  # in every results folder: which sweep it holds
+
 _TEMPORARY = re.compile(r"\.[^/]+\.(\d+)\.tmp")  # what write_atomically names its temporary files
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    A failed write (a full disk, a lost permission) leaves no partial file: the temporary one is
+    removed and the error raised, with the path the user asked for."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror, str(path)) from None  # named by the user's path, not ours
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def write_text(path: Path, text: str) -> None:
@@ -87,6 +99,44 @@ class ResultStore:
                 if match is not None and leftover.is_file() and not _process_alive(match.group(1)):
                     leftover.unlink(missing_ok=True)
 
+    def claim(self, sweep: str, *, fresh: bool = False, force: bool = False) -> None:
+        """Check that ``root`` may hold ``sweep``'s results, before anything is written there.
+
+        A folder that is not empty and not a results folder of ours (no marker, no ``runs/``) is
+        refused: its config.yaml or report.html would be replaced. So is one that holds another
+        sweep's results (another config name), unless ``fresh`` moves them aside. ``force`` (the
+        user's word) allows both. Changed settings of the same sweep are not refused: the cells
+        they affect are recomputed, the others kept (see README, "Resume")."""
+        if force or not self.root.is_dir():
+            return
+        try:
+            present = [path.name for path in self.root.iterdir()]
+        except OSError as error:
+            raise StoreError(f"{self.root}: cannot read the output folder ({error.strerror})") from None
+        if not present:
+            return
+        marker = self.root / MARKER
+        if not marker.is_file() and not (self.root / "runs").is_dir():
+            shown = ", ".join(sorted(present)[:3]) + (", …" if len(present) > 3 else "")
+            raise StoreError(f"{self.root} is not empty ({shown}) and holds no results of ours: "
+                             "choose another --out, or add --force to write into it")
+        owner = self.owner()
+        if owner is not None and owner != sweep and not fresh:
+            raise StoreError(f"{self.root} holds the results of sweep {owner!r}, not {sweep!r}: choose another --out, "
+                             "add --fresh to move them aside, or --force to mix them")
+
+    def owner(self) -> str | None:
+        """The name of the sweep whose results the folder holds, from its marker (None: unknown)."""
+        try:
+            owner = json.loads((self.root / MARKER).read_text()).get("sweep")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return owner if isinstance(owner, str) else None
+
+    def mark(self, sweep: str) -> None:
+        """Say that the folder holds ``sweep``'s results (see ``claim``)."""
+        write_text(self.root / MARKER, json.dumps({"tool": "denoise-bench", "sweep": sweep}) + "\n")
+
     def move_aside(self) -> Path | None:
         """For ``--fresh``: move the previous records into ``previous-<time>/``; returns that folder."""
         present = [path for path in self._result_paths() if path.exists()]
@@ -103,7 +153,8 @@ class ResultStore:
         return aside
 
     def _result_paths(self) -> list[Path]:
-        names = ["runs", "checkpoints", "results.csv", "config.yaml", "env.json", "leaderboard.md", "report.html", "plots"]
+        names = ["runs", "checkpoints", "results.csv", "config.yaml", "env.json", "leaderboard.md", "report.html", "plots",
+                 MARKER]
         return [self.root / name for name in names]
 
     # ------------------------------------------------------------------ records

@@ -1,25 +1,23 @@
-"""The sweep runner: trains and evaluates every pending cell of a grid, in a process pool, and stores the results."""
+"""The sweep runner: trains and evaluates every pending cell of a grid, here or in worker processes, and stores the results."""
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import queue
-import signal
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-from bench.cell import SweepData, measure_speed, needs_speed, prepare_data, run_cell, start_process
+from bench.cell import (CellEvent, SweepData, check_fits, failed_record, measure_speed, needs_speed, prepare_data, run_cell,
+                        start_process)
 from bench.config import SweepConfig, dump_config
 from bench.grid import Cell, build_cells
 from bench.progress import SweepProgress
 from bench.record import CellRecord
 from bench.store import ResultStore, write_text
+from bench.workers import WorkerPool
 from denoiser.training import pick_device
 
 logger = logging.getLogger(__name__)
@@ -55,16 +53,13 @@ def choose_workers(requested: int, pending: int, threads: int, device: torch.dev
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(config: SweepConfig, root: str, messages: Any, data: SweepData, speed: bool) -> None:
-    # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the workers).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _start_worker(config: SweepConfig, root: str, data: SweepData, speed: bool) -> None:
     start_process(config.threads)
-    _worker.update(config=config, store=ResultStore(Path(root)), messages=messages, data=data,
-                   speed=measure_speed() if speed else None)
+    _worker.update(config=config, store=ResultStore(Path(root)), data=data, speed=measure_speed() if speed else None)
 
 
-def _run_in_worker(cell: Cell) -> CellRecord:
-    return run_cell(cell, _worker["config"], _worker["store"], _worker["data"], _worker["messages"].put, _worker["speed"])
+def _run_in_worker(cell: Cell, report: Callable[[CellEvent], None]) -> CellRecord:
+    return run_cell(cell, _worker["config"], _worker["store"], _worker["data"], report, _worker["speed"])
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -97,12 +92,14 @@ def run_sweep(
     *,
     workers: int = 0,
     fresh: bool = False,
+    force: bool = False,
     console: Any = None,
     live: bool = False,
 ) -> SweepOutcome:
     """Run every cell of ``config`` that has no ``ok`` record under ``root``; write results.csv.
 
-    The data set is loaded (and so checked) once, before anything is written; workers get a copy.
+    The folder is checked (``ResultStore.claim``: a user's other files are never replaced unless
+    ``force``) and the data set loaded (and so checked) once, before anything is written; workers get a copy.
     """
     from rich.console import Console
 
@@ -111,14 +108,17 @@ def run_sweep(
         from bench.cluster import require_submitit
 
         require_submitit()  # before anything is written
-    data = prepare_data(config)
     store = ResultStore(root)
+    store.claim(config.name, fresh=fresh, force=force)
+    data = prepare_data(config)
+    check_fits(config, data)
     store.create()
     if fresh:
         aside = store.move_aside()
         if aside is not None:
             logger.info("--fresh: moved the previous results to %s", aside)
         store.create()
+    store.mark(config.name)
     write_text(root / "config.yaml", dump_config(config))
 
     cells = build_cells(config)
@@ -172,36 +172,13 @@ def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], prog
 
 def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], workers: int,
                  progress: SweepProgress, labels: dict[str, str], data: SweepData) -> None:
-    # spawn, not fork: forking a process whose OpenMP threads already ran can deadlock.
-    context = multiprocessing.get_context("spawn")
-    messages = context.Queue()
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(config, str(store.root), messages, data, needs_speed(config, pending)))
-    try:
-        futures: dict[Future, Cell] = {pool.submit(_run_in_worker, cell): cell for cell in pending}
-        remaining = set(futures)
-        while remaining:
-            done, remaining = wait(remaining, timeout=0.2, return_when=FIRST_COMPLETED)
-            _drain(messages, progress)
-            for future in done:
-                progress.finished(future.result(), labels[futures[future].cell_id])
-        _drain(messages, progress)
-    except BaseException:
-        # Interrupted (Ctrl-C) or broken: stop the running cells now rather than waiting for them.
-        # Finished cells are already on disk, and records are written atomically, so nothing is half-written.
-        processes = list(getattr(pool, "_processes", {}).values())
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join(timeout=10)
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    """The pending cells in ``workers`` spawned processes. A worker killed mid-cell (the OOM killer,
+    ``kill -9``) fails its own cell, recorded with the signal; the others go on."""
 
+    def died(cell: Cell, cause: str) -> None:
+        record = failed_record(cell, config, f"the worker running this cell died ({cause})")
+        store.write_record(record)
+        progress.finished(record, labels[cell.cell_id])
 
-def _drain(messages: Any, progress: SweepProgress) -> None:
-    while True:
-        try:
-            progress.event(messages.get_nowait())
-        except queue.Empty:
-            return
+    pool = WorkerPool(workers, _run_in_worker, _start_worker, (config, str(store.root), data, needs_speed(config, pending)))
+    pool.run(pending, progress.event, lambda cell, record: progress.finished(record, labels[cell.cell_id]), died)

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from denoiser.errors import DenoiserError
+from denoiser.errors import ConfigurationError, DenoiserError
 from denoiser.noise import NoiseModel
 from denoiser.registry import Registry
 
@@ -86,6 +86,13 @@ class Identity(Baseline):
         return noisy
 
 
+def _within(name: str, value: float, upper: float) -> float:
+    """A strength parameter: a number in (0, upper]; beyond it scikit-image overflows or runs for ever."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= upper:
+        raise ConfigurationError(f"{name} must be a number in (0, {upper:g}], got {str(value)[:40]}")
+    return float(value)
+
+
 @BASELINES.register("noisy")
 def noisy() -> Baseline:
     """The noisy input itself: the floor every denoiser must beat (ΔPSNR is measured against it)."""
@@ -109,7 +116,7 @@ class TotalVariation(Baseline):
 @BASELINES.register("tv")
 def tv(weight_per_sigma: float = 1.0) -> Baseline:
     """Total-variation denoising (Chambolle), weight = weight_per_sigma·σ."""
-    return TotalVariation(weight_per_sigma)
+    return TotalVariation(_within("weight_per_sigma", weight_per_sigma, 100.0))
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,7 @@ class NonLocalMeans(Baseline):
 @BASELINES.register("nl-means")
 def nl_means(h_per_sigma: float = 0.8) -> Baseline:
     """Non-local means, h = h_per_sigma·σ, 5×5 patches, search distance 6."""
-    return NonLocalMeans(h_per_sigma)
+    return NonLocalMeans(_within("h_per_sigma", h_per_sigma, 100.0))
 
 
 @dataclass(frozen=True)
@@ -171,7 +178,7 @@ class Bilateral(Baseline):
 @BASELINES.register("bilateral")
 def bilateral(color_per_sigma: float = 2.0, sigma_spatial: float = 1.5) -> Baseline:
     """Bilateral filter, colour σ = color_per_sigma·σ, spatial σ 1.5 pixels."""
-    return Bilateral(color_per_sigma, sigma_spatial)
+    return Bilateral(_within("color_per_sigma", color_per_sigma, 100.0), _within("sigma_spatial", sigma_spatial, 10.0))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,16 @@
 """Errors that carry a one-line message meant for the user, never a traceback."""
 
 
+MAX_MESSAGE = 400  # characters: a message quotes the user's value, which may be huge
+
+
 class DenoiserError(Exception):
-    """Base of every error the command line reports as one line (exit code 2)."""
+    """Base of every error the command line reports as one line (exit code 2); its message is cut
+    to MAX_MESSAGE characters, whatever value it quotes."""
+
+    def __init__(self, message: str = "") -> None:
+        message = str(message)
+        super().__init__(message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…")
 
 
 class ConfigurationError(DenoiserError, ValueError):

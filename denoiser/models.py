@@ -84,6 +84,9 @@ def dae(latent_dim: int = 128, channels: tuple[int, ...] = (32, 64, 128), image_
     return ConvolutionalAutoencoder(latent_dim=latent_dim, channels=tuple(channels), image_size=image_size)
 
 
+MAX_DEPTH = 200  # DnCNN layers: the published networks have 17 to 20
+
+
 class DnCNN(nn.Module):
     """A small DnCNN-style residual network: it predicts the noise and subtracts it.
 
@@ -93,8 +96,8 @@ class DnCNN(nn.Module):
 
     def __init__(self, depth: int = 8, width: int = 32):
         super().__init__()
-        if depth < 3:
-            raise ConfigurationError(f"depth must be at least 3, got {depth}")
+        if not 3 <= depth <= MAX_DEPTH:
+            raise ConfigurationError(f"depth must be between 3 and {MAX_DEPTH}, got {depth}")
         if width < 1:
             raise ConfigurationError(f"width must be at least 1, got {width}")
         layers: list[nn.Module] = [nn.Conv2d(1, width, 3, padding=1), nn.ReLU()]

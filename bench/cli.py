@@ -82,13 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     board = commands.add_parser("leaderboard", parents=[common], help="rank every model of every sweep",
                                 description="Rank every model of every sweep under RESULTS_DIR per data set, noise "
-                                "family and evaluation level (mean ± std over seeds; a cell found in several sweeps counts once).")
+                                "family and evaluation level (mean ± std over seeds; a cell found in several sweeps counts once). "
+                                "Each entry has a 1 − ALPHA Student-t interval of its mean PSNR and SSIM (over seeds; over images "
+                                "with one seed) and says whether a paired bootstrap over the same noisy images tells it from the "
+                                "next entry (json: distinct_from_next, false for the last of a ranking); tables show a run of "
+                                "ties as one shared rank, e.g. 2=.")
     board.add_argument("results_dir", nargs="?", type=Path, default=Path("results"), help="default: %(default)s")
     board.add_argument("--metric", choices=["psnr", "ssim", "mse", "delta_psnr"], default="psnr", help="rank by (default: psnr)")
     board.add_argument("--dataset", help="only this data set")
     board.add_argument("--noise", help="only this evaluation noise family")
     board.add_argument("--level", type=float, help="only this evaluation level")
     board.add_argument("--format", choices=["table", "md", "csv", "json"], default="table", help="default: table")
+    board.add_argument("--alpha", type=float, default=0.05,
+                       help="level of the comparisons between adjacent entries; intervals are 1 − ALPHA (default: %(default)s)")
     board.set_defaults(handler=command_leaderboard)
 
     check = commands.add_parser("check", parents=[common], help="the regression gate: compare a run with a baseline",
@@ -196,7 +202,7 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
 
     rows = leaderboard.read_results(leaderboard.find_results(arguments.results_dir))
     rows = leaderboard.filter_rows(rows, arguments.dataset, arguments.noise, arguments.level)
-    ranked = leaderboard.rank(rows, arguments.metric)
+    ranked = leaderboard.rank(rows, arguments.metric, arguments.alpha)
     if arguments.format == "md":
         print(leaderboard.to_markdown(ranked, arguments.metric, leaderboard.robustness(rows)))
     elif arguments.format == "json":
@@ -218,6 +224,7 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
             console.print(table)
             for note in leaderboard.group_notes(group):
                 console.print(note, markup=False)
+        console.print(leaderboard.uncertainty_note(ranked), markup=False)
         for dataset, group in leaderboard.robustness(rows).groupby("dataset"):
             table = Table(title=f"Robustness · {dataset}: mean PSNR over every evaluation, and the worst", title_justify="left")
             for header in leaderboard.ROBUSTNESS_HEADER:

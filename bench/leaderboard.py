@@ -1,4 +1,9 @@
-"""Rankings from stored rows only: per data set, noise family and evaluation level, across seeds and sweeps."""
+"""Rankings from stored rows only: per data set, noise family and evaluation level, across seeds and sweeps.
+
+Each entry carries an interval of its mean PSNR and SSIM, and whether a paired comparison on the same
+noisy images tells it apart from the next entry (:mod:`bench.stats`); the per-image values for that
+come from the cell records beside each results.csv, never from a re-run.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,13 @@ import logging
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
+from bench import stats
 from bench.published import describe_published, published_for
 from bench.record import describe
+from bench.store import ResultStore
 from denoiser.errors import DenoiserError
 
 logger = logging.getLogger(__name__)
@@ -19,6 +27,8 @@ METRICS = ("psnr", "ssim", "mse", "delta_psnr")
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "mse": False, "delta_psnr": True}
 GROUP = ["dataset", "eval_noise", "eval_level"]
 ENTRY = ["model", "params", "split", "selected_on", "noise", "train_level"]  # one leaderboard entry (seeds are averaged)
+ALPHA = 0.05  # default level of the comparisons; the intervals are 1 − ALPHA (95 %)
+PER_IMAGE = ("psnr_per_image", "ssim_per_image")  # kept in the records, not in results.csv
 
 
 class LeaderboardError(DenoiserError):
@@ -45,12 +55,39 @@ def read_results(paths: Iterable[Path]) -> pd.DataFrame:
         if bad.any():
             raise LeaderboardError(f"not a results table: {column} holds {str(rows[column][bad].iloc[0])[:40]!r}, not a number")
         rows[column] = numbers
-    for column, missing in (("matched", False), ("selected_on", "test"), ("noise_protocol", None), ("tiled", None)):  # older tables
+    for column, missing in (("matched", False), ("selected_on", "test"), ("noise_protocol", None), ("tiled", None),
+                            ("psnr_std", float("nan")), ("ssim_std", float("nan"))):  # older tables
         if column not in rows:
             rows[column] = missing
     rows["matched"] = rows["matched"].fillna(False).astype(bool)
-    rows = rows[rows["status"] == "ok"]
+    rows = rows[rows["status"] == "ok"].reset_index(drop=True)
+    rows = _with_per_image(rows, paths)
     return rows.drop_duplicates(subset=["cell_id", "dataset", "eval_noise", "eval_level"]).reset_index(drop=True)
+
+
+def _level_key(level: float) -> float:
+    """An evaluation level as a lookup key: the CSV parser and JSON may differ in the last bit."""
+    return round(float(level), 9)
+
+
+def _with_per_image(rows: pd.DataFrame, paths: Iterable[Path]) -> pd.DataFrame:
+    """``rows`` with the per-image PSNR and SSIM of each (cell, evaluation), read from the records in
+    ``runs/`` beside each results.csv; None where there is no record, or an older one without them."""
+    found: dict[tuple, tuple[list[float], list[float]]] = {}
+    cell_ids = set(rows["cell_id"])
+    for path in paths:
+        store = ResultStore(Path(path).parent)
+        if not store.runs.is_dir():
+            continue
+        present = sorted(cell_id for cell_id in cell_ids if store.record_path(str(cell_id)).is_file())
+        for record in store.read_records(present):
+            for item in record.evaluations:
+                if item.psnr_per_image:
+                    key = (record.cell_id, item.dataset or record.dataset, item.noise, _level_key(item.level))
+                    found.setdefault(key, (item.psnr_per_image, item.ssim_per_image))
+    keys = zip(rows["cell_id"], rows["dataset"], rows["eval_noise"], rows["eval_level"])
+    values = [found.get((cell_id, dataset, noise, _level_key(level)), (None, None)) for cell_id, dataset, noise, level in keys]
+    return rows.assign(psnr_per_image=[psnr for psnr, _ in values], ssim_per_image=[ssim for _, ssim in values])
 
 
 def find_results(root: Path) -> list[Path]:
@@ -97,13 +134,23 @@ def _unkeyed(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def rank(rows: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
-    """One row per (group, entry): metric means and standard deviations over seeds, ranked within each group."""
+def rank(rows: pd.DataFrame, metric: str = "psnr", alpha: float = ALPHA) -> pd.DataFrame:
+    """One row per (group, entry): metric means and standard deviations over seeds, the 1 − alpha
+    intervals of the mean PSNR and SSIM, ranked within each group; each entry says whether it is
+    distinguishable from the next at level ``alpha`` (False for the last of a group, None where the
+    records hold no per-image values), and ``tied_rank`` is the rank its run of ties shares."""
     if metric not in HIGHER_IS_BETTER:
         raise LeaderboardError(f"unknown metric {metric!r}; valid: {', '.join(HIGHER_IS_BETTER)}")
+    if not 0 < alpha < 1:
+        raise LeaderboardError(f"alpha must be between 0 and 1 (exclusive), got {alpha:g}")
     if rows.empty:
         raise LeaderboardError("no results match")
-    aggregated = _keyed(rows).groupby(GROUP + ENTRY, dropna=False).agg(
+    for column in PER_IMAGE:  # rows built without read_results
+        if column not in rows:
+            rows = rows.assign(**{column: None})
+    grouped = _keyed(rows).groupby(GROUP + ENTRY, dropna=False)
+    runs = [group for _, group in grouped]  # each entry's rows, in the order of the aggregated table below
+    aggregated = grouped.agg(
         **{f"{name}_mean": (name, "mean") for name in METRICS},
         **{f"{name}_std": (name, lambda values: values.std(ddof=0)) for name in METRICS},
         seeds=("seed", lambda values: max(1, values.nunique())),
@@ -112,6 +159,7 @@ def rank(rows: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
         noise_protocol=("noise_protocol", "first"),
         tiled=("tiled", "first"),
     ).reset_index()
+    aggregated = _with_intervals(aggregated, runs, alpha)
     aggregated = _unkeyed(aggregated)
     aggregated["published_psnr"] = [_published_psnr(row) for _, row in aggregated.iterrows()]
     aggregated["leaky"] = [is_leaky(split, selected, isinstance(noise, str)) for split, selected, noise
@@ -119,7 +167,75 @@ def rank(rows: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
     ascending = not HIGHER_IS_BETTER[metric]
     aggregated = aggregated.sort_values(GROUP + [f"{metric}_mean"], ascending=[True, True, True, ascending])
     aggregated["rank"] = aggregated.groupby(GROUP).cumcount() + 1
-    return aggregated.reset_index(drop=True)
+    aggregated = aggregated.reset_index(drop=True)
+    return _with_ties(aggregated, [runs[entry] for entry in aggregated.pop("_entry")], metric, alpha)
+
+
+def _with_intervals(aggregated: pd.DataFrame, runs: list[pd.DataFrame], alpha: float) -> pd.DataFrame:
+    """``<metric>_ci_low`` and ``_ci_high``: the 1 − alpha intervals of the mean PSNR and SSIM; ``alpha``
+    kept for the notes, ``_entry`` for finding each entry's rows again once the table is sorted."""
+    aggregated = aggregated.assign(_entry=range(len(aggregated)), alpha=alpha)
+    for name in ("psnr", "ssim"):
+        half = pd.Series([entry_half_width(run, name, 1 - alpha) for run in runs], index=aggregated.index)
+        aggregated[f"{name}_ci_low"] = aggregated[f"{name}_mean"] - half
+        aggregated[f"{name}_ci_high"] = aggregated[f"{name}_mean"] + half
+    return aggregated
+
+
+def _seed_keys(run: pd.DataFrame) -> list[int | None]:
+    """Training seeds of an entry's rows; None for a classical baseline (no seed)."""
+    return [None if pd.isna(seed) else int(seed) for seed in run["seed"]]
+
+
+def entry_half_width(run: pd.DataFrame, name: str, confidence: float = 1 - ALPHA) -> float:
+    """Half the width of the interval of the mean of ``name`` over one entry's rows (``run``): Student t
+    over its seeds' means where there are several, else over the images of its one run."""
+    per_seed = run.groupby(pd.Series(_seed_keys(run), index=run.index).astype(object), dropna=False)[name].mean()
+    if len(per_seed) > 1:
+        return stats.half_width(per_seed.to_numpy(), confidence)
+    return stats.half_width_from_spread(float(run[f"{name}_std"].mean()), int(run["n_images"].min()), confidence)
+
+
+def _per_image_by_seed(run: pd.DataFrame, metric: str) -> dict[int | None, list[float]] | None:
+    """An entry's per-image values of the ranking metric, one list per training seed (runs of the same
+    seed averaged); None when a row has none. ΔPSNR compares as PSNR (the noisy input is the same for
+    both) and MSE follows from each image's PSNR, so PSNR and SSIM per image are all a record keeps."""
+    column = "ssim_per_image" if metric == "ssim" else "psnr_per_image"
+    by_seed: dict[int | None, list[list[float]]] = {}
+    for seed, values in zip(_seed_keys(run), run[column]):
+        if not isinstance(values, list):
+            return None
+        by_seed.setdefault(seed, []).append(values)
+    averaged = {seed: np.mean(values, axis=0) for seed, values in by_seed.items() if len({len(item) for item in values}) == 1}
+    if len(averaged) != len(by_seed):
+        return None
+    return {seed: (10 ** (-values / 10) if metric == "mse" else values).tolist() for seed, values in averaged.items()}
+
+
+def _with_ties(ranked: pd.DataFrame, runs: list[pd.DataFrame], metric: str, alpha: float) -> pd.DataFrame:
+    """``distinct_from_next`` (a paired bootstrap over the same images, seeds paired where shared:
+    :func:`bench.stats.distinguishable`) and
+    ``tied_rank``: a run of entries, each indistinguishable from the next, shares its first one's rank;
+    ``tied`` marks every entry of such a run."""
+    values = [_per_image_by_seed(run, metric) for run in runs]
+    ranks = ranked["rank"].tolist()
+    last = [position + 1 == len(ranks) or ranks[position + 1] == 1 for position in range(len(ranks))]
+    distinct: list[bool | None] = []
+    tied_rank: list[int] = []
+    for position, place in enumerate(ranks):
+        if last[position]:
+            distinct.append(False)  # no next entry: documented as false
+        elif values[position] is None or values[position + 1] is None:
+            distinct.append(None)  # records without per-image values: unknown
+        else:
+            distinct.append(stats.distinguishable(values[position], values[position + 1], alpha))
+        tied_with_previous = place > 1 and distinct[position - 1] is False
+        tied_rank.append(tied_rank[-1] if tied_with_previous else int(place))
+    ranked["distinct_from_next"] = pd.Series(distinct, index=ranked.index, dtype=object)
+    ranked["tied_rank"] = tied_rank
+    ranked["tied"] = [tied_rank[position] != ranks[position] or (distinct[position] is False and not last[position])
+                      for position in range(len(ranks))]
+    return ranked
 
 
 def _published_psnr(row: pd.Series) -> float | None:
@@ -187,20 +303,40 @@ def _format(mean: float, std: float, seeds: int, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if seeds > 1 else f"{mean:.{digits}f}"
 
 
+def _interval(low: float, high: float, digits: int) -> str:
+    return f"[{low:.{digits}f}, {high:.{digits}f}]" if pd.notna(low) and pd.notna(high) else "–"
+
+
+def rank_cell(row: pd.Series) -> str:
+    """``3``, or ``2=`` for every entry of a run of ties (each indistinguishable from the next), which
+    shares the rank of its first entry: a reader sees at once which gaps are noise."""
+    return f"{row['tied_rank']}=" if row["tied"] else str(row["rank"])
+
+
 DISPLAY = [("PSNR dB", "psnr", 2), ("SSIM", "ssim", 4), ("MSE", "mse", 5), ("ΔPSNR dB", "delta_psnr", 2)]
 
 
 def display_rows(group: pd.DataFrame) -> list[list[str]]:
     """Cells for one ranked group, in the order of :data:`HEADER`."""
     return [
-        [str(row["rank"]), row["entry"]]
-        + [_format(row[f"{key}_mean"], row[f"{key}_std"], row["seeds"], digits) for _, key, digits in DISPLAY]
+        [rank_cell(row), row["entry"]]
+        + [_format(row["psnr_mean"], row["psnr_std"], row["seeds"], 2), _interval(row["psnr_ci_low"], row["psnr_ci_high"], 2)]
+        + [_format(row[f"{key}_mean"], row[f"{key}_std"], row["seeds"], digits) for _, key, digits in DISPLAY[1:]]
         + [str(row["seeds"]), row["sweeps"]]
         for _, row in group.iterrows()
     ]
 
 
-HEADER = ["rank", "model"] + [title for title, _, _ in DISPLAY] + ["seeds", "sweep"]
+HEADER = ["rank", "model", DISPLAY[0][0], "PSNR interval"] + [title for title, _, _ in DISPLAY[1:]] + ["seeds", "sweep"]
+
+
+def uncertainty_note(ranked: pd.DataFrame) -> str:
+    """What the interval column and a rank like ``2=`` mean, at the level the ranking was made with."""
+    alpha = float(ranked["alpha"].iloc[0])
+    return (f"PSNR interval: the {100 * (1 - alpha):g} % Student-t interval of the mean PSNR, over seeds "
+            "(over the images where there is one seed). A rank like 2= marks a tie: each entry of such a run "
+            "cannot be told from the next by a paired bootstrap over the same noisy images, seeds paired "
+            f"where shared (α = {alpha:g}).")
 
 
 def groups(ranked: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
@@ -209,7 +345,8 @@ def groups(ranked: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
 
 
 def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None = None) -> str:
-    lines = [f"# Leaderboard (ranked by {metric}; mean ± std over seeds where there are several)", ""]
+    lines = [f"# Leaderboard (ranked by {metric}; mean ± std over seeds where there are several)", "",
+             uncertainty_note(ranked), ""]
     if ranked["leaky"].any():
         lines += ["Entries marked [leaky] trained on augmented copies of their test images or chose their epoch on them; "
                   "their scores are inflated and not comparable with the others.", ""]
@@ -229,6 +366,8 @@ def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None =
 
 def to_records(ranked: pd.DataFrame) -> list[dict]:
     columns = ["dataset", "eval_noise", "eval_level", "rank", "entry", "model", "params", "noise", "train_level",
-               "split", "selected_on", "leaky"] + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")] + ["seeds", "sweeps", "n_images", "noise_protocol", "tiled", "published_psnr"]
+               "split", "selected_on", "leaky"] + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")] + [
+               f"{name}_ci_{edge}" for name in ("psnr", "ssim") for edge in ("low", "high")] + [
+               "distinct_from_next", "tied_rank", "seeds", "sweeps", "n_images", "noise_protocol", "tiled", "published_psnr"]
     table = ranked[columns].astype(object).where(ranked[columns].notna(), None)
     return table.to_dict(orient="records")

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from bench.leaderboard import ALPHA, entry_half_width  # noqa: E402
 from bench.record import CellRecord, describe  # noqa: E402
 from bench.store import write_atomically  # noqa: E402
 
@@ -42,19 +43,39 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
+def _seed_count(rows: pd.DataFrame) -> int:
+    """Training seeds among ``rows`` (a classical baseline, without one, counts as one)."""
+    return max(1, rows["seed"].nunique())
+
+
+def _with_intervals(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per series and level: the mean of ``metric`` over seeds and half its 95 % interval (over seeds,
+    or over the images where there is one seed), as the leaderboard computes them."""
+    points = [{"series": series, "eval_level": level, "mean": group.groupby(group["seed"].fillna(-1))[metric].mean().mean(),
+               "half": entry_half_width(group, metric, 1 - ALPHA), "seeds": _seed_count(group)}
+              for (series, level), group in rows.groupby(["series", "eval_level"])]
+    return pd.DataFrame(points)
+
+
 def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
-    """PSNR and SSIM against the noise level: each learned model at its own training level, baselines at every level."""
+    """PSNR and SSIM against the noise level: each learned model at its own training level, baselines at
+    every level, with error bars of the 95 % interval of the mean (over seeds; over images with one seed)."""
     matched = rows[(rows["eval_noise"] == family) & (rows["train_level"].isna() | rows["matched"])]
     if matched.empty:
         return None
     matched = matched.assign(series=matched.apply(_series_name, axis=1))
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    palette = dict(zip(sorted(matched["series"].unique()), sns.color_palette(n_colors=matched["series"].nunique())))
     for axis, (metric, label) in zip(axes, [("psnr", "PSNR (dB)"), ("ssim", "SSIM")]):
-        sns.lineplot(data=matched, x="eval_level", y=metric, hue="series", style="series", markers=True,
-                     dashes=False, errorbar="sd", ax=axis)
+        for series, points in _with_intervals(matched, metric).groupby("series"):
+            points = points.sort_values("eval_level")
+            seeds = points["seeds"].max()
+            axis.errorbar(points["eval_level"], points["mean"], yerr=points["half"].fillna(0), marker="o", capsize=3,
+                          color=palette[series], label=f"{series} ({seeds} seed{'s' if seeds > 1 else ''})")
         axis.set_xlabel(_level_label(family))
         axis.set_ylabel(label)
-        axis.set_title(f"{label} vs {family} noise (learned models at their training level)")
+        axis.set_title(f"{label} vs {family} noise (learned models at their training level)\n"
+                       "bars: 95 % interval of the mean, over seeds (over images with one seed)", fontsize=9)
         axis.legend(fontsize=8)
     return _save(figure, out / f"quality_vs_noise_{family}{tag}.png")
 
@@ -87,7 +108,8 @@ def parameter_heatmap(rows: pd.DataFrame, family: str, out: Path, tag: str = "")
 
 
 def robustness_matrix(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
-    """Mean PSNR of each model trained at one level (rows) and evaluated at another (columns)."""
+    """Mean PSNR of each model trained at one level (rows) and evaluated at another (columns); each
+    panel's caption says over how many training seeds the means are taken."""
     learned = rows[(rows["noise"] == family) & (rows["eval_noise"] == family)]
     if learned.empty:
         return None
@@ -99,12 +121,20 @@ def robustness_matrix(rows: pd.DataFrame, family: str, out: Path, tag: str = "")
     for axis in axes.flat[len(series):]:
         axis.axis("off")
     for axis, name in zip(axes.flat, series):
-        table = learned[learned["series"] == name].pivot_table(index="train_level", columns="eval_level", values="psnr", aggfunc="mean")
+        panel = learned[learned["series"] == name]
+        table = panel.pivot_table(index="train_level", columns="eval_level", values="psnr", aggfunc="mean")
         sns.heatmap(table, annot=True, fmt=".1f", cmap="magma", cbar_kws={"label": "PSNR (dB)"}, ax=axis)
         axis.set_xlabel(f"evaluated at {_level_label(family)}")
         axis.set_ylabel("trained at")
-        axis.set_title(name)
+        axis.set_title(f"{name}\n{_seeds_caption(panel)}", fontsize=10)
     return _save(figure, out / f"robustness_matrix_{family}{tag}.png")
+
+
+def _seeds_caption(rows: pd.DataFrame) -> str:
+    """``mean PSNR of 3 seeds``, or ``of 2–3 seeds`` where some (trained, evaluated) cells have fewer."""
+    counts = rows.groupby(["train_level", "eval_level"])["seed"].nunique().clip(lower=1)
+    low, high = int(counts.min()), int(counts.max())
+    return f"mean PSNR of {low if low == high else f'{low}–{high}'} seed{'s' if high > 1 else ''}"
 
 
 def family_matrix(rows: pd.DataFrame, out: Path) -> Path | None:

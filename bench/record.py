@@ -17,6 +17,10 @@ from denoiser.errors import DenoiserError
 
 STATUSES = ("ok", "failed", "skipped")
 _LEVEL_TOLERANCE = 1e-9
+# Per-image metrics are stored to 1e-4 dB and 1e-6 (SPEC §7 asks 1e-4 of the metrics): far below any
+# difference a paired comparison can resolve, and it keeps a record of a few hundred images small.
+PSNR_DECIMALS = 4
+SSIM_DECIMALS = 6
 
 
 class RecordError(DenoiserError):
@@ -53,7 +57,8 @@ def evaluation_name(noise: str | None, level: float | None) -> str:
 
 @dataclass
 class Evaluation:
-    """Metrics of one cell on the test images at one evaluation (noise, level): means and spreads over images."""
+    """Metrics of one cell on the test images at one evaluation (noise, level): means and spreads over images,
+    and the PSNR and SSIM of each image in image order (empty in records written before they were kept)."""
 
     noise: str
     level: float
@@ -70,6 +75,13 @@ class Evaluation:
     protocol: str | None = None  # exactly what the noise was, e.g. "y = x + N(0, σ²), not clipped, σ = 25/255"
     dataset: str | None = None  # where it was scored: the training data's test split, or an evaluation data set
     tiled: str | None = None  # how a fixed-size model (the DAE) ran on whole images
+    psnr_per_image: list[float] = field(default_factory=list)  # dB, one per test image: the paired comparisons' input
+    ssim_per_image: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Lists whether they come from Scores (tuples) or JSON, rounded once, so a record round-trips unchanged.
+        self.psnr_per_image = [round(float(value), PSNR_DECIMALS) for value in self.psnr_per_image]
+        self.ssim_per_image = [round(float(value), SSIM_DECIMALS) for value in self.ssim_per_image]
 
     @property
     def name(self) -> str:
@@ -207,7 +219,7 @@ class CellRecord:
         try:
             evaluations = [Evaluation(**item) for item in values.pop("evaluations", [])]
             record = cls(**values, evaluations=evaluations)
-        except TypeError as error:
+        except (TypeError, ValueError) as error:  # ValueError: a per-image value that is not a number
             raise RecordError(str(error)) from None
         record._check()
         return record
@@ -221,6 +233,10 @@ class CellRecord:
             numbers = (item.level, item.mse, item.psnr, item.ssim, item.psnr_noisy, item.delta_psnr)
             if not isinstance(item.noise, str) or not all(_is_number(value) for value in numbers):
                 raise RecordError(f"evaluation {item.noise!r}: non-numeric metrics")
+            kept = (len(item.psnr_per_image), len(item.ssim_per_image))
+            if kept != (0, 0) and kept != (item.n_images, item.n_images):  # none (an older record), or one per image
+                raise RecordError(f"evaluation {item.name!r}: {len(item.psnr_per_image)} per-image PSNRs and "
+                                  f"{len(item.ssim_per_image)} SSIMs for {item.n_images} images")
         if self.learned and self.train_level is not None and not _is_number(self.train_level):
             raise RecordError("train_level must be a number")
 

@@ -156,6 +156,8 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
                      "their epoch on them (split: augmented-copies, train.select_on: test): their scores are inflated.</p>")
     parts.append("<h2>Leaderboard</h2><p>Ranked by PSNR; click a column to sort.</p>")
     if ranked is not None:
+        parts.append(f"<p>{html.escape(leaderboard.uncertainty_note(ranked))}</p>")
+    if ranked is not None:
         for title, group in leaderboard.groups(ranked):
             notes = "".join(f"<p>{html.escape(note)}</p>" for note in leaderboard.group_notes(group))
             parts.append(f"<h3>{html.escape(title)}</h3>" + notes + _table(leaderboard.HEADER, leaderboard.display_rows(group)))

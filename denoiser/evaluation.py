@@ -16,7 +16,9 @@ Denoiser = Callable[[torch.Tensor], torch.Tensor]  # (N, 1, H, W) noisy → (N, 
 
 @dataclass(frozen=True)
 class Scores:
-    """Aggregated metrics of one denoiser on one (noise, level): means and standard deviations over images."""
+    """Aggregated metrics of one denoiser on one (noise, level): means and standard deviations over images,
+    and the per-image PSNR and SSIM themselves, in image order, so that two denoisers scored on the same
+    noisy images can later be compared image by image (a paired comparison) without scoring them again."""
 
     mse: float
     psnr: float
@@ -26,6 +28,8 @@ class Scores:
     psnr_noisy: float
     ssim_noisy: float
     n_images: int
+    psnr_per_image: tuple[float, ...] = ()
+    ssim_per_image: tuple[float, ...] = ()
 
     @property
     def delta_psnr(self) -> float:
@@ -52,12 +56,13 @@ def _per_image(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor)
 
 
 def _aggregate(values: dict[str, torch.Tensor]) -> Scores:
-    """Means over images, and the spread of PSNR and SSIM."""
+    """Means over images, the spread of PSNR and SSIM, and their per-image values."""
     psnr, ssim = values["psnr"], values["ssim"]
     return Scores(
         mse=values["mse"].mean().item(), psnr=psnr.mean().item(), ssim=ssim.mean().item(),
         psnr_std=psnr.std(correction=0).item(), ssim_std=ssim.std(correction=0).item(),
         psnr_noisy=values["psnr_noisy"].mean().item(), ssim_noisy=values["ssim_noisy"].mean().item(), n_images=len(psnr),
+        psnr_per_image=tuple(psnr.tolist()), ssim_per_image=tuple(ssim.tolist()),
     )
 
 

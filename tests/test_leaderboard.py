@@ -3,8 +3,10 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as reference
 
 from bench import leaderboard
 from bench.record import CellRecord
@@ -114,3 +116,111 @@ def test_failed_rows_are_not_ranked(tmp_path: Path) -> None:
     path = write_sweep(tmp_path / "s", [failed, record("noisy", "noisy", {0.1: 20.0}, train_level=None)])
     assert pd.read_csv(path)["status"].tolist() == ["failed", "ok"]
     assert leaderboard.rank(leaderboard.read_results([path]))["entry"].tolist() == ["noisy"]
+
+
+IMAGES = 40
+
+
+def scored(cell_id: str, model: str, per_image: np.ndarray, *, latent: int | None = None, seed: int | None = 0,
+           train_level: float | None = 0.1) -> dict:
+    """A record at gaussian 0.1 whose per-image PSNRs are ``per_image`` (and SSIMs a fortieth of them)."""
+    item = record(cell_id, model, {0.1: float(per_image.mean())}, latent=latent, seed=seed, train_level=train_level)
+    item["evaluations"][0] |= {
+        "ssim": float(per_image.mean() / 40), "psnr_std": float(per_image.std()), "ssim_std": float(per_image.std() / 40),
+        "n_images": len(per_image), "psnr_per_image": per_image.tolist(), "ssim_per_image": (per_image / 40).tolist()}
+    return item
+
+
+@pytest.fixture
+def images() -> np.ndarray:
+    """The per-image PSNR of a reference model (dB): images differ a lot in difficulty."""
+    return np.random.default_rng(3).normal(25.0, 3.0, IMAGES)
+
+
+def disagreement(seed: int) -> np.ndarray:
+    """Per-image differences between two models of about the same quality (0.5 dB spread)."""
+    return np.random.default_rng(seed).normal(0.0, 0.5, IMAGES)
+
+
+def ranked_sweep(root: Path, records: list[dict]) -> pd.DataFrame:
+    return leaderboard.rank(leaderboard.read_results([write_sweep(root, records)]))
+
+
+def test_two_models_closer_than_their_noise_are_tied(tmp_path: Path, images: np.ndarray) -> None:
+    ranked = ranked_sweep(tmp_path, [
+        scored("small", "dae", images + 0.02 + disagreement(1), latent=16),
+        scored("big", "dae", images + disagreement(2), latent=32),
+        scored("noisy", "noisy", images - 5.0, train_level=None),
+    ])
+    assert ranked["model"].tolist() == ["dae", "dae", "noisy"]
+    assert ranked["distinct_from_next"].tolist() == [False, True, False]  # the last has no next: false
+    assert ranked["tied_rank"].tolist() == [1, 1, 3] and ranked["rank"].tolist() == [1, 2, 3]
+    assert [cells[0] for cells in leaderboard.display_rows(ranked)] == ["1=", "1=", "3"]
+    assert "| 1= | dae latent_dim=16" in leaderboard.to_markdown(ranked, "psnr")
+
+
+def test_two_clearly_different_models_are_not_tied(tmp_path: Path, images: np.ndarray) -> None:
+    ranked = ranked_sweep(tmp_path, [
+        scored("small", "dae", images - 1.5 + disagreement(1), latent=16),
+        scored("big", "dae", images + disagreement(2), latent=32),
+    ])
+    assert ranked["params"].tolist() == ['{"latent_dim": 32}', '{"latent_dim": 16}']
+    assert ranked["distinct_from_next"].tolist() == [True, False]
+    assert [cells[0] for cells in leaderboard.display_rows(ranked)] == ["1", "2"]
+
+
+def test_a_tie_under_a_stricter_alpha_is_a_difference_under_a_looser_one(tmp_path: Path, images: np.ndarray) -> None:
+    records = [scored("small", "dae", images + 0.25 + disagreement(1), latent=16),
+               scored("big", "dae", images + disagreement(2), latent=32)]
+    rows = leaderboard.read_results([write_sweep(tmp_path, records)])
+    verdicts = [leaderboard.rank(rows, alpha=alpha)["distinct_from_next"].iloc[0] for alpha in (0.001, 0.5)]
+    assert verdicts == [False, True]
+
+
+def test_every_entry_has_intervals_and_a_verdict_in_json(tmp_path: Path, images: np.ndarray,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    write_sweep(tmp_path / "results" / "s", [
+        scored("small-0", "dae", images - 0.3 + disagreement(1), latent=16, seed=0),
+        scored("small-1", "dae", images + 0.2 + disagreement(2), latent=16, seed=1),
+        scored("big-0", "dae", images + disagreement(3), latent=32, seed=0),
+        scored("big-1", "dae", images + 0.1 + disagreement(4), latent=32, seed=1),
+        scored("noisy", "noisy", images - 5.0, train_level=None),
+    ])
+    code, stdout, _ = bench_here(capsys, "leaderboard", str(tmp_path / "results"), "--format", "json")
+    entries = json.loads(stdout)
+    assert code == 0 and len(entries) == 3
+    for entry in entries:
+        assert entry["psnr_ci_low"] <= entry["psnr_mean"] <= entry["psnr_ci_high"], entry["entry"]
+        assert entry["ssim_ci_low"] <= entry["ssim_mean"] <= entry["ssim_ci_high"], entry["entry"]
+        assert isinstance(entry["distinct_from_next"], bool), entry["entry"]
+    big = entries[0]
+    seed_means = [(images + disagreement(3)).mean(), (images + 0.1 + disagreement(4)).mean()]
+    expected = reference.t.interval(0.95, 1, loc=np.mean(seed_means), scale=reference.sem(seed_means))
+    assert big["seeds"] == 2 and (big["psnr_ci_low"], big["psnr_ci_high"]) == pytest.approx(expected, abs=1e-3)
+    assert entries[-1]["distinct_from_next"] is False
+    code, stdout, _ = bench_here(capsys, "leaderboard", str(tmp_path / "results"))
+    text = " ".join(stdout.split())  # the note wraps at the terminal's width
+    assert code == 0 and "PSNR interval" in text and "(α = 0.05)" in text
+
+
+def test_per_image_values_stay_in_the_records_not_in_results_csv(tmp_path: Path, images: np.ndarray) -> None:
+    path = write_sweep(tmp_path, [scored("big", "dae", images, latent=32)])
+    assert not any("per_image" in column for column in pd.read_csv(path).columns)
+    stored = json.loads((tmp_path / "runs" / "big.json").read_text())
+    assert stored["evaluations"][0]["psnr_per_image"] == [round(value, 4) for value in images]
+
+
+def test_records_without_per_image_values_get_intervals_but_no_verdict(two_sweeps: Path) -> None:
+    ranked = leaderboard.rank(leaderboard.read_results(leaderboard.find_results(two_sweeps)))
+    at_01 = ranked[ranked["eval_level"] == 0.1]
+    assert at_01["distinct_from_next"].tolist() == [None, None, None, False]
+    big = at_01[at_01["entry"] == "dae latent_dim=128 (trained gaussian 0.1)"].iloc[0]
+    assert big["psnr_ci_low"] < 27.0 < big["psnr_ci_high"]  # Student t over its two seeds, 26 and 28
+    noisy = at_01[at_01["entry"] == "noisy"].iloc[0]  # one run: over its images, whose spread is 0 here
+    assert noisy["psnr_ci_low"] == noisy["psnr_mean"] == noisy["psnr_ci_high"]
+
+
+@pytest.mark.parametrize("alpha", ["0", "1", "-0.1", "nan"])
+def test_an_alpha_outside_zero_and_one_is_one_line(two_sweeps: Path, capsys: pytest.CaptureFixture, alpha: str) -> None:
+    code, _, stderr = bench_here(capsys, "leaderboard", str(two_sweeps), f"--alpha={alpha}")
+    assert code == 2 and "alpha must be between 0 and 1" in stderr and len(stderr.strip().splitlines()) == 1

@@ -116,3 +116,21 @@ def test_a_cell_records_its_threads_its_speed_ratio_and_its_progress(tmp_path: P
     for event in events:
         progress.event(event)
     progress.finished(record, cell.label())
+
+
+def test_per_image_metrics_round_trip_rounded_and_old_records_without_them_still_load() -> None:
+    scored = evaluation("gaussian", 0.1, 24.0)
+    scored.psnr_per_image, scored.ssim_per_image, scored.n_images = [23.123456789, 24.9], [0.51234567, 0.6], 2
+    stored = json.loads(learned_record(evaluations=[scored]).to_json())
+    again = CellRecord.from_dict(stored)
+    assert again.evaluations[0].psnr_per_image == [23.1235, 24.9] and again.evaluations[0].ssim_per_image == [0.512346, 0.6]
+    assert CellRecord.from_dict(json.loads(again.to_json())) == again  # rounding is done once
+    for item in stored["evaluations"]:  # a record written before per-image metrics were kept
+        del item["psnr_per_image"], item["ssim_per_image"]
+    assert CellRecord.from_dict(stored).evaluations[0].psnr_per_image == []
+    stored["evaluations"][0] |= {"psnr_per_image": [23.0, 24.0], "ssim_per_image": [0.5]}
+    with pytest.raises(RecordError, match="2 per-image PSNRs and 1 SSIMs"):
+        CellRecord.from_dict(stored)
+    stored["evaluations"][0] |= {"ssim_per_image": ["high", "low"]}
+    with pytest.raises(RecordError):
+        CellRecord.from_dict(stored)

@@ -85,6 +85,9 @@ def test_a_checkpoint_reproduces_its_record(ci_sweep: Path) -> None:
     scores = score(test_set.images, noisy, denoise(model, noisy))
     stored = next(item for item in record["evaluations"] if item["level"] == record["train_level"])
     assert scores.psnr == pytest.approx(stored["psnr"], abs=1e-6)
+    # per image, in image order, to the 1e-4 dB a record keeps: what the leaderboard's paired comparisons read
+    assert stored["psnr_per_image"] == pytest.approx(list(scores.psnr_per_image), abs=1e-4)
+    assert len(stored["ssim_per_image"]) == stored["n_images"] == len(test_set.images)
 
 
 def test_a_second_run_trains_nothing(ci_copy: Path) -> None:

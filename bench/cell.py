@@ -26,7 +26,7 @@ from denoiser.design_loop import SpeedComparison, compare_with_design
 from denoiser.evaluation import evaluate, evaluate_whole, evaluation_seed
 from denoiser.memory import keep_freed_memory
 from denoiser.models import count_parameters, create_model
-from denoiser.training import EpochReport, denoise_whole, pick_device, train
+from denoiser.training import EpochReport, denoise_whole, deterministic_kernels, pick_device, train
 
 logger = logging.getLogger(__name__)
 
@@ -136,33 +136,35 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
         record.train_protocol = config.make_noise(cell.noise, cell.train_level).protocol
     record.device, record.n_train, record.n_test = str(device), len(data.train), len(test_set)
     record.n_validation = len(data.validation)
+    record.deterministic = config.deterministic
     label = cell.label()
     start = time.perf_counter()
     tiling = None
     try:
-        if cell.learned:
-            estimate, tiling = _train(cell, config, store, data, device, record, report, speed)
-        else:
-            report(CellEvent(cell.cell_id, label, None))
-            baseline = create_baseline(cell.model, **cell.params)
-            baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
-            estimate = baseline
-        evaluation_start = time.perf_counter()
-        sets = ([(config.data.label, None)] if config.evaluation.test_split else []) + list(data.whole.items())
-        for dataset, whole in sets:
-            for family, levels in config.eval_noise.items():
-                for level in levels:
-                    noise = config.make_noise(family, level)
-                    seed = evaluation_seed(config.evaluation.seed, noise)
-                    denoiser = lambda noisy: estimate(noisy, noise)  # noqa: E731
-                    scores = (evaluate(denoiser, test_set.images, noise, seed) if whole is None
-                              else evaluate_whole(denoiser, whole, noise, seed))
-                    record.evaluations.append(Evaluation(
-                        noise=family, level=level, **scores.__dict__, delta_psnr=scores.delta_psnr, protocol=noise.protocol,
-                        settings=None if cell.learned else baseline.settings(noise), dataset=dataset,
-                        tiled=tiling if whole is not None else None,
-                    ))
-        record.eval_seconds = time.perf_counter() - evaluation_start
+        with deterministic_kernels(config.deterministic):  # on CUDA: identical records run to run
+            if cell.learned:
+                estimate, tiling = _train(cell, config, store, data, device, record, report, speed)
+            else:
+                report(CellEvent(cell.cell_id, label, None))
+                baseline = create_baseline(cell.model, **cell.params)
+                baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
+                estimate = baseline
+            evaluation_start = time.perf_counter()
+            sets = ([(config.data.label, None)] if config.evaluation.test_split else []) + list(data.whole.items())
+            for dataset, whole in sets:
+                for family, levels in config.eval_noise.items():
+                    for level in levels:
+                        noise = config.make_noise(family, level)
+                        seed = evaluation_seed(config.evaluation.seed, noise)
+                        denoiser = lambda noisy: estimate(noisy, noise)  # noqa: E731
+                        scores = (evaluate(denoiser, test_set.images, noise, seed) if whole is None
+                                  else evaluate_whole(denoiser, whole, noise, seed))
+                        record.evaluations.append(Evaluation(
+                            noise=family, level=level, **scores.__dict__, delta_psnr=scores.delta_psnr, protocol=noise.protocol,
+                            settings=None if cell.learned else baseline.settings(noise), dataset=dataset,
+                            tiled=tiling if whole is not None else None,
+                        ))
+            record.eval_seconds = time.perf_counter() - evaluation_start
     except BaselineUnavailable as error:
         record.status, record.error = "skipped", str(error)
     except Exception as error:  # noqa: BLE001 - a failing cell is recorded, not fatal to the sweep

@@ -149,6 +149,7 @@ class SweepConfig:
     device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1, …
     workers: int = 0  # parallel cells; 0: as many as the cores allow at `threads` each
     threads: int = 1  # torch threads of every cell; fixed, so a cell's numbers never depend on the worker layout
+    deterministic: bool = True  # CUDA: deterministic cuDNN and cuBLAS kernels (the CPU's are already); false for speed
     speed_reference: bool = False  # each worker also times the trainer against the founding design's loop, for `bench check`
     executor: str = "local"  # local (a process pool) or submitit (a Slurm job array)
     submitit: SubmititConfig = field(default_factory=SubmititConfig)

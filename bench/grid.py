@@ -71,9 +71,12 @@ def build_cells(config: SweepConfig) -> list[Cell]:
             expand_parameters(model, params), config.noise.items(), config.seeds
         ):
             for level in levels:
+                device = resolve_device(config.device)
                 identity = shared | {
                     "model": model, "params": combination, "noise": family, "level": level, "seed": seed,
-                    "train": config.to_dict()["train"], "device": resolve_device(config.device),
+                    "train": config.to_dict()["train"], "device": device,
                 }
+                if device.startswith("cuda"):  # the CPU's kernels are deterministic either way: its ids stay
+                    identity["deterministic"] = config.deterministic
                 cells.append(Cell(f"{model}-{_digest(identity)}", model, combination, True, family, level, seed))
     return cells

@@ -106,6 +106,7 @@ class CellRecord:
     error: str | None = None
     device: str | None = None
     threads: int | None = None  # torch threads the cell ran with: fixed by the config, never by the layout
+    deterministic: bool | None = None  # deterministic kernels were required (config `deterministic`)
     n_train: int | None = None
     n_validation: int | None = None
     n_test: int | None = None

@@ -7,8 +7,10 @@ Losses reach the host once per epoch, not once per step.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -58,6 +60,24 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+@contextlib.contextmanager
+def deterministic_kernels(enabled: bool = True):
+    """Within: torch's deterministic algorithms, cuDNN without autotuning, and the cuBLAS workspace
+    setting its deterministic mode needs, so two runs of a cell on one GPU give identical numbers.
+    Without (``enabled=False``): cuDNN may autotune, for speed. The previous settings come back after."""
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+                torch.backends.cudnn.benchmark)
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts, in this process
+    torch.use_deterministic_algorithms(enabled)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = enabled, not enabled
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[1], previous[2]
 
 
 def _synchronize(device: torch.device) -> None:

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -89,3 +91,32 @@ def test_patch_training_draws_fresh_seeded_crops_of_large_images() -> None:
     two = train(create_model("dncnn", depth=3, width=4), images[:2], images[2:], create_noise("gaussian", 0.1), epochs=2,
                 patience=0, device="cpu", patch_size=16, patches_per_epoch=40, batch_size=8)
     assert one.train_losses == two.train_losses and one.validation_losses == two.validation_losses
+
+
+def test_deterministic_kernels_are_required_within_and_restored_after() -> None:
+    from denoiser.training import deterministic_kernels
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
+    with deterministic_kernels(True):
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+        assert not torch.backends.cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] in (":4096:8", ":16:8")
+    with deterministic_kernels(False):
+        assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.benchmark
+    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == before
+
+
+def test_two_trainings_under_deterministic_kernels_are_identical(device: torch.device, generator: torch.Generator) -> None:
+    """On the GPU this is what `deterministic: true` buys: the same weights, bit for bit, run to run."""
+    from denoiser.training import deterministic_kernels
+
+    images = torch.rand(48, 1, 64, 64, generator=generator)
+    states = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = create_model("dae", latent_dim=8)
+        with deterministic_kernels(True):
+            train(model, images[:32], images[32:], create_noise("gaussian", level=0.1), epochs=2, batch_size=16,
+                  patience=0, seed=0, device=device)
+        states.append({name: tensor.cpu() for name, tensor in model.state_dict().items()})
+    assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])

@@ -42,6 +42,11 @@ def load_checkpoint(path: Path) -> torch.nn.Module:
     if not isinstance(checkpoint["model"], str) or not isinstance(checkpoint["params"], dict) \
             or not isinstance(checkpoint["state_dict"], dict):
         raise CheckpointError(f"{path}: not a checkpoint (model must be a name, params and state_dict mappings)")
+    module = checkpoint.get("module")
+    if checkpoint["model"] not in MODELS and isinstance(module, str) and module != "denoiser.models":
+        from denoiser.plugins import load_plugins
+
+        load_plugins([module])  # the plugin that defined the model; one line if it cannot be imported
     if checkpoint["model"] not in MODELS:
         raise CheckpointError(f"{path}: unknown model {checkpoint['model']!r}; valid: {', '.join(MODELS.names())}")
     try:

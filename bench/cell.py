@@ -21,11 +21,12 @@ from bench.grid import Cell
 from bench.record import CellRecord, Evaluation
 from bench.store import ResultStore, write_atomically
 from denoiser.baselines import BaselineUnavailable, create_baseline
-from denoiser.data import ImageSet, augment, load_dataset, load_native, split, split_three
+from denoiser.data import ImageSet, augment, load_dataset, load_native, load_pairs, split, split_three
 from denoiser.design_loop import SpeedComparison, compare_with_design
-from denoiser.evaluation import evaluate, evaluate_whole, evaluation_seed
+from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evaluation_seed
 from denoiser.memory import keep_freed_memory
-from denoiser.models import count_parameters, create_model
+from denoiser.models import MODELS, count_parameters, create_model
+from denoiser.noise import EstimatedNoise
 from denoiser.training import EpochReport, denoise_whole, deterministic_kernels, pick_device, train
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class SweepData:
     validation: ImageSet
     test: ImageSet
     whole: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # evaluation sets: name → (1, 1, H, W) images
+    pairs: dict[str, list[tuple[str, torch.Tensor, torch.Tensor]]] = field(default_factory=dict)  # name → (name, clean, noisy)
 
 
 def prepare_data(config: SweepConfig) -> SweepData:
@@ -61,18 +63,18 @@ def prepare_data(config: SweepConfig) -> SweepData:
     images = load_dataset(data.dataset, **data.params)
     augmented = augment(images, data.augment_copies, seed=data.seed)
     whole = {name: [image for _, image in load_native(spec.dataset, **spec.params)]
-             for name, spec in config.evaluation.datasets.items()}
+             for name, spec in config.evaluation.datasets.items() if spec.dataset != "pairs"}
+    pairs = {name: load_pairs(**spec.params) for name, spec in config.evaluation.datasets.items() if spec.dataset == "pairs"}
     if data.validation_fraction == 0:  # only with train.select_on: test (the founding design): no validation split
         train, test = split(augmented, data.split, data.test_fraction, seed=data.seed)
-        return SweepData(train, test, test, whole)
-    return SweepData(*split_three(augmented, data.split, data.test_fraction, data.validation_fraction, seed=data.seed), whole)
+        return SweepData(train, test, test, whole, pairs)
+    return SweepData(*split_three(augmented, data.split, data.test_fraction, data.validation_fraction, seed=data.seed),
+                     whole, pairs)
 
 
 def check_fits(config: SweepConfig, data: SweepData) -> None:
     """Refuse, before any cell runs, a model whose fixed input size (the DAE's ``image_size``) or a
     training patch larger than the data set's images: otherwise every learned cell would fail alike."""
-    from denoiser.models import MODELS
-
     height, width = data.train.images.shape[-2:]
     for name, params in config.models.items():
         if name not in MODELS:
@@ -87,10 +89,14 @@ def check_fits(config: SweepConfig, data: SweepData) -> None:
         raise ConfigError(f"train.patch_size: {config.train.patch_size} is larger than the data set's {height}×{width} images")
 
 
-def start_process(threads: int) -> None:
-    """What every process that runs cells does first: the memory setting and the cell's thread count."""
+def start_process(threads: int, plugins: list[str] = ()) -> None:
+    """What every process that runs cells does first: the memory setting, the cell's thread count,
+    and the plugins (a spawned worker or a submitit task imports only the package)."""
+    from denoiser.plugins import load_plugins
+
     keep_freed_memory()  # a spawned process starts with glibc's defaults
     torch.set_num_threads(threads)
+    load_plugins(plugins)
 
 
 def measure_speed() -> SpeedComparison:
@@ -164,6 +170,13 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
                             settings=None if cell.learned else baseline.settings(noise), dataset=dataset,
                             tiled=tiling if whole is not None else None,
                         ))
+            for dataset, pairs in data.pairs.items():  # real noise: scored once, each image at its estimated σ
+                scores, sigmas = evaluate_pairs(estimate, pairs)
+                record.evaluations.append(Evaluation(
+                    noise=EstimatedNoise.family, level=round(sum(sigmas) / len(sigmas), 6), **scores.__dict__,
+                    delta_psnr=scores.delta_psnr, protocol=EstimatedNoise(0.0).protocol, dataset=dataset, tiled=tiling,
+                    settings={"sigma_estimator": EstimatedNoise.estimator, "sigma_per_image": [round(sigma, 6) for sigma in sigmas]},
+                ))
             record.eval_seconds = time.perf_counter() - evaluation_start
     except BaselineUnavailable as error:
         record.status, record.error = "skipped", str(error)
@@ -237,5 +250,6 @@ def save_checkpoint(store: ResultStore, cell: Cell, model: torch.nn.Module) -> N
     """state_dict plus the model's name and parameters: loadable with ``weights_only=True``."""
     buffer = io.BytesIO()
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    torch.save({"model": cell.model, "params": cell.params, "state_dict": state}, buffer)
+    module = MODELS.get(cell.model).module  # a plugin's model is loaded again by importing it (bench denoise, report)
+    torch.save({"model": cell.model, "params": cell.params, "state_dict": state, "module": module}, buffer)
     write_atomically(store.checkpoint_path(cell.cell_id), buffer.getvalue())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="no live display; warnings and errors only")
     common.add_argument("-v", "--verbose", action="store_true", help="debug log lines")
+    common.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first: it registers models, baselines, data sets or noise models "
+                        "(repeatable; also a config's plugins: list, and installed entry points)")
 
     parser = _Parser(
         prog="python -m bench",
@@ -172,12 +176,12 @@ def command_list(arguments: argparse.Namespace, live: bool) -> int:
     for title, registry in [("models (learned)", MODELS), ("classical baselines", BASELINES),
                             ("noise models (one severity level each)", NOISE), ("data sets", DATASETS)]:
         table = Table(title=title, title_justify="left")
-        for header in ("name", "parameters (defaults)", "description"):
+        for header in ("name", "parameters (defaults)", "description", "from"):
             table.add_column(header)
         for entry in registry:
             parameters = ", ".join(name if default is inspect.Parameter.empty else f"{name}={default!r}"
                                    for name, default in entry.parameters.items())
-            table.add_row(entry.name, parameters or "-", entry.summary)
+            table.add_row(entry.name, parameters or "-", entry.summary, entry.origin)
         console.print(table)
     return EXIT_OK
 
@@ -250,6 +254,8 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
         raise DenoiserError(f"--workers must be ≥ 0, got {arguments.workers}")
     overrides = arguments.overrides + ([f"executor={arguments.executor}"] if arguments.executor else [])
     config = load_config(arguments.config, overrides)
+    if arguments.plugins:  # the workers and submitit tasks import them too
+        config = dataclasses.replace(config, plugins=list(dict.fromkeys([*config.plugins, *arguments.plugins])))
     root = arguments.out or default_output(config)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops a sweep as Ctrl-C does
     try:
@@ -284,6 +290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     live = configure_logging(arguments.quiet, arguments.verbose)
     try:
+        from denoiser.plugins import load_plugins
+
+        load_plugins(arguments.plugins)
         return arguments.handler(arguments, live)
     except DenoiserError as error:
         print(f"error: {_one_line(str(error))}", file=sys.stderr)

@@ -39,7 +39,7 @@ def require_submitit() -> Any:
 def run_cell_task(config: SweepConfig, root: str, cell: Cell) -> CellRecord:
     """One task of the array: load the data, run the cell with the config's threads (as a local
     worker does, so the numbers match), write its record (in the shared folder)."""
-    start_process(config.threads)
+    start_process(config.threads, config.plugins)
     speed = measure_speed() if needs_speed(config, [cell]) else None
     return run_cell(cell, config, ResultStore(Path(root)), prepare_data(config), lambda event: None, speed)
 

@@ -149,6 +149,7 @@ class SweepConfig:
     device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1, …
     workers: int = 0  # parallel cells; 0: as many as the cores allow at `threads` each
     threads: int = 1  # torch threads of every cell; fixed, so a cell's numbers never depend on the worker layout
+    plugins: list[str] = field(default_factory=list)  # modules imported first: they register outside models, baselines, …
     deterministic: bool = True  # CUDA: deterministic cuDNN and cuBLAS kernels (the CPU's are already); false for speed
     speed_reference: bool = False  # each worker also times the trainer against the founding design's loop, for `bench check`
     executor: str = "local"  # local (a process pool) or submitit (a Slurm job array)
@@ -281,11 +282,23 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 def load_config(path: Path | None, overrides: list[str] = ()) -> SweepConfig:
     """Read, override, type-check and validate a sweep configuration."""
-    tree = read_yaml(path) if path is not None else {}
+    return config_from_tree(read_yaml(path) if path is not None else {}, overrides)
+
+
+def config_from_tree(tree: dict[str, Any], overrides: list[str] = ()) -> SweepConfig:
+    """Override, type-check and validate a configuration given as a mapping (a parsed file, or the API's dict).
+
+    The plugins it names (and the installed entry points) are imported first, so that the names
+    they register are valid here."""
+    from denoiser.plugins import load_plugins
+
     for text in overrides:
         keys, value = parse_override(text)
         _apply_override(tree, keys, value, text)
-    config = _build(SweepConfig, tree)
+    plugins = tree.get("plugins", [])
+    config = _build(SweepConfig, tree) if not isinstance(plugins, list) else None  # a wrong type: the usual message
+    load_plugins([module for module in plugins if isinstance(module, str)] if isinstance(plugins, list) else [])
+    config = config or _build(SweepConfig, tree)
     validate(config)
     return config
 
@@ -389,13 +402,13 @@ def _check_whole_images(evaluation: EvaluationConfig) -> None:
             raise ConfigError(f"{key}: a data set name must be one non-empty line")
         if spec.dataset not in NATIVE_DATASETS:
             raise ConfigError(f"{key}.dataset: {_show(spec.dataset)} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
-        accepted = ("path", "limit") if spec.dataset == "folder" else ("limit",)
+        accepted = ("path", "limit") if spec.dataset in ("folder", "pairs") else ("limit",)
         for parameter in spec.params:
             if parameter not in accepted:
                 raise ConfigError(f"{key}.params.{parameter}: no such parameter; valid: {', '.join(accepted)}")
         path = spec.params.get("path")
-        if spec.dataset == "folder" and not isinstance(path, str):
-            raise ConfigError(f"{key}.params.path: the folder data set needs a path to a folder of images")
+        if spec.dataset in ("folder", "pairs") and not isinstance(path, str):
+            raise ConfigError(f"{key}.params.path: the {spec.dataset} data set needs a path to a folder of images")
         if path is not None and not Path(path).is_dir():
             raise ConfigError(f"{key}.params.path: {path} is not a folder")
         limit = spec.params.get("limit")

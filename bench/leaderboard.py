@@ -121,7 +121,7 @@ def entry_name(row: pd.Series) -> str:
 
 def _keyed(rows: pd.DataFrame) -> pd.DataFrame:
     """Empty entry keys filled (baselines have no training noise or level), so that groupby keeps them."""
-    return rows.assign(noise=rows["noise"].fillna(""), train_level=rows["train_level"].fillna(-1.0),
+    return rows.assign(noise=rows["noise"].astype(object).fillna(""), train_level=rows["train_level"].fillna(-1.0),
                        params=rows["params"].fillna("{}"), selected_on=rows["selected_on"].astype(object).fillna(""))
 
 

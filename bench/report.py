@@ -88,6 +88,8 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
     clean = test_set.images
     examples: dict[str, list[dict[str, Any]]] = {}
     for (family, level), group in learned.groupby(["eval_noise", "eval_level"]):
+        if family not in config.eval_noise:  # real noise of a pairs data set: nothing to draw on the test split
+            continue
         best = group.sort_values("psnr", ascending=False).iloc[0]
         path = store.checkpoint_path(best["cell_id"])
         if not path.is_file():

@@ -54,7 +54,7 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(config: SweepConfig, root: str, data: SweepData, speed: bool) -> None:
-    start_process(config.threads)
+    start_process(config.threads, config.plugins)
     _worker.update(config=config, store=ResultStore(Path(root)), data=data, speed=measure_speed() if speed else None)
 
 

@@ -13,6 +13,12 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "DATASETS": "denoiser.data",
+    "register_dataset": "denoiser.data",
+    "register_model": "denoiser.models",
+    "register_noise": "denoiser.noise",
+    "register_baseline": "denoiser.baselines",
+    "BASELINES": "denoiser.baselines",
+    "load_plugins": "denoiser.plugins",
     "ImageSet": "denoiser.data",
     "augment": "denoiser.data",
     "load_dataset": "denoiser.data",

@@ -21,6 +21,7 @@ was the better of 1–3 across both levels).
 
 from __future__ import annotations
 
+import inspect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -68,6 +69,50 @@ class Baseline:
 
 
 BASELINES: Registry[Baseline] = Registry("baseline")
+
+
+@dataclass(frozen=True)
+class FunctionBaseline(Baseline):
+    """A classical method given as a callable ``method(noisy, noise, **params) -> estimate`` on a batch
+    (N, 1, H, W) in [0, 1], with the noise model (``noise.equivalent_sigma`` is its σ)."""
+
+    method: Callable[..., Any] = None  # type: ignore[assignment]
+    params: dict[str, Any] = None  # type: ignore[assignment]
+
+    def settings(self, noise: NoiseModel) -> dict[str, Any]:
+        return {**self.params, "sigma": noise.equivalent_sigma}
+
+    def function(self) -> Callable[..., Any]:
+        return self.method
+
+    def __call__(self, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
+        estimate = self.method(noisy, noise, **self.params)
+        estimate = torch.as_tensor(np.asarray(estimate) if not isinstance(estimate, torch.Tensor) else estimate)
+        if tuple(estimate.shape) != tuple(noisy.shape):
+            raise DenoiserError(f"baseline returned shape {tuple(estimate.shape)} for input {tuple(noisy.shape)}")
+        return estimate.to(noisy.dtype).cpu()
+
+
+def register_baseline(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register a classical method, any callable ``(noisy, noise, **params) -> estimate``.
+
+    Its keyword parameters after the first two become the baseline's parameters (a sweep axis when
+    given as a list), checked against their defaults' types as the built-in ones are."""
+
+    def decorate(method: Callable[..., Any]) -> Callable[..., Any]:
+        parameters = list(inspect.signature(method).parameters.values())
+        if len(parameters) < 2:
+            raise ConfigurationError(f"baseline {name!r}: a classical method takes (noisy, noise, **params)")
+
+        def factory(**params: Any) -> Baseline:
+            return FunctionBaseline(method=method, params=params)
+
+        factory.__signature__ = inspect.Signature(parameters[2:])  # type: ignore[attr-defined]
+        factory.__module__, factory.__qualname__, factory.__doc__ = method.__module__, method.__qualname__, method.__doc__
+        BASELINES.register(name)(factory)
+        return method
+
+    return decorate
 
 
 def create_baseline(name: str, **params: Any) -> Baseline:

@@ -60,6 +60,11 @@ class ImageSet:
 DATASETS: Registry[ImageSet] = Registry("data set")
 
 
+def register_dataset(name: str):  # noqa: ANN201 - a decorator
+    """Decorator: register a data set: a factory returning an ImageSet from keyword parameters, as ``@register_dataset("name")``."""
+    return DATASETS.register(name)
+
+
 def _transforms():  # noqa: ANN202 - a module
     """torchvision's functional transforms, imported on first use: importing torchvision takes about
     2 s, and the processes that only train and evaluate (pool workers, submitit tasks) never need it."""
@@ -223,7 +228,43 @@ def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = 
 
 # ----------------------------------------------------------------------------- whole images (native resolution)
 
-NATIVE_DATASETS = ("folder", "skimage-natural")
+NATIVE_DATASETS = ("folder", "skimage-natural", "pairs")
+
+
+def load_pairs(path: str, limit: int | None = None) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """Clean and noisy images of the same scenes, the noise already in them (real camera noise in the
+    style of SIDD, or a user's own corrupted set): ``[(name, clean, noisy), …]``, each (1, 1, H, W).
+
+    Either one folder of ``NAME_clean.EXT`` and ``NAME_noisy.EXT`` files, or a folder with two
+    parallel folders ``clean/`` and ``noisy/`` of the same file names."""
+    _check_limit(limit)
+    directory = Path(path)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: no such folder")
+    if (directory / "clean").is_dir() and (directory / "noisy").is_dir():
+        clean_files = {file.name: file for file in _image_files(directory / "clean")}
+        noisy_files = {file.name: file for file in _image_files(directory / "noisy")}
+        names = sorted(clean_files)
+        missing = [name for name in names if name not in noisy_files]
+        where = "noisy/"
+    else:
+        files = _image_files(directory)
+        clean_files = {file.stem[: -len("_clean")]: file for file in files if file.stem.endswith("_clean")}
+        noisy_files = {file.stem[: -len("_noisy")]: file for file in files if file.stem.endswith("_noisy")}
+        names = sorted(clean_files)
+        missing = [f"{name}_noisy" for name in names if name not in noisy_files]
+        where = "the folder"
+    if not names:
+        raise DataError(f"{directory}: no pairs (NAME_clean.EXT with NAME_noisy.EXT, or clean/ and noisy/ folders)")
+    if missing:
+        raise DataError(f"{directory}: {len(missing)} clean image(s) without a noisy one in {where}, e.g. {missing[0]}")
+    pairs = []
+    for name in names[:limit] if limit is not None else names:
+        clean, noisy = read_image(clean_files[name]), read_image(noisy_files[name])
+        if clean.shape != noisy.shape:
+            raise DataError(f"{noisy_files[name]}: {tuple(noisy.shape[1:])} pixels, its clean image {tuple(clean.shape[1:])}")
+        pairs.append((name, clean.unsqueeze(0), noisy.unsqueeze(0)))
+    return pairs
 
 
 def load_native(name: str, path: str | None = None, limit: int | None = None) -> list[tuple[str, torch.Tensor]]:
@@ -242,6 +283,8 @@ def load_native(name: str, path: str | None = None, limit: int | None = None) ->
         import skimage.data
 
         files = [Path(skimage.data.__file__).parent / photograph for photograph in SKIMAGE_PHOTOGRAPHS]
+    elif name == "pairs":
+        raise ConfigurationError("the pairs data set holds its own noise: load it with load_pairs")
     else:
         raise ConfigurationError(f"data set {name!r} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
     files = files[:limit] if limit is not None else files

@@ -5,11 +5,11 @@ MAX_MESSAGE = 400  # characters: a message quotes the user's value, which may be
 
 
 class DenoiserError(Exception):
-    """Base of every error the command line reports as one line (exit code 2); its message is cut
-    to MAX_MESSAGE characters, whatever value it quotes."""
+    """Base of every error the command line reports as one line (exit code 2); its message is made
+    one line and cut to MAX_MESSAGE characters, whatever value or library message it quotes."""
 
     def __init__(self, message: str = "") -> None:
-        message = str(message)
+        message = " ".join(str(message).split())  # one line, whatever a library's text inside it holds
         super().__init__(message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…")
 
 

@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 
 from denoiser import metrics
-from denoiser.noise import NoiseModel, make_generator
+from denoiser.noise import EstimatedNoise, NoiseModel, make_generator
 
 Denoiser = Callable[[torch.Tensor], torch.Tensor]  # (N, 1, H, W) noisy → (N, 1, H, W) estimate, both in [0, 1]
 
@@ -88,3 +88,16 @@ def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseM
         noisy = add_noise(clean, noise, seed + index)
         per_image.append(_per_image(clean, noisy, denoiser(noisy)))
     return _aggregate({name: torch.cat([values[name] for values in per_image]) for name in per_image[0]})
+
+
+def evaluate_pairs(denoiser: Callable[[torch.Tensor, NoiseModel], torch.Tensor],
+                   pairs: list[tuple[str, torch.Tensor, torch.Tensor]]) -> tuple[Scores, list[float]]:
+    """Score ``denoiser(noisy, noise)`` on paired images whose noise is real: each noisy image goes
+    in as it is, with its σ estimated from it alone (:class:`EstimatedNoise`); returns the scores
+    and the estimated σ of each image."""
+    per_image, sigmas = [], []
+    for _, clean, noisy in pairs:
+        noise = EstimatedNoise.of(noisy)
+        sigmas.append(noise.level)
+        per_image.append(_per_image(clean, noisy, denoiser(noisy, noise)))
+    return _aggregate({name: torch.cat([values[name] for values in per_image]) for name in per_image[0]}), sigmas

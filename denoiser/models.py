@@ -21,6 +21,11 @@ from denoiser.registry import Registry
 MODELS: Registry[nn.Module] = Registry("model")
 
 
+def register_model(name: str):  # noqa: ANN201 - a decorator
+    """Decorator: register a learned model: a factory returning an nn.Module from keyword parameters, as ``@register_model("name")``."""
+    return MODELS.register(name)
+
+
 def create_model(name: str, **params: Any) -> nn.Module:
     """Build the registered learned model ``name``, e.g. ``create_model("dae", latent_dim=128)``."""
     return MODELS.create(name, **params)

@@ -43,6 +43,11 @@ class NoiseModel:
 NOISE: Registry[NoiseModel] = Registry("noise model")
 
 
+def register_noise(name: str):  # noqa: ANN201 - a decorator
+    """Decorator: register a noise model: a factory taking level (and options) and returning a NoiseModel, as ``@register_noise("name")``."""
+    return NOISE.register(name)
+
+
 def create_noise(name: str, level: float, **options: Any) -> NoiseModel:
     """The noise model of family ``name`` at severity ``level`` (its meaning depends on the family),
     with the family's options, e.g. ``create_noise("gaussian", 25, scale=255, clip=False)``."""
@@ -185,3 +190,32 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     return generator
+
+
+@dataclass(frozen=True)
+class EstimatedNoise(NoiseModel):
+    """The noise already in a paired image (real noise): nothing to add, and a σ estimated from the
+    noisy image alone, so that the classical baselines can set their strength."""
+
+    level: float  # the estimated σ on the [0, 1] scale
+
+    family = "real"
+    level_name = "estimated σ"
+    estimator = "skimage.restoration.estimate_sigma (wavelet median absolute deviation)"
+
+    @property
+    def equivalent_sigma(self) -> float:
+        return self.level
+
+    @property
+    def protocol(self) -> str:
+        return f"noise already in the images; σ estimated by {self.estimator}"
+
+    def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        raise TypeError("real noise is in the noisy images already: it cannot be drawn")
+
+    @classmethod
+    def of(cls, noisy: torch.Tensor) -> "EstimatedNoise":
+        from skimage.restoration import estimate_sigma
+
+        return cls(float(estimate_sigma(noisy.detach().cpu().double().numpy()[0, 0])))

@@ -24,6 +24,15 @@ class Entry(Generic[T]):
     summary: str
 
     @property
+    def origin(self) -> str:
+        """Where the factory was defined: ``module.function`` (a plugin's module, or the package's own)."""
+        return f"{self.factory.__module__}.{self.factory.__qualname__}"
+
+    @property
+    def module(self) -> str:
+        return self.factory.__module__
+
+    @property
     def parameters(self) -> dict[str, Any]:
         """Keyword parameters of the factory and their defaults (``inspect.Parameter.empty`` if required)."""
         return {
@@ -45,10 +54,13 @@ class Registry(Generic[T]):
         """Decorator: ``@MODELS.register("dae")`` above a factory function."""
 
         def decorate(factory: Callable[..., T]) -> Callable[..., T]:
-            if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
-            summary = (inspect.getdoc(factory) or "").split("\n")[0]
-            self._entries[name] = Entry(name, factory, summary)
+            if not isinstance(name, str) or not name or any(character in name for character in "/\\\n"):
+                raise ConfigurationError(f"{self.kind} name {str(name)[:60]!r}: must be a non-empty name without slashes")
+            entry = Entry(name, factory, (inspect.getdoc(factory) or "").split("\n")[0])
+            previous = self._entries.get(name)
+            if previous is not None and previous.origin != entry.origin:  # the same module imported again replaces itself
+                raise ConfigurationError(f"{self.kind} {name!r} is registered twice: by {previous.origin} and by {entry.origin}")
+            self._entries[name] = entry
             return factory
 
         return decorate

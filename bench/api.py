@@ -1,0 +1,54 @@
+"""The Python API, for notebooks: run a sweep and get its rows as a DataFrame.
+
+    import bench
+    table = bench.run("configs/ci.yaml", out="results/ci", **{"train.epochs": 3})
+    table = bench.load_results("results/ci")
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from bench.store import ResultStore, StoreError
+
+
+def run(config: str | Path | dict[str, Any], *, out: str | Path | None = None, workers: int = 0, fresh: bool = False,
+        force: bool = False, plugins: list[str] = (), quiet: bool = True, **overrides: Any) -> pd.DataFrame:
+    """Run a sweep (resuming, as the command line does) and return the rows of its ``results.csv``.
+
+    ``config`` is a config file or a mapping of the same keys. ``overrides`` set keys by their dotted
+    path, as ``--set`` does, with Python values: ``run("configs/ci.yaml", **{"train.epochs": 3})``, or
+    with ``__`` for the dots: ``run(config, train__epochs=3)``. ``out`` defaults to ``results/<name>``.
+    Bad input raises a :class:`denoiser.DenoiserError` with the same one-line message as the command line.
+    """
+    from rich.console import Console
+
+    from bench.config import config_from_tree, read_yaml
+    from bench.sweep import default_output, run_sweep
+    from denoiser.plugins import load_plugins
+
+    load_plugins(plugins)
+    tree = copy.deepcopy(config) if isinstance(config, dict) else read_yaml(Path(config))
+    texts = [f"{key.replace('__', '.')}={yaml.safe_dump(value, default_flow_style=True, width=1 << 30).strip()}"
+             for key, value in overrides.items()]
+    if plugins:
+        tree["plugins"] = list(dict.fromkeys([*tree.get("plugins", []), *plugins]))
+    sweep = config_from_tree(tree, texts)
+    root = Path(out) if out is not None else default_output(sweep)
+    console = Console(file=io.StringIO()) if quiet else Console(stderr=True)
+    run_sweep(sweep, root, workers=workers, fresh=fresh, force=force, console=console, live=not quiet)
+    return load_results(root)
+
+
+def load_results(folder: str | Path) -> pd.DataFrame:
+    """The rows of a finished sweep's ``results.csv`` (one per cell and evaluation), as a DataFrame."""
+    path = ResultStore(Path(folder)).root / "results.csv"
+    if not path.is_file():
+        raise StoreError(f"{folder}: no results.csv here; run the sweep first")
+    return pd.read_csv(path)

@@ -1,0 +1,51 @@
+"""Plugins: modules that register models, baselines, data sets or noise models from outside the package.
+
+They are named by a config's ``plugins:`` list, by ``--plugin MODULE`` on the command line, or by
+an installed distribution's entry point in the group ``denoise_bench.plugins`` (``pip install
+my-denoisers`` is enough). Every process that builds models imports them: the command line, each
+pool worker and each submitit task; a checkpoint names the module of its model, so ``bench denoise``
+and ``bench report`` import it again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib.metadata import entry_points
+from typing import Iterable
+
+from denoiser.errors import DenoiserError
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "denoise_bench.plugins"
+
+_loaded: set[str] = set()
+
+
+class PluginError(DenoiserError):
+    """A plugin module that cannot be imported: names it and its error."""
+
+
+def load_plugins(modules: Iterable[str] = ()) -> None:
+    """Import the installed entry points' modules, then ``modules``; each once per process."""
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        _import(point.value.split(":")[0], f"entry point {point.name!r}")
+    for module in modules:
+        _import(module, "plugin")
+
+
+def _import(module: str, what: str) -> None:
+    if module in _loaded:
+        return
+    if not isinstance(module, str) or not module.strip():
+        raise PluginError(f"{what} {str(module)[:60]!r}: a plugin is a module name, e.g. my_denoisers")
+    try:
+        importlib.import_module(module)
+    except DenoiserError as error:  # e.g. a name registered twice
+        raise PluginError(f"{what} {module}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - any failure of a user's module is one line
+        message = str(error).splitlines()[0] if str(error) else ""
+        raise PluginError(f"{what} {module} failed to import: {type(error).__name__}: {message}"[:300]) from None
+    _loaded.add(module)
+    logger.debug("plugin %s imported", module)

@@ -169,7 +169,11 @@ def run_sweep(
     requested = workers or config.workers
     free_memory, per_cell = None, 0
     if device.type == "cuda" and not requested and pending:
-        free_memory, per_cell = torch.cuda.mem_get_info(device)[0], cell_memory(config, data, pending)
+        free_memory = torch.cuda.mem_get_info(device)[0]
+        try:
+            per_cell = cell_memory(config, data, pending)
+        except Exception as error:  # a plugin model that cannot be built on the meta device: no memory cap
+            logger.warning("could not estimate a cell's GPU memory (%s): workers not capped by memory", error)
     choice = choose_workers(requested, len(pending), config.threads, device, free_memory, per_cell)
     worker_count, workers_reason = choice.count, choice.reason
     if config.executor == "submitit":

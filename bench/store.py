@@ -205,8 +205,8 @@ class ResultStore:
         write_text(path, table.to_csv(index=False))
         return path
 
-    def write_env(self, device: str, workers: int, threads: int) -> None:
-        write_text(self.root / "env.json", json.dumps(environment(device, workers, threads), indent=1))
+    def write_env(self, device: str, workers: int, threads: int, workers_reason: str = "") -> None:
+        write_text(self.root / "env.json", json.dumps(environment(device, workers, threads, workers_reason), indent=1))
 
 
 def _process_alive(pid_text: str) -> bool:
@@ -242,8 +242,8 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def environment(device: str, workers: int, threads: int) -> dict[str, Any]:
-    """Versions, commit, device, threads and CPU: what a reader needs to trust a timing."""
+def environment(device: str, workers: int, threads: int, workers_reason: str = "") -> dict[str, Any]:
+    """Versions, commit, device, workers (and why that many), threads and CPU: what a reader needs to trust a timing."""
     from importlib.metadata import PackageNotFoundError, version
 
     packages = {}
@@ -259,6 +259,7 @@ def environment(device: str, workers: int, threads: int) -> dict[str, Any]:
         "git_commit": _git_commit(),
         "device": device,
         "workers": workers,
+        "workers_reason": workers_reason,
         "threads_per_worker": threads,
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),

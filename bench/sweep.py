@@ -18,7 +18,8 @@ from bench.progress import SweepProgress
 from bench.record import CellRecord
 from bench.store import ResultStore, write_text
 from bench.workers import WorkerPool
-from denoiser.training import pick_device
+from denoiser.models import create_model
+from denoiser.training import pick_device, training_memory_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -30,22 +31,62 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def choose_workers(requested: int, pending: int, threads: int, device: torch.device) -> int:
+CELLS_PER_GPU = 4  # the knee measured on one H100: the seed protocol took 143 s at 1 worker, 68 s at 4, 67 s at 8
+CUDA_CONTEXT_BYTES = 512 << 20  # each worker process's own CUDA context and kernels (an estimate, not measured here)
+GPU_MEMORY_SHARE = 0.9  # of the free memory, the rest left to the caching allocator's slack and evaluation
+
+
+@dataclass(frozen=True)
+class WorkerChoice:
+    """How many cells run at once, and why (recorded in env.json)."""
+
+    count: int
+    reason: str
+
+
+def choose_workers(requested: int, pending: int, threads: int, device: torch.device,
+                   free_memory: int | None = None, cell_memory: int = 0) -> WorkerChoice:
     """How many cells run at once; each runs with ``threads`` torch threads, whatever this returns.
 
     Default on a CPU: as many workers as the cores allow at ``threads`` each (one per core at the
     default of one thread, measured faster than one worker with all the threads for the DAE on
-    2 cores: see README, "Parallel cells"). On CUDA: one worker, since the cells share one device.
-    Workers × threads never exceed the cores, and there are never more workers than pending cells.
+    2 cores: see README, "Parallel cells"). On CUDA: ``CELLS_PER_GPU`` cells share the device, fewer
+    when ``free_memory`` (bytes free on the GPU) does not hold that many cells of ``cell_memory``
+    bytes each. ``requested`` > 0 (``--workers``) overrides the default. Workers × threads never
+    exceed the cores, and there are never more workers than pending cells.
     """
     fits = max(1, available_cores() // threads)
+    reasons = [f"cores allow {fits} at {threads} thread(s) each"]
     if requested > 0:
-        workers = min(requested, fits)
+        workers, default = requested, f"{requested} requested"
     elif device.type == "cuda":
-        workers = 1
+        workers, default = CELLS_PER_GPU, f"cuda: {CELLS_PER_GPU} cells per GPU (measured knee)"
+        if free_memory is not None and cell_memory > 0:
+            by_memory = max(1, int(free_memory * GPU_MEMORY_SHARE) // cell_memory)
+            workers = min(workers, by_memory)
+            reasons.append(f"memory allows {by_memory} ({free_memory / 2**30:.1f} GiB free, "
+                           f"{cell_memory / 2**30:.2f} GiB per cell)")
     else:
-        workers = fits
-    return max(1, min(workers, pending))
+        workers, default = fits, "cpu: one worker per `threads` cores"
+    count = max(1, min(workers, fits, pending))
+    reasons.append(f"{pending} pending cell(s)")
+    return WorkerChoice(count, f"{default}; {'; '.join(reasons)} → {count}")
+
+
+def cell_memory(config: SweepConfig, data: SweepData, cells: list[Cell]) -> int:
+    """Device memory one worker needs for the largest of ``cells``' learned models (bytes): its
+    training estimate (``training_memory_bytes``) plus the worker's CUDA context."""
+    largest = 0
+    selection = data.test if config.train.select_on == "test" else data.validation
+    for cell in cells:
+        if not cell.learned:
+            continue
+        with torch.device("meta"):  # shapes only: nothing allocated, nothing computed
+            network = create_model(cell.model, **cell.params)
+        size = getattr(network, "image_size", None) or config.train.patch_size or data.train.images.shape[-1]
+        stored = data.train.images.numel() + 2 * selection.images.numel() + config.train.patches_per_epoch * size * size
+        largest = max(largest, training_memory_bytes(network, config.train.batch_size, (size, size), stored))
+    return largest + CUDA_CONTEXT_BYTES
 
 
 # ----------------------------------------------------------------------------- worker processes
@@ -125,11 +166,21 @@ def run_sweep(
     finished = store.finished(cell.cell_id for cell in cells)
     pending = [cell for cell in cells if cell.cell_id not in finished]
     device = pick_device(config.device)
-    worker_count = choose_workers(workers or config.workers, len(pending), config.threads, device)
+    requested = workers or config.workers
+    free_memory, per_cell = None, 0
+    if device.type == "cuda" and not requested and pending:
+        free_memory = torch.cuda.mem_get_info(device)[0]
+        try:
+            per_cell = cell_memory(config, data, pending)
+        except Exception as error:  # a plugin model that cannot be built on the meta device: no memory cap
+            logger.warning("could not estimate a cell's GPU memory (%s): workers not capped by memory", error)
+    choice = choose_workers(requested, len(pending), config.threads, device, free_memory, per_cell)
+    worker_count, workers_reason = choice.count, choice.reason
     if config.executor == "submitit":
         worker_count = config.submitit.array_parallelism
+        workers_reason = "submitit: the job array's array_parallelism"
     threads = config.threads
-    store.write_env(str(device), worker_count, threads)
+    store.write_env(str(device), worker_count, threads, workers_reason)
     if finished:
         logger.info("%d of %d cells already finished: skipped", len(finished), len(cells))
     if pending:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from denoiser.models import create_model
 from denoiser.noise import create_noise, make_generator
-from denoiser.training import FAST_MEMORY_FORMAT, make_optimizer, train_epoch
+from denoiser.training import fast_memory_format, make_optimizer, train_epoch
 
 
 def design_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, sigma: float) -> float:
@@ -38,25 +38,30 @@ def design_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
 
 
 def design_epochs(images: torch.Tensor, *, latent_dim: int = 128, sigma: float = 0.1, batch_size: int = 64,
-                  seed: int = 0) -> Callable[[], float]:
+                  seed: int = 0, device: torch.device | str = "cpu") -> Callable[[], float]:
     """A fresh design model and its DataLoader and Adam on ``images`` (N, 1, 64, 64); each call
-    of the returned function trains one epoch with the design's loop and returns its mean loss."""
+    of the returned function trains one epoch with the design's loop and returns its mean loss.
+    On ``device``, the images too: the DataLoader slices them there, so the comparison does not
+    credit the trainer for keeping the data on the GPU."""
     torch.manual_seed(seed)
-    model = create_model("dae", latent_dim=latent_dim)
-    loader = DataLoader(TensorDataset(images), batch_size=batch_size, shuffle=True)
+    model = create_model("dae", latent_dim=latent_dim).to(device)
+    loader = DataLoader(TensorDataset(images.to(device)), batch_size=batch_size, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     return lambda: design_epoch(model, loader, optimizer, sigma)
 
 
 def trainer_epochs(images: torch.Tensor, *, latent_dim: int = 128, sigma: float = 0.1, batch_size: int = 64,
-                   seed: int = 0) -> Callable[[], float]:
-    """The same for the suite's trainer (``denoiser.training.train_epoch`` with its memory format and optimizer)."""
+                   seed: int = 0, device: torch.device | str = "cpu") -> Callable[[], float]:
+    """The same for the suite's trainer (``denoiser.training.train_epoch`` with its memory format and optimizer
+    for ``device``)."""
     torch.manual_seed(seed)
-    model = create_model("dae", latent_dim=latent_dim).to(memory_format=FAST_MEMORY_FORMAT)
+    memory_format = fast_memory_format(device)
+    model = create_model("dae", latent_dim=latent_dim).to(device, memory_format=memory_format)
     optimizer = make_optimizer(model, 1e-3)
     noise = create_noise("gaussian", sigma)
-    order, draws = torch.Generator().manual_seed(seed), make_generator(seed + 1)
-    return lambda: train_epoch(model, optimizer, images, noise, batch_size, order, draws, FAST_MEMORY_FORMAT).item()
+    images = images.to(device)
+    order, draws = torch.Generator().manual_seed(seed), make_generator(seed + 1, device)
+    return lambda: train_epoch(model, optimizer, images, noise, batch_size, order, draws, memory_format).item()
 
 
 def design_throughput(images: torch.Tensor, *, min_seconds: float = 2.0, **settings: Any) -> float:
@@ -92,7 +97,7 @@ def compare_with_design(images: torch.Tensor, *, rounds: int = 5, **settings: An
     """
     design, trainer = design_epochs(images, **settings), trainer_epochs(images, **settings)
 
-    def seconds(epoch: Callable[[], float]) -> float:
+    def seconds(epoch: Callable[[], float]) -> float:  # an epoch ends by reading its loss: the device has finished
         start = time.perf_counter()
         epoch()
         return time.perf_counter() - start

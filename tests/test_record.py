@@ -81,8 +81,46 @@ def test_rows_have_a_column_per_model_parameter() -> None:
 def test_workers_fill_the_cores_at_the_configured_threads(monkeypatch: pytest.MonkeyPatch, cores: int, requested: int,
                                                            pending: int, threads: int, expected: int) -> None:
     monkeypatch.setattr("bench.sweep.available_cores", lambda: cores)
-    assert choose_workers(requested, pending, threads, torch.device("cpu")) == expected
-    assert choose_workers(0, pending, threads, torch.device("cuda")) == 1
+    assert choose_workers(requested, pending, threads, torch.device("cpu")).count == expected
+
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize("cores, requested, pending, free_memory, cell_memory, expected", [
+    (16, 0, 20, None, 0, 4),               # the default: the measured knee, four cells per GPU
+    (16, 0, 20, 80 * GIB, 1 * GIB, 4),     # memory to spare: still four
+    (16, 0, 20, 5 * GIB, 2 * GIB, 2),      # 90 % of 5 GiB holds two cells of 2 GiB
+    (16, 0, 20, 1 * GIB, 2 * GIB, 1),      # not even one fits: one, and the cell reports the error
+    (16, 0, 3, 80 * GIB, 1 * GIB, 3),      # never more workers than pending cells
+    (2, 0, 20, 80 * GIB, 1 * GIB, 2),      # nor more than the cores allow
+    (16, 8, 20, 5 * GIB, 2 * GIB, 8),      # --workers overrides the default, memory included
+])
+def test_several_cells_share_a_gpu_within_its_memory(monkeypatch: pytest.MonkeyPatch, cores: int, requested: int,
+                                                     pending: int, free_memory: int | None, cell_memory: int,
+                                                     expected: int) -> None:
+    monkeypatch.setattr("bench.sweep.available_cores", lambda: cores)
+    choice = choose_workers(requested, pending, 1, torch.device("cuda"), free_memory, cell_memory)
+    assert choice.count == expected, choice.reason
+
+
+def test_the_worker_choice_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bench.sweep.available_cores", lambda: 16)
+    reason = choose_workers(0, 20, 1, torch.device("cuda"), 40 * GIB, 1 * GIB).reason
+    assert "4 cells per GPU" in reason and "memory allows 36" in reason and reason.endswith("→ 4")
+    assert choose_workers(3, 20, 1, torch.device("cpu")).reason.startswith("3 requested")
+
+
+def test_a_cells_gpu_memory_is_estimated_from_its_largest_model() -> None:
+    from bench.cell import prepare_data
+    from bench.sweep import CUDA_CONTEXT_BYTES, cell_memory
+
+    config = load_config(Path(CI_CONFIG))
+    data = prepare_data(config)
+    cells = build_cells(config)
+    learned = [cell for cell in cells if cell.learned]
+    assert learned and cell_memory(config, data, cells) > CUDA_CONTEXT_BYTES
+    assert cell_memory(config, data, [cell for cell in cells if not cell.learned]) == CUDA_CONTEXT_BYTES
 
 
 def test_the_speed_comparison_is_measured_only_for_pending_learned_cells() -> None:

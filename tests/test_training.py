@@ -120,3 +120,26 @@ def test_two_trainings_under_deterministic_kernels_are_identical(device: torch.d
                   patience=0, seed=0, device=device)
         states.append({name: tensor.cpu() for name, tensor in model.state_dict().items()})
     assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])
+
+
+@pytest.mark.parametrize("device, expected", [("cpu", torch.channels_last), ("cuda", torch.contiguous_format),
+                                              ("cuda:1", torch.contiguous_format)])
+def test_the_memory_format_is_chosen_per_device(device: str, expected: torch.memory_format) -> None:
+    from denoiser.training import fast_memory_format
+
+    assert fast_memory_format(device) == expected
+
+
+def test_the_training_memory_estimate_counts_weights_optimizer_activations_and_data() -> None:
+    from denoiser.models import count_parameters
+    from denoiser.training import training_memory_bytes
+
+    with torch.device("meta"):
+        model = create_model("dae", latent_dim=16)
+    parameters = count_parameters(model)
+    small, large = (training_memory_bytes(model, batch, (64, 64)) for batch in (8, 64))
+    weights = 16 * parameters  # float32 weights, gradients and Adam's two moments
+    assert small > weights and large - weights == 8 * (small - weights)  # activations: in proportion to the batch
+    assert training_memory_bytes(model, 8, (64, 64), stored_values=1000) == small + 4000
+    with pytest.raises(ValueError, match="meta device"):
+        training_memory_bytes(create_model("dae", latent_dim=16), 8, (64, 64))

@@ -27,7 +27,7 @@ from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evalua
 from denoiser.memory import keep_freed_memory
 from denoiser.models import MODELS, count_parameters, create_model
 from denoiser.noise import EstimatedNoise
-from denoiser.training import EpochReport, denoise_whole, deterministic_kernels, pick_device, train
+from denoiser.training import EpochReport, denoise_whole, deterministic_kernels, pick_device, tf32_kernels, train
 
 logger = logging.getLogger(__name__)
 
@@ -143,11 +143,12 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
     record.device, record.n_train, record.n_test = str(device), len(data.train), len(test_set)
     record.n_validation = len(data.validation)
     record.deterministic = config.deterministic
+    record.tf32 = config.tf32 if device.type == "cuda" else None  # the CPU has no TF32
     label = cell.label()
     start = time.perf_counter()
     tiling = None
     try:
-        with deterministic_kernels(config.deterministic):  # on CUDA: identical records run to run
+        with deterministic_kernels(config.deterministic), tf32_kernels(config.tf32):  # on CUDA: identical records, stated precision
             if cell.learned:
                 estimate, tiling = _train(cell, config, store, data, device, record, report, speed)
             else:

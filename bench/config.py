@@ -151,6 +151,7 @@ class SweepConfig:
     threads: int = 1  # torch threads of every cell; fixed, so a cell's numbers never depend on the worker layout
     plugins: list[str] = field(default_factory=list)  # modules imported first: they register outside models, baselines, …
     deterministic: bool = True  # CUDA: deterministic cuDNN and cuBLAS kernels (the CPU's are already); false for speed
+    tf32: bool = False  # CUDA: TF32 matrix products and convolutions (faster, ~10 mantissa bits); false: full float32
     speed_reference: bool = False  # each worker also times the trainer against the founding design's loop, for `bench check`
     executor: str = "local"  # local (a process pool) or submitit (a Slurm job array)
     submitit: SubmititConfig = field(default_factory=SubmititConfig)

@@ -77,6 +77,6 @@ def build_cells(config: SweepConfig) -> list[Cell]:
                     "train": config.to_dict()["train"], "device": device,
                 }
                 if device.startswith("cuda"):  # the CPU's kernels are deterministic either way: its ids stay
-                    identity["deterministic"] = config.deterministic
+                    identity["deterministic"], identity["tf32"] = config.deterministic, config.tf32
                 cells.append(Cell(f"{model}-{_digest(identity)}", model, combination, True, family, level, seed))
     return cells

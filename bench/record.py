@@ -107,6 +107,7 @@ class CellRecord:
     device: str | None = None
     threads: int | None = None  # torch threads the cell ran with: fixed by the config, never by the layout
     deterministic: bool | None = None  # deterministic kernels were required (config `deterministic`)
+    tf32: bool | None = None  # CUDA matrix products and convolutions in TF32 (config `tf32`); None on the CPU
     n_train: int | None = None
     n_validation: int | None = None
     n_test: int | None = None

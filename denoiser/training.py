@@ -80,6 +80,18 @@ def deterministic_kernels(enabled: bool = True):
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[1], previous[2]
 
 
+@contextlib.contextmanager
+def tf32_kernels(enabled: bool = False):
+    """Within: CUDA matrix products and convolutions in TF32 (``enabled``) or in full float32 (the
+    default: torch would run convolutions in TF32 unasked). No effect on the CPU. Restored after."""
+    previous = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
+
+
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)

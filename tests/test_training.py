@@ -143,3 +143,14 @@ def test_the_training_memory_estimate_counts_weights_optimizer_activations_and_d
     assert training_memory_bytes(model, 8, (64, 64), stored_values=1000) == small + 4000
     with pytest.raises(ValueError, match="meta device"):
         training_memory_bytes(create_model("dae", latent_dim=16), 8, (64, 64))
+
+
+def test_tf32_is_off_within_unless_asked_and_restored_after() -> None:
+    from denoiser.training import tf32_kernels
+
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    with tf32_kernels(False):
+        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+    with tf32_kernels(True):
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before

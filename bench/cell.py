@@ -25,7 +25,7 @@ from denoiser.data import ImageSet, augment, load_dataset, load_native, load_pai
 from denoiser.design_loop import SpeedComparison, compare_with_design
 from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evaluation_seed
 from denoiser.memory import keep_freed_memory
-from denoiser.models import MODELS, count_parameters, create_model
+from denoiser.models import MODELS, count_parameters, create_model, create_model_shape
 from denoiser.noise import EstimatedNoise
 from denoiser.training import EpochReport, denoise_whole, deterministic_kernels, pick_device, tf32_kernels, train
 
@@ -80,8 +80,7 @@ def check_fits(config: SweepConfig, data: SweepData) -> None:
         if name not in MODELS:
             continue
         for combination in expand_parameters(name, params):
-            with torch.device("meta"):  # its size only: no memory
-                size = getattr(create_model(name, **combination), "image_size", None)
+            size = getattr(create_model_shape(name, **combination), "image_size", None)
             if size is not None and (size > height or size > width):
                 raise ConfigError(f"models.{name}: its input is {size}×{size}, larger than the data set's "
                                   f"{height}×{width} images; give image_size ≤ {min(height, width)} or larger images")

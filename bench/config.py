@@ -296,10 +296,9 @@ def config_from_tree(tree: dict[str, Any], overrides: list[str] = ()) -> SweepCo
     for text in overrides:
         keys, value = parse_override(text)
         _apply_override(tree, keys, value, text)
-    plugins = tree.get("plugins", [])
-    config = _build(SweepConfig, tree) if not isinstance(plugins, list) else None  # a wrong type: the usual message
+    plugins = tree.get("plugins", [])  # anything but a list of names: the build below says so
     load_plugins([module for module in plugins if isinstance(module, str)] if isinstance(plugins, list) else [])
-    config = config or _build(SweepConfig, tree)
+    config = _build(SweepConfig, tree)
     validate(config)
     return config
 
@@ -467,13 +466,10 @@ def _check_models(models: dict[str, dict[str, Any]]) -> None:
 def _check_builds(name: str, combination: dict[str, Any]) -> None:
     """Build the model once, without memory (torch's meta device): catches impossible values
     (latent 0, …) and sizes no machine could train, before any work."""
-    import torch
-
-    from denoiser.models import MODELS
+    from denoiser.models import create_model_shape
 
     try:
-        with torch.device("meta"):
-            model = MODELS.create(name, **combination)
+        model = create_model_shape(name, **combination)
     except DenoiserError as error:
         raise ConfigError(f"models.{name}: {error}") from None
     except (TypeError, ValueError, RuntimeError, OverflowError, MemoryError) as error:

@@ -18,7 +18,7 @@ from bench.progress import SweepProgress
 from bench.record import CellRecord
 from bench.store import ResultStore, write_text
 from bench.workers import WorkerPool
-from denoiser.models import create_model
+from denoiser.models import create_model_shape
 from denoiser.training import pick_device, training_memory_bytes
 
 logger = logging.getLogger(__name__)
@@ -81,8 +81,7 @@ def cell_memory(config: SweepConfig, data: SweepData, cells: list[Cell]) -> int:
     for cell in cells:
         if not cell.learned:
             continue
-        with torch.device("meta"):  # shapes only: nothing allocated, nothing computed
-            network = create_model(cell.model, **cell.params)
+        network = create_model_shape(cell.model, **cell.params)
         size = getattr(network, "image_size", None) or config.train.patch_size or data.train.images.shape[-1]
         stored = data.train.images.numel() + 2 * selection.images.numel() + config.train.patches_per_epoch * size * size
         largest = max(largest, training_memory_bytes(network, config.train.batch_size, (size, size), stored))

@@ -55,6 +55,11 @@ def _per_image(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor)
             "psnr_noisy": metrics.psnr(clean, noisy), "ssim_noisy": metrics.ssim(clean, noisy)}
 
 
+def _aggregate_images(per_image: list[dict[str, torch.Tensor]]) -> Scores:
+    """:func:`_aggregate` over images scored one at a time (whole images of different sizes)."""
+    return _aggregate({name: torch.cat([values[name] for values in per_image]) for name in per_image[0]})
+
+
 def _aggregate(values: dict[str, torch.Tensor]) -> Scores:
     """Means over images, the spread of PSNR and SSIM, and their per-image values."""
     psnr, ssim = values["psnr"], values["ssim"]
@@ -87,7 +92,7 @@ def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseM
     for index, clean in enumerate(images):
         noisy = add_noise(clean, noise, seed + index)
         per_image.append(_per_image(clean, noisy, denoiser(noisy)))
-    return _aggregate({name: torch.cat([values[name] for values in per_image]) for name in per_image[0]})
+    return _aggregate_images(per_image)
 
 
 def evaluate_pairs(denoiser: Callable[[torch.Tensor, NoiseModel], torch.Tensor],
@@ -100,4 +105,4 @@ def evaluate_pairs(denoiser: Callable[[torch.Tensor, NoiseModel], torch.Tensor],
         noise = EstimatedNoise.of(noisy)
         sigmas.append(noise.level)
         per_image.append(_per_image(clean, noisy, denoiser(noisy, noise)))
-    return _aggregate({name: torch.cat([values[name] for values in per_image]) for name in per_image[0]}), sigmas
+    return _aggregate_images(per_image), sigmas

@@ -31,6 +31,13 @@ def create_model(name: str, **params: Any) -> nn.Module:
     return MODELS.create(name, **params)
 
 
+def create_model_shape(name: str, **params: Any) -> nn.Module:
+    """:func:`create_model` on torch's meta device: the model's structure and sizes, with no memory
+    allocated and nothing computed (for checking a config, or estimating what training will need)."""
+    with torch.device("meta"):
+        return MODELS.create(name, **params)
+
+
 class ConvolutionalAutoencoder(nn.Module):
     """The founding design's DAE: three stride-2 convolutions, a linear bottleneck, three transposed convolutions.
 

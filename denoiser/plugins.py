@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "denoise_bench.plugins"
 
 _loaded: set[str] = set()
+_entry_points_loaded: list[bool] = []  # empty until the installed entry points have been imported
 
 
 class PluginError(DenoiserError):
@@ -28,9 +29,11 @@ class PluginError(DenoiserError):
 
 
 def load_plugins(modules: Iterable[str] = ()) -> None:
-    """Import the installed entry points' modules, then ``modules``; each once per process."""
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        _import(point.value.split(":")[0], f"entry point {point.name!r}")
+    """Import the installed entry points' modules (found once per process), then ``modules``; each once."""
+    if not _entry_points_loaded:
+        for point in entry_points(group=ENTRY_POINT_GROUP):
+            _import(point.value.split(":")[0], f"entry point {point.name!r}")
+        _entry_points_loaded.append(True)
     for module in modules:
         _import(module, "plugin")
 

@@ -28,7 +28,7 @@ from torch.func import functional_call, stack_module_state
 
 from denoiser.errors import ConfigurationError
 from denoiser.noise import NoiseModel, make_generator
-from denoiser.training import TrainingDiverged, TrainResult, pick_device, random_patches
+from denoiser.training import TrainingDiverged, TrainResult, pick_device, random_patches, synchronize
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +105,7 @@ def train_stacked(
         if decay_epoch and epoch == decay_epoch:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate / 10
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)  # the clock starts when the device is idle
+        synchronize(device)  # the clock starts when the device is idle
         start = time.perf_counter()
         if patch_size:
             epoch_images = torch.stack([random_patches(clean_train, patches_per_epoch or len(clean_train), patch_size, generator)

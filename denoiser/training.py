@@ -92,7 +92,7 @@ def tf32_kernels(enabled: bool = False):
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -289,7 +289,7 @@ def train(
         if decay_epoch and epoch == decay_epoch:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate / 10
-        _synchronize(device)
+        synchronize(device)
         start = time.perf_counter()
         epoch_images = clean_train
         if patch_size:

@@ -291,13 +291,16 @@ def config_from_tree(tree: dict[str, Any], overrides: list[str] = ()) -> SweepCo
 
     The plugins it names (and the installed entry points) are imported first, so that the names
     they register are valid here."""
-    from denoiser.plugins import load_plugins
+    from denoiser.plugins import PluginError, load_plugins
 
     for text in overrides:
         keys, value = parse_override(text)
         _apply_override(tree, keys, value, text)
     plugins = tree.get("plugins", [])  # anything but a list of names: the build below says so
-    load_plugins([module for module in plugins if isinstance(module, str)] if isinstance(plugins, list) else [])
+    try:
+        load_plugins([module for module in plugins if isinstance(module, str)] if isinstance(plugins, list) else [])
+    except PluginError as error:
+        raise ConfigError(f"plugins: {error}") from None
     config = _build(SweepConfig, tree)
     validate(config)
     return config

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from bench.store import ResultStore, StoreError
+
 
 
 def run(config: str | Path | dict[str, Any], *, out: str | Path | None = None, workers: int = 0, fresh: bool = False,
@@ -47,8 +47,8 @@ def run(config: str | Path | dict[str, Any], *, out: str | Path | None = None, w
 
 
 def load_results(folder: str | Path) -> pd.DataFrame:
-    """The rows of a finished sweep's ``results.csv`` (one per cell and evaluation), as a DataFrame."""
-    path = ResultStore(Path(folder)).root / "results.csv"
-    if not path.is_file():
-        raise StoreError(f"{folder}: no results.csv here; run the sweep first")
-    return pd.read_csv(path)
+    """The rows of a sweep (one per cell and evaluation, every status), as a DataFrame: its ``results.csv``,
+    or the records of an interrupted run (the rule of ``bench report`` and ``leaderboard``)."""
+    from bench.leaderboard import read_folder
+
+    return read_folder(Path(folder))

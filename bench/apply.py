@@ -23,7 +23,9 @@ class CheckpointError(DenoiserError):
 
 
 def load_checkpoint(path: Path) -> torch.nn.Module:
-    """The model in ``path``, loaded with ``weights_only=True`` (a pickle cannot run code here)."""
+    """The model in ``path``, loaded with ``weights_only=True`` (a pickle cannot run code here). Its
+    model must be registered in this process (the package's, or a plugin the user named on this run):
+    the module a checkpoint names is never imported, only named in the error."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -42,13 +44,12 @@ def load_checkpoint(path: Path) -> torch.nn.Module:
     if not isinstance(checkpoint["model"], str) or not isinstance(checkpoint["params"], dict) \
             or not isinstance(checkpoint["state_dict"], dict):
         raise CheckpointError(f"{path}: not a checkpoint (model must be a name, params and state_dict mappings)")
-    module = checkpoint.get("module")
-    if checkpoint["model"] not in MODELS and isinstance(module, str) and module != "denoiser.models":
-        from denoiser.plugins import load_plugins
-
-        load_plugins([module])  # the plugin that defined the model; one line if it cannot be imported
     if checkpoint["model"] not in MODELS:
-        raise CheckpointError(f"{path}: unknown model {checkpoint['model']!r}; valid: {', '.join(MODELS.names())}")
+        # A file is data: the module it names is never imported here, only named for the user to pass.
+        module = checkpoint.get("module")
+        hint = (f"; it was written with the plugin {module[:80]!r}: pass --plugin {module[:80]} if you trust it"
+                if isinstance(module, str) and module and module != "denoiser.models" else "")
+        raise CheckpointError(f"{path}: unknown model {checkpoint['model'][:80]!r}{hint}; valid: {', '.join(MODELS.names())}")
     try:
         model = create_model(checkpoint["model"], **checkpoint["params"])
     except (DenoiserError, TypeError, ValueError) as error:

@@ -8,22 +8,27 @@ A cell's numbers depend only on the cell and the config: every cell runs with th
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
+
+import numpy as np
 
 import torch
 
 from bench.config import ConfigError, SweepConfig, expand_parameters
 from bench.grid import Cell
-from bench.record import CellRecord, Evaluation
+from bench.record import CellRecord, Evaluation, non_finite
 from bench.store import ResultStore, write_atomically
 from denoiser.baselines import BaselineUnavailable, create_baseline
 from denoiser.data import ImageSet, augment, load_dataset, load_native, load_pairs, split, split_three
 from denoiser.design_loop import SpeedComparison, compare_with_design
 from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evaluation_seed
+from denoiser.metrics import SSIM_RADIUS
 from denoiser.memory import keep_freed_memory
 from denoiser.models import MODELS, count_parameters, create_model, create_model_shape
 from denoiser.noise import EstimatedNoise
@@ -86,6 +91,27 @@ def check_fits(config: SweepConfig, data: SweepData) -> None:
                                   f"{height}×{width} images; give image_size ≤ {min(height, width)} or larger images")
     if config.train.patch_size > min(height, width):
         raise ConfigError(f"train.patch_size: {config.train.patch_size} is larger than the data set's {height}×{width} images")
+    _check_image_sizes(config, data)
+
+
+SSIM_WINDOW = 2 * SSIM_RADIUS + 1  # 11: SSIM's Gaussian window, the smallest image it can score
+
+
+def _check_image_sizes(config: SweepConfig, data: SweepData) -> None:
+    """Every image scored holds SSIM's 11×11 window: refused now, before any cell trains, rather than
+    failing each cell after its training."""
+    scored: list[tuple[str, str, torch.Tensor]] = []
+    if config.evaluation.test_split:
+        scored.append(("data", f"the {config.data.label} test split", data.test.images[:1]))
+    scored += [(f"evaluation.datasets.{name}", f"image {index + 1}", image)
+               for name, images in data.whole.items() for index, image in enumerate(images)]
+    scored += [(f"evaluation.datasets.{name}", image_name, clean) for name, pairs in data.pairs.items()
+               for image_name, clean, _ in pairs]
+    for key, what, image in scored:
+        height, width = image.shape[-2:]
+        if min(height, width) < SSIM_WINDOW:
+            raise ConfigError(f"{key}: {what} is {height}×{width}, smaller than SSIM's {SSIM_WINDOW}×{SSIM_WINDOW} window; "
+                              "it cannot be scored")
 
 
 def start_process(threads: int, plugins: list[str] = ()) -> None:
@@ -96,6 +122,27 @@ def start_process(threads: int, plugins: list[str] = ()) -> None:
     keep_freed_memory()  # a spawned process starts with glibc's defaults
     torch.set_num_threads(threads)
     load_plugins(plugins)
+
+
+@contextlib.contextmanager
+def cell_state(threads: int, seed: int) -> Iterator[None]:
+    """The process state a cell runs in, set afresh for every cell and restored after: what one cell (a
+    plugin that calls ``torch.set_num_threads``, changes the default dtype, turns gradients off or draws
+    from the global generators) did to its process never reaches the next cell in the same worker.
+    The deterministic-kernel and TF32 flags are set per cell by ``run_cell`` in the same way."""
+    previous = (torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled())
+    torch.set_num_threads(threads)
+    torch.set_default_dtype(torch.float32)
+    torch.set_grad_enabled(True)
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous[0])
+        torch.set_default_dtype(previous[1])
+        torch.set_grad_enabled(previous[2])
 
 
 def measure_speed() -> SpeedComparison:
@@ -115,7 +162,7 @@ def new_record(cell: Cell, config: SweepConfig) -> CellRecord:
     return CellRecord(
         cell_id=cell.cell_id, sweep=config.name, model=cell.model, params=cell.params, learned=cell.learned,
         dataset=config.data.label, split=config.data.split, noise=cell.noise, train_level=cell.train_level,
-        seed=cell.seed, threads=config.threads,
+        seed=cell.seed, threads=config.threads, code=cell.code, setting_id=cell.setting_id,
     )
 
 
@@ -147,7 +194,8 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
     start = time.perf_counter()
     tiling = None
     try:
-        with deterministic_kernels(config.deterministic), tf32_kernels(config.tf32):  # on CUDA: identical records, stated precision
+        # on CUDA: identical records, stated precision; everywhere: the cell's own threads, dtype, grad mode and seeds
+        with deterministic_kernels(config.deterministic), tf32_kernels(config.tf32), cell_state(config.threads, cell.seed or 0):
             if cell.learned:
                 estimate, tiling = _train(cell, config, store, data, device, record, report, speed)
             else:
@@ -178,6 +226,9 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
                     settings={"sigma_estimator": EstimatedNoise.estimator, "sigma_per_image": [round(sigma, 6) for sigma in sigmas]},
                 ))
             record.eval_seconds = time.perf_counter() - evaluation_start
+        reason = non_finite(record.evaluations)
+        if reason is not None:
+            record.status, record.error, record.evaluations = "failed", reason, []
     except BaselineUnavailable as error:
         record.status, record.error = "skipped", str(error)
     except Exception as error:  # noqa: BLE001 - a failing cell is recorded, not fatal to the sweep

@@ -10,11 +10,13 @@ does not trip the gate and a slower trainer does.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.leaderboard import LeaderboardError, read_folder
 from bench.record import CellRecord
 from bench.store import ResultStore, write_text
 from denoiser.errors import DenoiserError
@@ -39,18 +41,29 @@ class Figure:
     passed: bool
 
 
-def _run_records(run_dir: Path) -> list[CellRecord]:
-    if not (run_dir / "results.csv").is_file():
-        raise CheckError(f"{run_dir}: no results.csv here; run the sweep first")
-    import pandas as pd
+def shown(value: float | None) -> str:
+    """A compared number as the table and the regression lines print it: ``missing`` where the run has none."""
+    return "missing" if value is None else f"{value:.4f}"
 
-    cell_ids = list(dict.fromkeys(pd.read_csv(run_dir / "results.csv")["cell_id"]))
+
+def _run_records(run_dir: Path) -> list[CellRecord]:
+    """The records of the cells the run holds, by the rule every reader of a folder uses
+    (:func:`bench.leaderboard.read_folder`: an interrupted run's from its records)."""
+    try:
+        rows = read_folder(run_dir)
+    except LeaderboardError as error:
+        raise CheckError(str(error)) from None
+    cell_ids = [cell_id for cell_id in dict.fromkeys(rows["cell_id"]) if isinstance(cell_id, str)]
     return ResultStore(run_dir).read_records(cell_ids)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def speed_ratio(records: list[CellRecord]) -> float | None:
     """Median over learned cells of their worker's (trainer images/s) / (design loop images/s)."""
-    ratios = [record.speed_ratio for record in records if record.speed_ratio]
+    ratios = [record.speed_ratio for record in records if _finite(record.speed_ratio) and record.speed_ratio > 0]
     return statistics.median(ratios) if ratios else None
 
 
@@ -74,12 +87,17 @@ def baseline_from_run(run_dir: Path, tolerances: dict[str, float] | None = None)
     }
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number")
+
+
 def read_baseline(path: Path) -> dict[str, Any]:
+    """The baseline document in ``path``, checked: every figure a finite number; one line for anything else."""
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(), parse_constant=_no_constant)  # NaN and Infinity are not JSON
     except FileNotFoundError:
         raise CheckError(f"{path}: no such baseline file (create it with --update)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # JSONDecodeError is a ValueError
         raise CheckError(f"{path}: not a baseline (invalid JSON: {error})") from None
     required = {"format", "tolerances", "speed_ratio", "cells"}
     if not isinstance(document, dict) or not required <= document.keys() or not isinstance(document["cells"], dict):
@@ -87,12 +105,16 @@ def read_baseline(path: Path) -> dict[str, Any]:
     if document["format"] != BASELINE_FORMAT:
         raise CheckError(f"{path}: baseline format {document['format']!r}, this version reads {BASELINE_FORMAT}")
     tolerances = document["tolerances"]
-    if not isinstance(tolerances, dict) or not all(
-            isinstance(value, (int, float)) and not isinstance(value, bool) for value in tolerances.values()):
+    if not isinstance(tolerances, dict) or not all(_finite(value) for value in tolerances.values()):
         raise CheckError(f"{path}: not a baseline (tolerances must map names to numbers)")
     if not all(isinstance(cell, dict) and isinstance(cell.get("psnr"), dict) and isinstance(cell.get("ssim"), dict)
                for cell in document["cells"].values()):
         raise CheckError(f"{path}: not a baseline (each cell needs psnr and ssim mappings)")
+    if not all(isinstance(cell.get("label"), str) and all(map(_finite, [*cell["psnr"].values(), *cell["ssim"].values()]))
+               for cell in document["cells"].values()):
+        raise CheckError(f"{path}: not a baseline (each cell needs a label, and finite numbers as its psnr and ssim)")
+    if document["speed_ratio"] is not None and not (_finite(document["speed_ratio"]) and document["speed_ratio"] > 0):
+        raise CheckError(f"{path}: not a baseline (speed_ratio must be a positive number or null)")
     missing = set(DEFAULT_TOLERANCES) - set(tolerances)
     if missing:
         raise CheckError(f"{path}: tolerances lack {', '.join(sorted(missing))}")
@@ -100,8 +122,10 @@ def read_baseline(path: Path) -> dict[str, Any]:
 
 
 def compare(run_dir: Path, baseline: dict[str, Any]) -> list[Figure]:
-    """Every figure of the baseline against the run."""
+    """Every figure of the baseline against the run; a run that holds none of the baseline's cells is
+    another sweep (or none), which no figure can be compared with: one line."""
     records = {record.cell_id: record for record in _run_records(run_dir)}
+    _same_sweep(run_dir, records, baseline)
     tolerances = baseline["tolerances"]
     figures: list[Figure] = []
     for cell_id, expected in baseline["cells"].items():
@@ -124,11 +148,25 @@ def compare(run_dir: Path, baseline: dict[str, Any]) -> list[Figure]:
     return figures
 
 
+def _same_sweep(run_dir: Path, records: dict[str, CellRecord], baseline: dict[str, Any]) -> None:
+    """Raise unless the run holds at least one of the baseline's cells (cell ids hash the config)."""
+    expected = len(baseline["cells"])
+    if expected == 0 or any(cell_id in records for cell_id in baseline["cells"]):
+        return
+    if not records:
+        raise CheckError(f"{run_dir} holds no cell records (the baseline has {expected} cells); run the sweep first")
+    raise CheckError(f"{run_dir} holds none of the baseline's {expected} cells (it holds {len(records)} others): it is "
+                     "another sweep (config) than the baseline's; compare runs of the same config, or --update")
+
+
 def write_baseline(path: Path, document: dict[str, Any]) -> None:
+    """Write the baseline document as strict JSON (a NaN or an infinity is refused, not written)."""
     if path.is_dir():
         raise CheckError(f"{path}: is a folder; give the baseline's file name, e.g. {path / 'ci.json'}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps(document, indent=1) + "\n")
+        write_text(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
+    except ValueError:
+        raise CheckError(f"{path}: not written: the baseline holds a NaN or infinite figure") from None
     except OSError as error:
         raise CheckError(f"{path}: cannot write the baseline ({error.strerror or type(error).__name__})") from None

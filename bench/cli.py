@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cells run in parallel (default: one per CPU core, one thread each)")
     sweep.add_argument("--executor", choices=["local", "submitit"],
                        help="local: a process pool (default); submitit: a Slurm job array (pip install 'denoise-bench[slurm]')")
+    sweep.add_argument("--cell-timeout", type=float, metavar="SECONDS",
+                       help="fail a cell that runs longer (\"timed out after N s\") and go on; overrides the config's "
+                       "cell_timeout (default: no limit)")
     sweep.add_argument("--fresh", action="store_true",
                        help="start over: move the folder's previous results into previous-<time>/ first")
     sweep.add_argument("--force", action="store_true",
@@ -126,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_check(arguments: argparse.Namespace, live: bool) -> int:
     from rich.table import Table
+    from rich.text import Text
 
     from bench import check
     from bench.summary import summary_console
@@ -134,21 +139,23 @@ def command_check(arguments: argparse.Namespace, live: bool) -> int:
         previous = check.read_baseline(arguments.baseline).get("tolerances") if arguments.baseline.is_file() else None
         document = check.baseline_from_run(arguments.run_dir, previous)
         check.write_baseline(arguments.baseline, document)
-        print(f"baseline written: {arguments.baseline} ({len(document['cells'])} cells, speed ratio {document['speed_ratio']})")
+        ratio = document["speed_ratio"]
+        speed = "no speed ratio (speed_reference off)" if ratio is None else f"speed ratio {ratio:.3f}"
+        print(f"baseline written: {arguments.baseline} ({len(document['cells'])} cells, {speed})")
         return EXIT_OK
     figures = check.compare(arguments.run_dir, check.read_baseline(arguments.baseline))
-    table = Table(title=f"{arguments.run_dir} against {arguments.baseline}", title_justify="left")
+    table = Table(title=Text(f"{arguments.run_dir} against {arguments.baseline}"), title_justify="left")
     for header in ("cell", "figure", "baseline", "now", "allowed", "result"):
         table.add_column(header, justify="right" if header in ("baseline", "now") else "left")
-    for figure in figures:
-        now = "missing" if figure.current is None else f"{figure.current:.4f}"
-        table.add_row(figure.cell, figure.figure, f"{figure.baseline:.4f}", now, figure.allowed,
-                      "[green]pass[/]" if figure.passed else "[red]FAIL[/]")
+    for figure in figures:  # names as Text: a [bracket] in a model's name is not rich markup
+        table.add_row(Text(figure.cell), Text(figure.figure), check.shown(figure.baseline), check.shown(figure.current),
+                      figure.allowed, "[green]pass[/]" if figure.passed else "[red]FAIL[/]")
     console = summary_console()
     console.print(table)
     failures = [figure for figure in figures if not figure.passed]
     for figure in failures:
-        console.print(f"regression: {figure.cell}: {figure.figure} is {figure.current} (allowed {figure.allowed})")
+        console.print(f"regression: {figure.cell}: {figure.figure} is {check.shown(figure.current)} (allowed {figure.allowed})",
+                      markup=False, highlight=False)
     console.print(f"gate: {len(figures) - len(failures)} of {len(figures)} figures within tolerance, {len(failures)} regressions")
     return EXIT_FAILED if failures else EXIT_OK
 
@@ -199,8 +206,8 @@ def command_report(arguments: argparse.Namespace, live: bool) -> int:
 def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
     import json
 
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from bench import leaderboard
 
@@ -209,8 +216,8 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
     ranked = leaderboard.rank(rows, arguments.metric, arguments.alpha)
     if arguments.format == "md":
         print(leaderboard.to_markdown(ranked, arguments.metric, leaderboard.robustness(rows)))
-    elif arguments.format == "json":
-        print(json.dumps(leaderboard.to_records(ranked), indent=1))
+    elif arguments.format == "json":  # strict JSON: to_records has turned NaN and ±inf into null
+        print(json.dumps(leaderboard.to_records(ranked), indent=1, allow_nan=False))
     elif arguments.format == "csv":
         import pandas as pd
 
@@ -219,28 +226,34 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
         from bench.summary import summary_console
 
         console = summary_console()
-        for title, group in leaderboard.groups(ranked):
-            table = Table(title=title, title_justify="left")
+        for title, group in leaderboard.groups(ranked):  # names as Text: a [bracket] in one is not rich markup
+            table = Table(title=Text(title), title_justify="left")
             for header in leaderboard.HEADER:
                 table.add_column(header, justify="left" if header in ("model", "sweep") else "right")
             for cells in leaderboard.display_rows(group):
-                table.add_row(*cells)
+                table.add_row(*map(Text, cells))
             console.print(table)
             for note in leaderboard.group_notes(group):
                 console.print(note, markup=False)
         console.print(leaderboard.uncertainty_note(ranked), markup=False)
         for dataset, group in leaderboard.robustness(rows).groupby("dataset"):
-            table = Table(title=f"Robustness · {dataset}: mean PSNR over every evaluation, and the worst", title_justify="left")
+            table = Table(title=Text(f"Robustness · {dataset}: mean PSNR over every evaluation, and the worst"),
+                          title_justify="left")
             for header in leaderboard.ROBUSTNESS_HEADER:
                 table.add_column(header, justify="left" if header in ("model", "worst at") else "right")
             for cells in leaderboard.robustness_rows(group):
-                table.add_row(*cells)
+                table.add_row(*map(Text, cells))
             console.print(table)
     return EXIT_OK
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def resume_command(arguments: list[str]) -> str:
+    """The command that resumes a sweep, quoted for a POSIX shell: pasted back, it is the same command."""
+    return shlex.join(["python", "-m", "bench", *arguments])
 
 
 def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
@@ -253,6 +266,8 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
     if arguments.workers < 0:
         raise DenoiserError(f"--workers must be ≥ 0, got {arguments.workers}")
     overrides = arguments.overrides + ([f"executor={arguments.executor}"] if arguments.executor else [])
+    if arguments.cell_timeout is not None:
+        overrides.append(f"cell_timeout={arguments.cell_timeout!r}")
     config = load_config(arguments.config, overrides)
     if arguments.plugins:  # the workers and submitit tasks import them too
         config = dataclasses.replace(config, plugins=list(dict.fromkeys([*config.plugins, *arguments.plugins])))
@@ -262,7 +277,7 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
         outcome = run_sweep(config, root, workers=arguments.workers, fresh=arguments.fresh,
                             force=arguments.force, console=Console(stderr=True), live=live)
     except KeyboardInterrupt:
-        command = " ".join(["python -m bench", *sys.argv[1:]]) if sys.argv[1:] else "the same command"
+        command = resume_command(sys.argv[1:]) if sys.argv[1:] else "the same command"
         print(f"interrupted: finished cells are saved in {root}; run `{command}` again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:

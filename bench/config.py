@@ -36,6 +36,14 @@ MAX_NODES = 100_000
 MAX_DEPTH = 32
 MAX_COMBINATIONS = 256  # parameter combinations of one model in one sweep
 MAX_PARAMETERS = 1_000_000_000  # weights of one model: far beyond what a sweep here trains
+MAX_NAME = 100  # characters of a name that becomes part of a file name (the sweep, a data set, a model)
+MAX_SEED = 2**32 - 1  # seeds are offset (seed + 3, + the evaluation level's hash, + the image index) and fed to
+# torch and NumPy generators, which take 64 and 32 bits: every seed stays a plain 32-bit one
+MAX_LEARNING_RATE = 1e6  # far beyond any step Adam trains with; 1e300 is not even a float32
+MAX_THREADS = 1024  # torch threads of one cell where the cores are not known here (a submitit task)
+MAX_CELL_TIMEOUT = 7 * 24 * 3600.0  # seconds: a week
+MAX_AUGMENT_COPIES = 100
+MAX_TRAINING_IMAGES_BYTES = 4 << 30  # the training images in memory (float32, augmented copies included), per process
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlevel = 60, 60, 6, 6, 3
@@ -152,6 +160,7 @@ class SweepConfig:
     plugins: list[str] = field(default_factory=list)  # modules imported first: they register outside models, baselines, …
     deterministic: bool = True  # CUDA: deterministic cuDNN and cuBLAS kernels (the CPU's are already); false for speed
     tf32: bool = False  # CUDA: TF32 matrix products and convolutions (faster, ~10 mantissa bits); false: full float32
+    cell_timeout: float = 0.0  # seconds one cell may run before it is failed ("timed out after N s"); 0: no limit
     speed_reference: bool = False  # each worker also times the trainer against the founding design's loop, for `bench check`
     executor: str = "local"  # local (a process pool) or submitit (a Slurm job array)
     submitit: SubmititConfig = field(default_factory=SubmititConfig)
@@ -237,7 +246,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not equals or not key.strip() or any(not part for part in key.strip().split(".")):
         raise ConfigError(f"--set {_show(text)}: expected key.path=value, e.g. train.epochs=3")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = safe_load(raw) if raw.strip() else ""
+    except RecursionError:
+        raise ConfigError(f"--set {_show(text)}: nested too deeply to read") from None
     except yaml.YAMLError as error:
         reason = str(error).splitlines()[0]
         raise ConfigError(f"--set {_show(text)}: the value is not valid YAML ({reason[:120]})") from None
@@ -255,6 +266,29 @@ def _apply_override(tree: dict[str, Any], path: list[str], value: Any, text: str
     node[path[-1]] = value
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (YAML would silently keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base loader says so
+                break
+            if duplicate:
+                raise ConfigError(f"key {_show(key)} appears twice in one mapping (line {key_node.start_mark.line + 1}); "
+                                  "YAML would keep only the last")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load(text: str) -> Any:
+    """YAML with the safe loader, a key given twice in one mapping refused."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """A YAML mapping from ``path`` (safe loader); errors name the file."""
     try:
@@ -266,9 +300,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read config ({error.__class__.__name__})") from None
     try:
-        tree = yaml.safe_load(text)
+        tree = safe_load(text)
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to read") from None
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -281,21 +317,45 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return tree
 
 
-def load_config(path: Path | None, overrides: list[str] = ()) -> SweepConfig:
-    """Read, override, type-check and validate a sweep configuration."""
-    return config_from_tree(read_yaml(path) if path is not None else {}, overrides)
+def load_config(path: Path | None, overrides: list[str] = (), *, import_plugins: bool = True) -> SweepConfig:
+    """Read, override, type-check and validate a sweep configuration.
+
+    ``import_plugins=False`` for a config that is data, not the user's word on this run (a results
+    folder's config.yaml): its ``plugins:`` are not imported, and a name only they register fails
+    validation in one line that names them (see :func:`missing_plugins`)."""
+    return config_from_tree(read_yaml(path) if path is not None else {}, overrides, import_plugins=import_plugins)
 
 
-def config_from_tree(tree: dict[str, Any], overrides: list[str] = ()) -> SweepConfig:
+def missing_plugins(tree: dict[str, Any]) -> list[str]:
+    """The modules a config's ``plugins:`` names that this process has not imported."""
+    from denoiser.plugins import imported
+
+    plugins = tree.get("plugins", [])
+    names = [module for module in plugins if isinstance(module, str)] if isinstance(plugins, list) else []
+    return [module for module in names if not imported(module)]
+
+
+def config_from_tree(tree: dict[str, Any], overrides: list[str] = (), *, import_plugins: bool = True) -> SweepConfig:
     """Override, type-check and validate a configuration given as a mapping (a parsed file, or the API's dict).
 
     The plugins it names (and the installed entry points) are imported first, so that the names
-    they register are valid here."""
+    they register are valid here; with ``import_plugins=False`` only those already imported count."""
     from denoiser.plugins import PluginError, load_plugins
 
     for text in overrides:
         keys, value = parse_override(text)
         _apply_override(tree, keys, value, text)
+    if not import_plugins:
+        missing = missing_plugins(tree)
+        try:
+            config = _build(SweepConfig, tree)
+            validate(config)
+        except ConfigError as error:
+            if missing:  # the hint first: the error after it may be long (a list of valid names)
+                flags = " ".join(f"--plugin {module}" for module in missing)
+                raise ConfigError(f"this config names plugins, not imported here (pass {flags} if you trust them): {error}") from None
+            raise
+        return config
     plugins = tree.get("plugins", [])  # anything but a list of names: the build below says so
     try:
         load_plugins([module for module in plugins if isinstance(module, str)] if isinstance(plugins, list) else [])
@@ -388,8 +448,27 @@ def _check_data(data: DataConfig) -> None:
     if not 0 <= data.validation_fraction < 1 - data.test_fraction:
         raise ConfigError(f"data.validation_fraction: must be between 0 and 1 − test_fraction "
                           f"({1 - data.test_fraction:g}), got {data.validation_fraction}")
-    if data.augment_copies < 0:
-        raise ConfigError(f"data.augment_copies: must be ≥ 0, got {data.augment_copies}")
+    if not 0 <= data.augment_copies <= MAX_AUGMENT_COPIES:
+        raise ConfigError(f"data.augment_copies: must be between 0 and {MAX_AUGMENT_COPIES}, got {data.augment_copies}")
+    _check_data_size(data)
+
+
+def _check_data_size(data: DataConfig) -> None:
+    """The training images, augmented copies included, must fit in memory: known before loading for
+    the shipped data sets (``expected_pixels``), refused here rather than killed by the kernel later."""
+    from denoiser.data import expected_pixels
+
+    try:
+        pixels = expected_pixels(data.dataset, **data.params)
+    except DenoiserError as error:
+        raise ConfigError(f"data.params: {error}") from None
+    if pixels is None:  # a plugin's data set: its own business
+        return
+    size = 4 * pixels * (1 + data.augment_copies)  # float32
+    if size > MAX_TRAINING_IMAGES_BYTES:
+        raise ConfigError(f"data: {data.dataset} with {_show(data.params)} and {data.augment_copies} augmented copies holds "
+                          f"{size / 2**30:.1f} GiB of images; at most {MAX_TRAINING_IMAGES_BYTES / 2**30:.0f} GiB: "
+                          "fewer tiles, copies or images (limit)")
 
 
 def _check_whole_images(evaluation: EvaluationConfig) -> None:
@@ -401,8 +480,7 @@ def _check_whole_images(evaluation: EvaluationConfig) -> None:
         raise ConfigError(f"evaluation.tile_stride: must be at least 1, got {evaluation.tile_stride}")
     for name, spec in evaluation.datasets.items():
         key = f"evaluation.datasets.{name}"
-        if not name or any(character in name for character in "\n\r"):
-            raise ConfigError(f"{key}: a data set name must be one non-empty line")
+        check_name(key, name)
         if spec.dataset not in NATIVE_DATASETS:
             raise ConfigError(f"{key}.dataset: {_show(spec.dataset)} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
         accepted = ("path", "limit") if spec.dataset in ("folder", "pairs") else ("limit",)
@@ -477,17 +555,70 @@ def _check_builds(name: str, combination: dict[str, Any]) -> None:
         raise ConfigError(f"models.{name}: {error}") from None
     except (TypeError, ValueError, RuntimeError, OverflowError, MemoryError) as error:
         raise ConfigError(f"models.{name}: cannot build with {_show(combination)} ({str(error)[:120]})") from None
-    parameters = sum(parameter.numel() for parameter in model.parameters())
+    parameters = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+    if parameters == 0:
+        raise ConfigError(f"models.{name}: {_show(combination)} has no trainable parameters; "
+                          "register a denoiser without weights as a baseline (register_baseline)")
     if parameters > MAX_PARAMETERS:
         raise ConfigError(f"models.{name}: {_show(combination)} has {parameters:,} parameters; at most {MAX_PARAMETERS:,}")
+
+
+def check_name(key: str, name: str, *, empty: bool = False) -> None:
+    """A name that labels results and becomes part of file names: one line of printable characters,
+    not blank, at most MAX_NAME characters (``empty``: may be empty, meaning a default)."""
+    if empty and name == "":
+        return
+    if not name.strip() or not name.isprintable():
+        raise ConfigError(f"{key}: {_show(name)} must be one line of printable characters, not blank")
+    if len(name.encode()) > MAX_NAME:  # it becomes part of file names
+        raise ConfigError(f"{key}: {len(name.encode())} bytes (UTF-8); at most {MAX_NAME}, as it names files")
+
+
+def _check_seeds(config: SweepConfig) -> None:
+    for key, seeds in (("data.seed", [config.data.seed]), ("seeds", config.seeds), ("evaluation.seed", [config.evaluation.seed])):
+        for seed in seeds:
+            if not 0 <= seed <= MAX_SEED:
+                raise ConfigError(f"{key}: {_show(seed)} is out of range; a seed is between 0 and {MAX_SEED:,}")
+
+
+def _check_tiling(config: SweepConfig) -> None:
+    """A fixed-size model (the DAE) runs on windows ``tile_stride`` apart: a stride wider than the
+    window would leave pixels no window covers."""
+    from denoiser.models import MODELS, create_model_shape
+
+    for name, params in config.models.items():
+        if name not in MODELS:
+            continue
+        for combination in expand_parameters(name, params):
+            size = getattr(create_model_shape(name, **combination), "image_size", None)
+            if size is not None and config.evaluation.tile_stride > size:
+                raise ConfigError(f"evaluation.tile_stride: {config.evaluation.tile_stride} is wider than {name}'s "
+                                  f"{size}×{size} window: pixels between windows would get no estimate; at most {size}")
+
+
+def _check_execution(config: SweepConfig) -> None:
+    import os
+
+    cores = os.cpu_count() or 1
+    most = cores if config.executor == "local" else MAX_THREADS  # a submitit task's cores are Slurm's
+    if not 1 <= config.threads <= most:
+        where = f"the {cores} cores here" if config.executor == "local" else "a task"
+        raise ConfigError(f"threads: must be between 1 and {most} ({where}), got {config.threads}")
+    if not (0 <= config.cell_timeout <= MAX_CELL_TIMEOUT):  # also NaN
+        raise ConfigError(f"cell_timeout: seconds between 0 (no limit) and {MAX_CELL_TIMEOUT:g}, got {config.cell_timeout}")
 
 
 def validate(config: SweepConfig) -> None:
     """Every check that needs no training; raises ConfigError naming the first bad key."""
     if not config.name or any(character in config.name for character in "/\\") or config.name in (".", ".."):
         raise ConfigError(f"name: {_show(config.name)} must be a plain folder name (no slashes)")
+    check_name("name", config.name)
+    check_name("data.name", config.data.name, empty=True)
+    _check_seeds(config)
     _check_data(config.data)
     _check_models(config.models)
+    _check_tiling(config)
+    _check_execution(config)
     from denoiser.noise import NOISE
 
     for family, options in config.noise_options.items():
@@ -516,16 +647,14 @@ def validate(config: SweepConfig) -> None:
             raise ConfigError(f"train.{key}: must be ≥ 0, got {getattr(train, key)}")
     if train.batch_size < 1:
         raise ConfigError(f"train.batch_size: must be at least 1, got {train.batch_size}")
-    if not (train.learning_rate > 0 and math.isfinite(train.learning_rate)):
-        raise ConfigError(f"train.learning_rate: must be a positive number, got {train.learning_rate}")
+    if not 0 < train.learning_rate <= MAX_LEARNING_RATE:  # also NaN
+        raise ConfigError(f"train.learning_rate: must be a positive number, at most {MAX_LEARNING_RATE:g}, got {train.learning_rate}")
     if not config.seeds:
         raise ConfigError("seeds: give at least one seed")
     if len(set(config.seeds)) != len(config.seeds):
         raise ConfigError(f"seeds: a seed is listed twice ({_show(config.seeds)})")
     if config.workers < 0:
         raise ConfigError(f"workers: must be ≥ 0 (0 chooses from the CPU count), got {config.workers}")
-    if config.threads < 1:
-        raise ConfigError(f"threads: must be at least 1, got {config.threads}")
     if any(character in config.data.name for character in "\n\r"):
         raise ConfigError("data.name: must be one line")
     if config.executor not in EXECUTORS:

@@ -1,17 +1,26 @@
-"""The sweep grid: a config expands into cells, each with an id that hashes everything that determines its result."""
+"""The sweep grid: a config expands into cells, each with an id that hashes everything that determines its
+result: the settings, and the code (the package's version, a plugin's source by hash; see README, "Resume")."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import itertools
 import json
-from dataclasses import dataclass
+import os
+import sys
+from dataclasses import dataclass, field
 from typing import Any
 
+import denoiser
 from bench.config import SweepConfig, expand_parameters
 from bench.record import describe
 from denoiser.baselines import BASELINES
+from denoiser.data import DATASETS
 from denoiser.models import MODELS
+from denoiser.noise import NOISE
+from denoiser.registry import Entry
 
 # Bump when a change to the code alters results, so that old records are recomputed.
 RESULTS_FORMAT = 3
@@ -28,6 +37,9 @@ class Cell:
     noise: str | None  # training noise family; None for classical baselines
     train_level: float | None
     seed: int | None
+    # what code produced its numbers: piece → version (see code_versions); part of the id, kept in the record
+    code: dict[str, str] = field(default_factory=dict)
+    setting_id: str = ""  # the id without the code: the same cell under other code has the same setting_id
 
     def label(self) -> str:
         """e.g. ``dae latent_dim=32 (trained gaussian 0.1) seed 0``."""
@@ -37,6 +49,47 @@ class Cell:
 def _digest(payload: dict[str, Any]) -> str:
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _package_module(module: str) -> bool:
+    return module.split(".")[0] in ("denoiser", "bench")
+
+
+@functools.lru_cache(maxsize=None)
+def _source_digest(path: str, modified: int, size: int) -> str:
+    with open(path, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()[:16]
+
+
+def source_version(entry: Entry) -> str:
+    """The version of the code behind a registered name: the package's version for the package's own
+    entries; for a plugin's, its module and the hash of that module's source file, so that an edit of
+    the plugin changes the ids of the cells it made (a helper module it imports is not covered)."""
+    if _package_module(entry.module):
+        return f"denoise-bench {denoiser.__version__}"
+    try:
+        module = sys.modules.get(entry.module)
+        path = getattr(module, "__file__", None) or inspect.getsourcefile(entry.factory)
+        if path is None:
+            raise TypeError
+        return f"{entry.module} sha256:{_source_digest(path, os.stat(path).st_mtime_ns, os.stat(path).st_size)}"
+    except (TypeError, OSError):  # defined where no source file exists (an interactive session)
+        return f"{entry.module} (no source file: its edits are not seen)"
+
+
+def code_versions(config: SweepConfig, model: str, learned: bool) -> dict[str, str]:
+    """Every registered piece a cell runs: its model or baseline, the noise families it trains and is
+    scored on, and its data set; each with :func:`source_version`."""
+    pieces = {f"model {model}": MODELS.get(model)} if learned else {f"baseline {model}": BASELINES.get(model)}
+    families = set(config.eval_noise) | (set(config.noise) if learned else set())
+    pieces |= {f"noise {family}": NOISE.get(family) for family in sorted(families)}
+    pieces[f"data set {config.data.dataset}"] = DATASETS.get(config.data.dataset)
+    return {name: source_version(entry) for name, entry in pieces.items()}
+
+
+def changed_code(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    """The pieces whose code differs, e.g. ``["model mine (my_plugin)"]``."""
+    return [f"{name} ({new[name].split(' ')[0]})" for name in sorted(new) if old.get(name) != new[name]]
 
 
 def resolve_device(name: str) -> str:
@@ -61,12 +114,15 @@ def build_cells(config: SweepConfig) -> list[Cell]:
     cells: list[Cell] = []
     baselines = {"noisy": {}} | {name: params for name, params in config.models.items() if name in BASELINES}
     for model, params in baselines.items():
+        code = code_versions(config, model, learned=False)
         for combination in expand_parameters(model, params):
             identity = shared | {"model": model, "params": combination}
-            cells.append(Cell(f"{model}-{_digest(identity)}", model, combination, False, None, None, None))
+            cells.append(Cell(f"{model}-{_digest(identity | {'code': code})}", model, combination, False, None, None, None,
+                              code, _digest(identity)))
     for model, params in config.models.items():
         if model not in MODELS:
             continue
+        code = code_versions(config, model, learned=True)
         for combination, (family, levels), seed in itertools.product(
             expand_parameters(model, params), config.noise.items(), config.seeds
         ):
@@ -78,5 +134,6 @@ def build_cells(config: SweepConfig) -> list[Cell]:
                 }
                 if device.startswith("cuda"):  # the CPU's kernels are deterministic either way: its ids stay
                     identity["deterministic"], identity["tf32"] = config.deterministic, config.tf32
-                cells.append(Cell(f"{model}-{_digest(identity)}", model, combination, True, family, level, seed))
+                cells.append(Cell(f"{model}-{_digest(identity | {'code': code})}", model, combination, True, family, level, seed,
+                                  code, _digest(identity)))
     return cells

@@ -3,22 +3,27 @@
 Each entry carries an interval of its mean PSNR and SSIM, and whether a paired comparison on the same
 noisy images tells it apart from the next entry (:mod:`bench.stats`); the per-image values for that
 come from the cell records beside each results.csv, never from a re-run.
+
+Which rows a sweep folder holds is decided once, by :func:`read_folder`: the report, the leaderboard
+and the regression gate all read a folder through it.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import math
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
-from bench import stats
+from bench.stats import distinguishable, half_width, half_width_from_spread
 from bench.published import describe_published, published_for
 from bench.record import describe
-from bench.store import ResultStore
+from bench.store import MANIFEST, ResultStore, results_frame
 from denoiser.errors import DenoiserError
 
 logger = logging.getLogger(__name__)
@@ -29,37 +34,120 @@ GROUP = ["dataset", "eval_noise", "eval_level"]
 ENTRY = ["model", "params", "split", "selected_on", "noise", "train_level"]  # one leaderboard entry (seeds are averaged)
 ALPHA = 0.05  # default level of the comparisons; the intervals are 1 − ALPHA (95 %)
 PER_IMAGE = ("psnr_per_image", "ssim_per_image")  # kept in the records, not in results.csv
+# Columns a results table cannot be ranked without: what names an entry and an evaluation, and the metrics.
+REQUIRED = ("cell_id", "model", "params", "status", "dataset", "split", "noise", "train_level", "seed", "eval_noise",
+            "eval_level") + METRICS
+NAMES = ("cell_id", "model", "dataset", "eval_noise")  # an ok row without one of them names nothing
+# Columns older tables lack, and what they mean there (an unknown spread or image count: no interval).
+DEFAULTS = {"sweep": "", "matched": False, "selected_on": "test", "noise_protocol": None, "tiled": None,
+            "n_images": float("nan"), "psnr_std": float("nan"), "ssim_std": float("nan")}
+NUMBERS = METRICS + ("eval_level", "train_level", "seed", "n_images", "psnr_std", "ssim_std")
+# Read as text, whatever they look like: a data set called 2012 or NA is a name, not a number or a gap.
+TEXT = ("sweep", "cell_id", "model", "params", "dataset", "split", "noise", "eval_noise", "selected_on", "status",
+        "error", "worst_eval", "noise_protocol", "tiled")
+GAPS = ("", "nan", "NaN", "-nan", "NA", "N/A", "<NA>", "None", "null", "NULL", "#N/A")  # a missing number, as tables write one
 
 
 class LeaderboardError(DenoiserError):
     """No results to rank, or a filter that matches nothing."""
 
 
-def read_results(paths: Iterable[Path]) -> pd.DataFrame:
-    """Rows of every results.csv given, ok rows only; the same (cell, evaluation) counts once."""
-    frames = []
-    for path in paths:
+def _parse_table(text: str, where: Path) -> pd.DataFrame:
+    """A results table from its CSV text: names as written (only an empty cell is missing), numbers as pandas reads them."""
+    try:
+        columns = pd.read_csv(io.StringIO(text), nrows=0).columns
+        missing = {column: [""] if column in TEXT else list(GAPS) for column in columns}
+        return pd.read_csv(io.StringIO(text), dtype={column: str for column in TEXT if column in columns},
+                           keep_default_na=False, na_values=missing)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        raise LeaderboardError(f"{where}: not a results table ({error.__class__.__name__})") from None
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as error:
+        raise LeaderboardError(f"{path}: not a results table ({error.__class__.__name__})") from None
+    return _parse_table(text, path)
+
+
+def _records_are_newer(store: ResultStore, table: Path) -> bool:
+    """Whether a record or the manifest changed after ``table`` was written: a run interrupted or resumed since."""
+    written = table.stat().st_mtime_ns
+    for path in [store.root / MANIFEST, *store.runs.glob("*.json")]:
         try:
-            frames.append(pd.read_csv(path))
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-            raise LeaderboardError(f"{path}: not a results table ({error.__class__.__name__})") from None
-    if not frames:
-        raise LeaderboardError("no results.csv found")
-    rows = pd.concat(frames, ignore_index=True)
-    missing = [column for column in ("cell_id", "model", "status", "dataset", "eval_noise", "eval_level") if column not in rows]
+            if path.stat().st_mtime_ns > written:
+                return True
+        except OSError:  # gone in between, or never there
+            continue
+    return False
+
+
+def read_folder(root: Path) -> pd.DataFrame:
+    """The rows of the sweep in ``root`` as results.csv holds them (every status): its results.csv, or,
+    where that is missing or older than the records (a run interrupted or resumed since), the rows of
+    the records of the sweep as last run. The one rule of which rows a folder holds."""
+    if not root.is_dir():
+        raise LeaderboardError(f"{root}: no such folder")
+    store, table = ResultStore(root), root / "results.csv"
+    if table.is_file() and not _records_are_newer(store, table):
+        return _read_table(table)
+    if not store.runs.is_dir():
+        raise LeaderboardError(f"{root}: no results here (no results.csv, no runs/ records); is this a sweep's results folder?")
+    if table.is_file():
+        logger.info("%s is older than the records in %s: reading the records", table, store.runs)
+    # Through the same CSV reader, so that the rows are typed exactly as results.csv's would be; "\r\n"
+    # ends lines so that a name holding a carriage return is quoted, not read as a line break.
+    return _parse_table(results_frame(store.current_records()).to_csv(index=False, lineterminator="\r\n"), store.runs)
+
+
+def _typed(rows: pd.DataFrame) -> pd.DataFrame:
+    """Required columns present, numbers numbers and names names in ok rows, defaults where older tables lack a column."""
+    missing = [column for column in REQUIRED if column not in rows]
     if missing:
         raise LeaderboardError(f"not a results table: no column {', '.join(missing)}")
-    for column in list(METRICS) + ["eval_level"]:
+    rows = rows.assign(**{column: default for column, default in DEFAULTS.items() if column not in rows})
+    ok = rows["status"] == "ok"
+    for column in NUMBERS:
         numbers = pd.to_numeric(rows[column], errors="coerce")
-        bad = rows[column].notna() & numbers.isna() & (rows["status"] == "ok")
+        bad = rows[column].notna() & numbers.isna() & ok
         if bad.any():
             raise LeaderboardError(f"not a results table: {column} holds {str(rows[column][bad].iloc[0])[:40]!r}, not a number")
         rows[column] = numbers
-    for column, missing in (("matched", False), ("selected_on", "test"), ("noise_protocol", None), ("tiled", None),
-                            ("psnr_std", float("nan")), ("ssim_std", float("nan"))):  # older tables
-        if column not in rows:
-            rows[column] = missing
+    for column in NAMES:
+        if (rows[column].isna() & ok).any():
+            raise LeaderboardError(f"not a results table: an ok row without a {column}")
     rows["matched"] = rows["matched"].fillna(False).astype(bool)
+    for column in ("psnr_std", "ssim_std"):  # an infinite spread is no spread we know: no interval from it
+        rows[column] = rows[column].where(np.isfinite(rows[column].astype(float)))
+    return rows
+
+
+def finite(rows: pd.DataFrame) -> pd.Series:
+    """Per row: whether its metrics and evaluation level are all finite numbers (the rows that can be ranked)."""
+    columns = [column for column in (*METRICS, "eval_level") if column in rows]
+    return pd.Series(np.isfinite(rows[columns].astype(float)).all(axis=1), index=rows.index)
+
+
+def _failing_non_finite(rows: pd.DataFrame) -> pd.DataFrame:
+    """Cells with an ok row whose metrics are not all finite (older versions wrote NaN and ±inf) as failed,
+    as a record with one is: a cell that scored NaN somewhere is not ranked anywhere."""
+    cells = set(rows.loc[(rows["status"] == "ok") & ~finite(rows), "cell_id"])
+    if cells:
+        logger.warning("%d cell%s with a NaN or infinite metric in an ok row: not ranked, counted as failed",
+                       len(cells), "" if len(cells) == 1 else "s")
+        rows = rows.assign(status=rows["status"].where(~rows["cell_id"].isin(cells), "failed"))
+    return rows
+
+
+def read_results(paths: Iterable[Path]) -> pd.DataFrame:
+    """Ok rows of every sweep folder (as :func:`read_folder` reads it) or results table given; the
+    same (cell, evaluation) counts once, and a cell with a non-finite metric counts as failed."""
+    paths = list(paths)
+    frames = [read_folder(path) if path.is_dir() else _read_table(path) for path in paths]
+    if not frames:
+        raise LeaderboardError("no results.csv found")
+    rows = _failing_non_finite(_typed(pd.concat(frames, ignore_index=True)))
     rows = rows[rows["status"] == "ok"].reset_index(drop=True)
     rows = _with_per_image(rows, paths)
     return rows.drop_duplicates(subset=["cell_id", "dataset", "eval_noise", "eval_level"]).reset_index(drop=True)
@@ -76,7 +164,7 @@ def _with_per_image(rows: pd.DataFrame, paths: Iterable[Path]) -> pd.DataFrame:
     found: dict[tuple, tuple[list[float], list[float]]] = {}
     cell_ids = set(rows["cell_id"])
     for path in paths:
-        store = ResultStore(Path(path).parent)
+        store = ResultStore(path if path.is_dir() else path.parent)
         if not store.runs.is_dir():
             continue
         present = sorted(cell_id for cell_id in cell_ids if store.record_path(str(cell_id)).is_file())
@@ -91,16 +179,19 @@ def _with_per_image(rows: pd.DataFrame, paths: Iterable[Path]) -> pd.DataFrame:
 
 
 def find_results(root: Path) -> list[Path]:
-    """Every results.csv under ``root`` (a results folder or one sweep's), leaving out results moved aside by --fresh."""
+    """Every sweep folder under ``root`` (a results folder or one sweep's): one with a results.csv, or with
+    records in runs/ (a run interrupted before it wrote one), leaving out results moved aside by --fresh;
+    ``root`` itself when it is a results table. Read them with :func:`read_results`."""
     if not root.exists():
         raise LeaderboardError(f"{root}: no such folder")
     if root.is_file():
         return [root]
+    marks = [*root.rglob("results.csv"), *(path for path in root.rglob("runs") if path.is_dir())]
     # only folders below root count as moved aside: a root named previous-… is ranked when named
-    found = sorted(path for path in root.rglob("results.csv")
-                   if not any(part.startswith("previous-") for part in path.relative_to(root).parts))
+    found = sorted({path.parent for path in marks
+                    if not any(part.startswith("previous-") for part in path.relative_to(root).parts)})
     if not found:
-        raise LeaderboardError(f"{root}: no results.csv below this folder; run `python -m bench sweep` first")
+        raise LeaderboardError(f"{root}: no results.csv or runs/ below this folder; run `python -m bench sweep` first")
     return found
 
 
@@ -109,9 +200,18 @@ def is_leaky(split: object, selected_on: object, trained: bool) -> bool:
     return trained and (split == "augmented-copies" or selected_on == "test")
 
 
+def parameters(text: object) -> dict[str, Any]:
+    """A row's ``params`` (JSON text) as a mapping; empty for anything else (a damaged or hand-edited table)."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else {}
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def entry_name(row: pd.Series) -> str:
     """e.g. ``dae latent_dim=128 (trained gaussian 0.1)``; ``noisy``; leaky entries marked."""
-    params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
+    params = parameters(row["params"])
     trained = isinstance(row["noise"], str)
     name = describe(row["model"], params, row["noise"] if trained else None, row["train_level"] if trained else None)
     if is_leaky(row["split"], row["selected_on"], trained):
@@ -143,6 +243,7 @@ def rank(rows: pd.DataFrame, metric: str = "psnr", alpha: float = ALPHA) -> pd.D
         raise LeaderboardError(f"unknown metric {metric!r}; valid: {', '.join(HIGHER_IS_BETTER)}")
     if not 0 < alpha < 1:
         raise LeaderboardError(f"alpha must be between 0 and 1 (exclusive), got {alpha:g}")
+    rows = rows[finite(rows)]  # rows built without read_results may still hold NaN or ±inf
     if rows.empty:
         raise LeaderboardError("no results match")
     for column in PER_IMAGE:  # rows built without read_results
@@ -192,8 +293,11 @@ def entry_half_width(run: pd.DataFrame, name: str, confidence: float = 1 - ALPHA
     over its seeds' means where there are several, else over the images of its one run."""
     per_seed = run.groupby(pd.Series(_seed_keys(run), index=run.index).astype(object), dropna=False)[name].mean()
     if len(per_seed) > 1:
-        return stats.half_width(per_seed.to_numpy(), confidence)
-    return stats.half_width_from_spread(float(run[f"{name}_std"].mean()), int(run["n_images"].min()), confidence)
+        return half_width(per_seed.to_numpy(), confidence)
+    images = float(run["n_images"].min())
+    if not math.isfinite(images):  # an older table without image counts: no interval
+        return math.nan
+    return half_width_from_spread(float(run[f"{name}_std"].mean()), int(images), confidence)
 
 
 def _per_image_by_seed(run: pd.DataFrame, metric: str) -> dict[int | None, list[float]] | None:
@@ -228,7 +332,7 @@ def _with_ties(ranked: pd.DataFrame, runs: list[pd.DataFrame], metric: str, alph
         elif values[position] is None or values[position + 1] is None:
             distinct.append(None)  # records without per-image values: unknown
         else:
-            distinct.append(stats.distinguishable(values[position], values[position + 1], alpha))
+            distinct.append(distinguishable(values[position], values[position + 1], alpha))
         tied_with_previous = place > 1 and distinct[position - 1] is False
         tied_rank.append(tied_rank[-1] if tied_with_previous else int(place))
     ranked["distinct_from_next"] = pd.Series(distinct, index=ranked.index, dtype=object)
@@ -240,7 +344,7 @@ def _with_ties(ranked: pd.DataFrame, runs: list[pd.DataFrame], metric: str, alph
 
 def _published_psnr(row: pd.Series) -> float | None:
     """The published PSNR of this entry's method in this group, where one applies (DnCNN-S: 17 × 64 only)."""
-    params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
+    params = parameters(row["params"])
     for figure in published_for(row["dataset"], row["eval_noise"], row["noise_protocol"]):
         if figure.model == row["model"] and (figure.model != "dncnn" or (params.get("depth"), params.get("width")) == (17, 64)):
             return figure.psnr
@@ -264,6 +368,9 @@ def group_notes(group: pd.DataFrame) -> list[str]:
 def robustness(rows: pd.DataFrame) -> pd.DataFrame:
     """Per data set and entry: mean PSNR over every evaluation (noise, level), and the worst one.
     Seeds are averaged first. Ranked by the mean, highest first."""
+    rows = rows[finite(rows)]
+    if rows.empty:
+        raise LeaderboardError("no results match")
     per_evaluation = _keyed(rows).groupby(["dataset"] + ENTRY + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
     per_evaluation["evaluation"] = per_evaluation["eval_noise"] + " " + per_evaluation["eval_level"].map("{:g}".format)
     summary = []
@@ -288,6 +395,9 @@ def robustness_rows(table: pd.DataFrame) -> list[list[str]]:
 
 
 def filter_rows(rows: pd.DataFrame, dataset: str | None, noise: str | None, level: float | None) -> pd.DataFrame:
+    """The rows of one data set, evaluation noise and level, where given; one line when none match."""
+    if rows.empty:  # nothing to filter: not the filters' fault
+        raise LeaderboardError("no results match: no cell finished with finite metrics")
     if dataset is not None:
         rows = rows[rows["dataset"] == dataset]
     if noise is not None:
@@ -304,7 +414,7 @@ def _format(mean: float, std: float, seeds: int, digits: int) -> str:
 
 
 def _interval(low: float, high: float, digits: int) -> str:
-    return f"[{low:.{digits}f}, {high:.{digits}f}]" if pd.notna(low) and pd.notna(high) else "–"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]" if math.isfinite(low) and math.isfinite(high) else "–"
 
 
 def rank_cell(row: pd.Series) -> str:
@@ -344,30 +454,51 @@ def groups(ranked: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
         yield f"{dataset} · {noise} {level:g}", group
 
 
+# Markdown that a name could carry (names come from configs, plugins and data folders): raw HTML and
+# entities, code spans, emphasis, links and images, and the cell separator of a table.
+_MARKDOWN_ESCAPES = {"\\": "\\\\", "|": "\\|", "`": "\\`", "*": "\\*", "~": "\\~", "[": "\\[", "]": "\\]",
+                     "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def markdown_text(text: object) -> str:
+    """``text`` as literal Markdown on one line: no HTML, link, code or table cell boundary comes from it."""
+    line = " ".join(str(text).splitlines())  # every line break Python knows, not only \n
+    return "".join(_MARKDOWN_ESCAPES.get(character, character) for character in line)
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(markdown_text(cell) for cell in cells) + " |" for cells in rows])
+
+
 def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None = None) -> str:
+    """leaderboard.md: one table per ranked group, then the robustness tables; every name escaped."""
     lines = [f"# Leaderboard (ranked by {metric}; mean ± std over seeds where there are several)", "",
              uncertainty_note(ranked), ""]
     if ranked["leaky"].any():
         lines += ["Entries marked [leaky] trained on augmented copies of their test images or chose their epoch on them; "
                   "their scores are inflated and not comparable with the others.", ""]
     for title, group in groups(ranked):
-        lines += [f"## {title}", ""] + [note + "\n" for note in group_notes(group)]
-        lines += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-        lines += ["| " + " | ".join(cells) + " |" for cells in display_rows(group)]
-        lines.append("")
+        lines += [f"## {markdown_text(title)}", ""] + [markdown_text(note) + "\n" for note in group_notes(group)]
+        lines += _markdown_table(HEADER, display_rows(group)) + [""]
     if robust is not None:
         for dataset, group in robust.groupby("dataset"):
-            lines += [f"## Robustness · {dataset}", "", "Mean PSNR over every evaluation noise and level, and the worst one.", "",
-                      "| " + " | ".join(ROBUSTNESS_HEADER) + " |", "|" + "---|" * len(ROBUSTNESS_HEADER)]
-            lines += ["| " + " | ".join(cells) + " |" for cells in robustness_rows(group)]
-            lines.append("")
+            lines += [f"## Robustness · {markdown_text(dataset)}", "",
+                      "Mean PSNR over every evaluation noise and level, and the worst one.", ""]
+            lines += _markdown_table(ROBUSTNESS_HEADER, robustness_rows(group)) + [""]
     return "\n".join(lines)
 
 
+def _plain(value: Any) -> Any:
+    """A value as strict JSON holds it: NaN and ±inf, which JSON has no word for, become null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def to_records(ranked: pd.DataFrame) -> list[dict]:
+    """One mapping per ranked entry, for ``--format json|csv``: strict JSON values only (no NaN, no Infinity)."""
     columns = ["dataset", "eval_noise", "eval_level", "rank", "entry", "model", "params", "noise", "train_level",
                "split", "selected_on", "leaky"] + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")] + [
                f"{name}_ci_{edge}" for name in ("psnr", "ssim") for edge in ("low", "high")] + [
                "distinct_from_next", "tied_rank", "seeds", "sweeps", "n_images", "noise_protocol", "tiled", "published_psnr"]
     table = ranked[columns].astype(object).where(ranked[columns].notna(), None)
-    return table.to_dict(orient="records")
+    return [{key: _plain(value) for key, value in item.items()} for item in table.to_dict(orient="records")]

@@ -6,8 +6,8 @@ and is skipped (with a log line) when they are not there.
 
 from __future__ import annotations
 
+import hashlib
 import io
-import json
 import logging
 from pathlib import Path
 import matplotlib
@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from bench.leaderboard import ALPHA, entry_half_width  # noqa: E402
+from bench.leaderboard import ALPHA, entry_half_width, parameters  # noqa: E402
 from bench.record import CellRecord, describe  # noqa: E402
 from bench.store import write_atomically  # noqa: E402
 
@@ -31,7 +31,22 @@ def _level_label(family: str) -> str:
 
 
 def _series_name(row: pd.Series) -> str:
-    return describe(row["model"], json.loads(row["params"]) if isinstance(row["params"], str) else {})
+    return describe(row["model"], parameters(row["params"]))
+
+
+SLUG_LENGTH = 60  # characters of a name kept readable in a file name
+
+
+def slug(name: object) -> str:
+    """``name`` (a noise family, a data set) as part of a file name, one to one: a name of lower-case
+    letters, digits and hyphens as it is; any other readable, followed by a dot and a short hash of the
+    whole name (``a b`` → ``a-b.1c5e…``), so that no two names share a file, even where case does not count."""
+    text = str(name)
+    readable = "".join(character if (character.isascii() and character.isalnum()) or character == "-" else "-"
+                       for character in text.lower())[:SLUG_LENGTH]
+    if readable == text:  # never holds a dot: no hashed slug looks like it
+        return text
+    return f"{readable}.{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 def _save(figure: plt.Figure, path: Path) -> Path:
@@ -77,7 +92,7 @@ def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path, tag: str = "") 
         axis.set_title(f"{label} vs {family} noise (learned models at their training level)\n"
                        "bars: 95 % interval of the mean, over seeds (over images with one seed)", fontsize=9)
         axis.legend(fontsize=8)
-    return _save(figure, out / f"quality_vs_noise_{family}{tag}.png")
+    return _save(figure, out / f"quality_vs_noise_{slug(family)}{tag}.png")
 
 
 def _axis_parameter(rows: pd.DataFrame) -> str | None:
@@ -104,7 +119,7 @@ def parameter_heatmap(rows: pd.DataFrame, family: str, out: Path, tag: str = "")
         axis.set_xlabel(_level_label(family))
         axis.set_ylabel(column.removeprefix("param_"))
         axis.set_title(f"{model}: PSNR at the training level")
-    return _save(figure, out / f"parameter_heatmap_{family}{tag}.png")
+    return _save(figure, out / f"parameter_heatmap_{slug(family)}{tag}.png")
 
 
 def robustness_matrix(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
@@ -127,7 +142,7 @@ def robustness_matrix(rows: pd.DataFrame, family: str, out: Path, tag: str = "")
         axis.set_xlabel(f"evaluated at {_level_label(family)}")
         axis.set_ylabel("trained at")
         axis.set_title(f"{name}\n{_seeds_caption(panel)}", fontsize=10)
-    return _save(figure, out / f"robustness_matrix_{family}{tag}.png")
+    return _save(figure, out / f"robustness_matrix_{slug(family)}{tag}.png")
 
 
 def _seeds_caption(rows: pd.DataFrame) -> str:
@@ -190,4 +205,4 @@ def example_grid(examples: list[dict], family: str, out: Path) -> Path | None:
             axis.set_xticks([])
             axis.set_yticks([])
         line[0].set_ylabel(f"{family} {example['level']:g}", fontsize=9)
-    return _save(figure, out / f"examples_{family}.png")
+    return _save(figure, out / f"examples_{slug(family)}.png")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,22 @@ def same_level(first: float | None, second: float | None) -> bool:
     if first is None or second is None:
         return False
     return abs(first - second) <= _LEVEL_TOLERANCE * max(1.0, abs(first), abs(second))
+
+
+def non_finite(evaluations: list[Evaluation]) -> str | None:
+    """The first metric that is not a finite number, in words; None when every one is finite. Such a
+    number ranks nowhere and averages to NaN: its cell is failed, not ``ok`` (e.g. a NaN in one pixel)."""
+    for item in evaluations:
+        values = {"MSE": [item.mse], "PSNR": [item.psnr], "SSIM": [item.ssim], "the noisy input's PSNR": [item.psnr_noisy],
+                  "the noisy input's SSIM": [item.ssim_noisy], "per-image PSNR": item.psnr_per_image,
+                  "per-image SSIM": item.ssim_per_image}
+        for name, numbers in values.items():
+            bad = next((value for value in numbers if not math.isfinite(value)), None)
+            if bad is not None:
+                where = f" on {item.dataset}" if item.dataset else ""
+                hint = " (the estimate equals the clean image: MSE 0)" if bad == math.inf and "PSNR" in name else ""
+                return f"{name} is {bad} at {item.name}{where}{hint}: not a finite number"
+    return None
 
 
 def format_params(params: dict[str, Any]) -> str:
@@ -129,6 +146,8 @@ class CellRecord:
     eval_seconds: float | None = None
     seconds: float = 0.0
     finished_at: str | None = None
+    code: dict[str, str] = field(default_factory=dict)  # the code behind it: piece → version (bench.grid.code_versions)
+    setting_id: str | None = None  # its id without the code: finds the record of the same cell under older code
 
     # ------------------------------------------------------------------ what it says
 
@@ -224,6 +243,9 @@ class CellRecord:
         except (TypeError, ValueError) as error:  # ValueError: a per-image value that is not a number
             raise RecordError(str(error)) from None
         record._check()
+        reason = non_finite(record.evaluations) if record.status == "ok" else None
+        if reason is not None:  # written by an older version, which let such a record pass as ok
+            record.status, record.error, record.evaluations = "failed", reason, []
         return record
 
     def _check(self) -> None:

@@ -22,26 +22,30 @@ class ReportError(DenoiserError):
     """A folder that holds no sweep results."""
 
 
+NOTHING_RANKED = "# Leaderboard\n\nNothing to rank: no cell has finished with finite metrics.\n"
+
+
 def write_report(root: Path) -> list[Path]:
-    """leaderboard.md, plots/*.png and report.html for the sweep in ``root``; returns the files written."""
-    results = root / "results.csv"
-    if not results.is_file():
-        raise ReportError(f"{root}: no results.csv here; is this a sweep's results folder?")
-    rows = leaderboard.read_results([results])
+    """leaderboard.md, plots/*.png and report.html for the sweep in ``root`` (its rows as
+    :func:`bench.leaderboard.read_folder` reads them: an interrupted run's from its records); returns the files written.
+
+    Everything in the folder is data: no code it names (a config's plugins, a checkpoint's module) is imported."""
+    if not root.is_dir():
+        raise ReportError(f"{root}: no such folder")
+    rows = leaderboard.read_results([root])
     store = ResultStore(root)
     records = store.read_records(rows["cell_id"].unique())
-    written = []
     ranked = leaderboard.rank(rows) if not rows.empty else None
-    if ranked is not None:
-        written.append(root / "leaderboard.md")
-        write_text(written[-1], leaderboard.to_markdown(ranked, "psnr", leaderboard.robustness(rows)))
+    robust = leaderboard.robustness(rows) if ranked is not None else None
+    written = [root / "leaderboard.md"]  # replaced even when nothing is ranked: an older one would mislead
+    write_text(written[0], leaderboard.to_markdown(ranked, "psnr", robust) if ranked is not None else NOTHING_RANKED)
     plot_folder = root / "plots"
     plot_folder.mkdir(exist_ok=True)
     figures = []
     # one set of plots per data set scored: the first (the training data's test split) untagged
     datasets = list(dict.fromkeys(rows["dataset"]))
     for index, dataset in enumerate(datasets):
-        subset, tag = rows[rows["dataset"] == dataset], "" if index == 0 else "_" + _slug(dataset)
+        subset, tag = rows[rows["dataset"] == dataset], "" if index == 0 else "_" + plots.slug(dataset)
         for family in sorted(subset["eval_noise"].dropna().unique()):
             figures += [plots.quality_vs_noise(subset, family, plot_folder, tag),
                         plots.parameter_heatmap(subset, family, plot_folder, tag),
@@ -53,14 +57,8 @@ def write_report(root: Path) -> list[Path]:
     figures = [figure for figure in figures if figure is not None]
     written += figures
     written.append(root / "report.html")
-    robust = leaderboard.robustness(rows) if not rows.empty else None
     write_text(written[-1], render_html(root, ranked, robust, figures))
     return written
-
-
-def _slug(text: str) -> str:
-    """A data set's name as part of a file name."""
-    return "".join(character if character.isalnum() or character in "-_" else "-" for character in str(text))[:60]
 
 
 def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
@@ -80,7 +78,8 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
         return {}
     store = ResultStore(root)
     try:
-        config = load_config(root / "config.yaml")
+        # the folder's config is data: its plugins are not imported (a name only they register fails in one line)
+        config = load_config(root / "config.yaml", import_plugins=False)
         test_set = prepare_data(config).test
     except DenoiserError as error:
         logger.info("example images skipped: %s", error)
@@ -148,10 +147,22 @@ def _table(headers: list[str], rows: list[list[str]], sortable: bool = True) -> 
     return f'<table class="{"sortable" if sortable else ""}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _environment(root: Path) -> dict[str, Any]:
+    """env.json as a mapping; empty (and said in the log) when it is missing or not one."""
+    try:
+        environment = json.loads((root / "env.json").read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, RecursionError) as error:
+        logger.info("environment left out of the report: %s: %s", root / "env.json", type(error).__name__)
+        return {}
+    return environment if isinstance(environment, dict) else {}
+
+
 def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | None, figures: list[Path]) -> str:
     """One self-contained page: every plot embedded as data, no network."""
-    config_text = (root / "config.yaml").read_text() if (root / "config.yaml").is_file() else ""
-    environment = json.loads((root / "env.json").read_text()) if (root / "env.json").is_file() else {}
+    config_text = (root / "config.yaml").read_text(errors="replace") if (root / "config.yaml").is_file() else ""
+    environment = _environment(root)
     parts = [f"<h1>denoise-bench: {html.escape(root.name)}</h1>"]
     if ranked is not None and ranked["leaky"].any():
         parts.append('<p class="leaky">Entries marked [leaky] trained on augmented copies of their test images, or chose '
@@ -165,7 +176,8 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
             parts.append(f"<h3>{html.escape(title)}</h3>" + notes + _table(leaderboard.HEADER, leaderboard.display_rows(group)))
     if robust is not None:
         for dataset, group in robust.groupby("dataset"):
-            parts.append(f"<h3>Robustness · {html.escape(dataset)}</h3><p>Mean PSNR over every evaluation noise and level, and the worst one.</p>"
+            parts.append(f"<h3>Robustness · {html.escape(str(dataset))}</h3>"
+                         "<p>Mean PSNR over every evaluation noise and level, and the worst one.</p>"
                          + _table(leaderboard.ROBUSTNESS_HEADER, leaderboard.robustness_rows(group)))
     parts.append("<h2>Plots</h2>")
     for figure in figures:
@@ -173,7 +185,7 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
         parts.append(f'<h3>{html.escape(figure.stem.replace("_", " "))}</h3>'
                      f'<img alt="{html.escape(figure.stem)}" src="data:image/png;base64,{encoded}">')
     parts.append("<h2>Configuration</h2><pre>" + html.escape(config_text) + "</pre>")
-    flat = {key: json.dumps(value) if isinstance(value, dict) else str(value) for key, value in environment.items()}
+    flat = {str(key): json.dumps(value) if isinstance(value, dict) else str(value) for key, value in environment.items()}
     parts.append("<h2>Environment</h2>" + _table(["key", "value"], [[key, value] for key, value in flat.items()], sortable=False))
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"

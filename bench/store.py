@@ -6,18 +6,27 @@ so a sweep killed at any moment leaves either the old file or the new one, never
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import logging
 import os
 import platform
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from bench.record import CellRecord, RecordError
 from denoiser.errors import DenoiserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 # Then one ``param_<name>`` column per model parameter of the sweep (``latent_dim`` kept for the DAE).
 RESULT_COLUMNS = [
@@ -37,6 +46,8 @@ class StoreError(DenoiserError):
 
 
 MARKER = ".denoise-bench"  # in every results folder: which sweep it holds
+LOCK = ".denoise-bench.lock"  # held (flock) by the sweep writing the folder: its pid, command and start
+MANIFEST = "cells.json"  # the cells of the sweep as last run (see ResultStore.current_records)
 
 _TEMPORARY = re.compile(r"\.[^/]+\.(\d+)\.tmp")  # what write_atomically names its temporary files
 
@@ -113,6 +124,7 @@ class ResultStore:
             present = [path.name for path in self.root.iterdir()]
         except OSError as error:
             raise StoreError(f"{self.root}: cannot read the output folder ({error.strerror})") from None
+        present = [name for name in present if name != LOCK]  # left by a sweep of ours, running or not
         if not present:
             return
         marker = self.root / MARKER
@@ -124,6 +136,35 @@ class ResultStore:
         if owner is not None and owner != sweep and not fresh:
             raise StoreError(f"{self.root} holds the results of sweep {owner!r}, not {sweep!r}: choose another --out, "
                              "add --fresh to move them aside, or --force to mix them")
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for one sweep: a second sweep on it, from any process, is refused in one line
+        naming the process that holds it. The lock is the kernel's (``flock``), so it ends with its
+        process however that ends: the lock file a killed sweep left is simply taken over."""
+        path = self.root / LOCK
+        try:
+            handle = open(path, "a+")
+        except OSError as error:
+            raise StoreError(f"{path}: cannot open the folder's lock ({error.strerror})") from None
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = " ".join(handle.read(300).split()) or "another process"
+                raise StoreError(f"{self.root} is in use by another sweep ({holder}): wait for it to end, "
+                                 "or choose another --out") from None
+            except OSError:  # a file system without locks (some network ones): go on unlocked
+                logger.warning("%s: the file system cannot lock it; two sweeps on it would not be refused", self.root)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} on {platform.node()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+                         f"{' '.join(sys.argv)[:200]}\n")
+            handle.flush()
+            yield
+        finally:
+            handle.close()  # releases the lock
 
     def owner(self) -> str | None:
         """The name of the sweep whose results the folder holds, from its marker (None: unknown)."""
@@ -153,7 +194,7 @@ class ResultStore:
         return aside
 
     def _result_paths(self) -> list[Path]:
-        names = ["runs", "checkpoints", "results.csv", "config.yaml", "env.json", "leaderboard.md", "report.html", "plots",
+        names = ["runs", "checkpoints", MANIFEST, "results.csv", "config.yaml", "env.json", "leaderboard.md", "report.html", "plots",
                  MARKER]
         return [self.root / name for name in names]
 
@@ -193,20 +234,42 @@ class ResultStore:
 
     # ------------------------------------------------------------------ the other files
 
-    def write_results_csv(self, records: list[CellRecord]) -> Path:
-        import pandas as pd
+    def write_manifest(self, cell_ids: Iterable[str]) -> None:
+        """``cells.json``: the cells of the sweep as last run, in grid order, so that the records of an
+        interrupted run (no results.csv yet) can be read without the config, its plugins or the data."""
+        write_text(self.root / MANIFEST, json.dumps({"cells": list(cell_ids)}, indent=1) + "\n")
 
-        rows = [row for record in records for row in record.rows()]
-        parameters = sorted({name for row in rows for name in row if name.startswith("param_")})
-        table = pd.DataFrame(rows, columns=RESULT_COLUMNS + parameters)
-        for column in INTEGER_COLUMNS:  # integers stay integers beside the empty cells of baselines
-            table[column] = table[column].astype("Int64")
+    def current_records(self) -> list[CellRecord]:
+        """The records of the cells in the manifest (the sweep as last run), in grid order; every
+        record in ``runs/`` for a folder written before manifests existed."""
+        try:
+            cells = json.loads((self.root / MANIFEST).read_text()).get("cells")
+        except (OSError, ValueError, AttributeError):
+            cells = None
+        if not isinstance(cells, list) or not all(isinstance(cell_id, str) for cell_id in cells):
+            return self.read_records() if self.runs.is_dir() else []
+        return self.read_records(cells)
+
+    def write_results_csv(self, records: list[CellRecord]) -> Path:
         path = self.root / "results.csv"
-        write_text(path, table.to_csv(index=False))
+        # "\r\n" ends rows so that a name holding a bare carriage return is quoted, not read back as a row break
+        write_text(path, results_frame(records).to_csv(index=False, lineterminator="\r\n"))
         return path
 
     def write_env(self, device: str, workers: int, threads: int, workers_reason: str = "") -> None:
         write_text(self.root / "env.json", json.dumps(environment(device, workers, threads, workers_reason), indent=1))
+
+
+def results_frame(records: list[CellRecord]) -> "pd.DataFrame":
+    """The flat rows of ``records`` (results.csv's table): one per (cell, evaluation)."""
+    import pandas as pd
+
+    rows = [row for record in records for row in record.rows()]
+    parameters = sorted({name for row in rows for name in row if name.startswith("param_")})
+    table = pd.DataFrame(rows, columns=RESULT_COLUMNS + parameters)
+    for column in INTEGER_COLUMNS:  # integers stay integers beside the empty cells of baselines
+        table[column] = table[column].astype("Int64")
+    return table
 
 
 def _process_alive(pid_text: str) -> bool:

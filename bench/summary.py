@@ -41,6 +41,10 @@ def print_summary(outcome: "SweepOutcome", console: Console) -> None:
     if leaky:
         console.print("[yellow]\\[leaky]:[/] test images, or augmented copies of them, were trained on or chose the epoch "
                       "(split: augmented-copies, train.select_on: test): those scores are inflated")
+    if outcome.reruns:
+        pieces = sorted({piece for changed in outcome.reruns.values() for piece in changed})
+        console.print(f"rerun: {len(outcome.reruns)} cell(s) finished before under other code; the code of "
+                      f"{', '.join(pieces)} changed, so they ran again", markup=False)
     for record in outcome.skipped_cells:
         console.print(f"[yellow]skipped[/] {record.model}: {record.error}")
     for record in outcome.failed:

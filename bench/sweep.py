@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,7 +13,7 @@ import torch
 from bench.cell import (CellEvent, SweepData, check_fits, failed_record, measure_speed, needs_speed, prepare_data, run_cell,
                         start_process)
 from bench.config import SweepConfig, dump_config
-from bench.grid import Cell, build_cells
+from bench.grid import Cell, build_cells, changed_code
 from bench.progress import SweepProgress
 from bench.record import CellRecord
 from bench.store import ResultStore, write_text
@@ -111,6 +111,7 @@ class SweepOutcome:
     cells: list[Cell]
     skipped: int
     records: list[CellRecord]  # every cell's record, in grid order
+    reruns: dict[str, list[str]] = field(default_factory=dict)  # cell id → the pieces whose code changed since its last run
 
     @property
     def failed(self) -> list[CellRecord]:
@@ -153,6 +154,13 @@ def run_sweep(
     data = prepare_data(config)
     check_fits(config, data)
     store.create()
+    with store.lock():  # a second sweep on this folder is refused until this one ends
+        return _run_locked(config, store, data, workers=workers, fresh=fresh, console=console, live=live)
+
+
+def _run_locked(config: SweepConfig, store: ResultStore, data: SweepData, *, workers: int, fresh: bool, console: Any,
+                live: bool) -> SweepOutcome:
+    root = store.root
     if fresh:
         aside = store.move_aside()
         if aside is not None:
@@ -162,8 +170,10 @@ def run_sweep(
     write_text(root / "config.yaml", dump_config(config))
 
     cells = build_cells(config)
+    store.write_manifest(cell.cell_id for cell in cells)
     finished = store.finished(cell.cell_id for cell in cells)
     pending = [cell for cell in cells if cell.cell_id not in finished]
+    reruns = code_changes(store, pending)
     device = pick_device(config.device)
     requested = workers or config.workers
     free_memory, per_cell = None, 0
@@ -182,6 +192,9 @@ def run_sweep(
     store.write_env(str(device), worker_count, threads, workers_reason)
     if finished:
         logger.info("%d of %d cells already finished: skipped", len(finished), len(cells))
+    if reruns:
+        logger.info("%d cell(s) run again: the code behind them changed (%s)", len(reruns),
+                    ", ".join(sorted({piece for pieces in reruns.values() for piece in pieces})))
     if pending:
         where = "a submitit job array" if config.executor == "submitit" else f"{worker_count} worker(s) × {threads} thread(s)"
         logger.info("running %d cells on %s: %s", len(pending), device, where)
@@ -194,7 +207,7 @@ def run_sweep(
                     from bench.cluster import run_with_submitit
 
                     run_with_submitit(config, store, pending, progress, labels)
-                elif worker_count == 1:
+                elif worker_count == 1 and not config.cell_timeout:  # a timeout needs a process it can stop
                     _run_here(config, store, pending, progress, labels, data)
                 else:
                     _run_in_pool(config, store, pending, worker_count, progress, labels, data)
@@ -204,7 +217,19 @@ def run_sweep(
 
     records = store.read_records(cell.cell_id for cell in cells)
     store.write_results_csv(records)
-    return SweepOutcome(root, cells, len(finished), records)
+    return SweepOutcome(root, cells, len(finished), records, reruns)
+
+
+def code_changes(store: ResultStore, pending: list[Cell]) -> dict[str, list[str]]:
+    """Pending cells that finished before under other code (a stored ``ok`` record with the same
+    settings, another id): cell id → the pieces whose code changed. Says why a resumed sweep reruns them."""
+    wanted = {cell.setting_id: cell for cell in pending}
+    reruns: dict[str, list[str]] = {}
+    for record in store.read_records():
+        cell = wanted.get(record.setting_id or "")
+        if cell is not None and record.status == "ok" and record.cell_id != cell.cell_id:
+            reruns[cell.cell_id] = changed_code(record.code, cell.code) or ["its code"]
+    return reruns
 
 
 def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress,
@@ -223,12 +248,14 @@ def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], prog
 def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], workers: int,
                  progress: SweepProgress, labels: dict[str, str], data: SweepData) -> None:
     """The pending cells in ``workers`` spawned processes. A worker killed mid-cell (the OOM killer,
-    ``kill -9``) fails its own cell, recorded with the signal; the others go on."""
+    ``kill -9``) fails its own cell, recorded with the signal, and so does a cell past ``cell_timeout``
+    (its worker killed); the others go on."""
 
-    def died(cell: Cell, cause: str) -> None:
-        record = failed_record(cell, config, f"the worker running this cell died ({cause})")
+    def died(cell: Cell, reason: str) -> None:
+        record = failed_record(cell, config, reason)
         store.write_record(record)
         progress.finished(record, labels[cell.cell_id])
 
-    pool = WorkerPool(workers, _run_in_worker, _start_worker, (config, str(store.root), data, needs_speed(config, pending)))
+    pool = WorkerPool(workers, _run_in_worker, _start_worker, (config, str(store.root), data, needs_speed(config, pending)),
+                      timeout=config.cell_timeout)
     pool.run(pending, progress.event, lambda cell, record: progress.finished(record, labels[cell.cell_id]), died)

@@ -59,6 +59,7 @@ def _serve(connection: Connection, parent: int, initializer: Callable[..., Any],
             return
         if task is None:
             return
+        connection.send(("start", None))  # set up: from now on the task's time runs
         try:
             result = ("done", function(task, send))
         except Exception as error:  # noqa: BLE001 - not a cell's failure (those are records): the sweep cannot go on
@@ -81,17 +82,20 @@ class _Worker:
     process: Any  # multiprocessing's SpawnProcess
     connection: Connection
     task: Any = None  # the task it is running, if any
+    started: float | None = None  # time.monotonic() when it started its task (after setting itself up)
 
 
 class WorkerPool:
     """``count`` spawned workers that each run ``function(task, send_event)`` after ``initializer(*initargs)``.
 
     ``run`` hands out the tasks, passes every event and result to the callbacks, and replaces a worker
-    that dies, after reporting its task to ``on_death``. Functions must be importable (spawn)."""
+    that dies, after reporting its task and why to ``on_death``. With a ``timeout`` (seconds, 0: none) a
+    task running longer is stopped the same way: its worker is killed (a hung task may not return
+    to Python to be asked) and replaced. Functions must be importable (spawn)."""
 
     def __init__(self, count: int, function: Callable[[Any, Callable[[Any], None]], Any],
-                 initializer: Callable[..., Any], initargs: tuple) -> None:
-        self.count = count
+                 initializer: Callable[..., Any], initargs: tuple, timeout: float = 0.0) -> None:
+        self.count, self.timeout = count, timeout
         self.function, self.initializer, self.initargs = function, initializer, initargs
         # spawn, not fork: forking a process whose OpenMP threads already ran can deadlock.
         self.context = multiprocessing.get_context("spawn")
@@ -120,7 +124,7 @@ class WorkerPool:
 
     def _give(self, worker: _Worker, waiting: deque) -> None:
         if waiting:
-            worker.task = waiting.popleft()
+            worker.task, worker.started = waiting.popleft(), None
             worker.connection.send(worker.task)
         else:
             worker.task = None
@@ -132,7 +136,9 @@ class WorkerPool:
         for worker in busy:
             if worker.connection in ready:
                 for kind, payload in _received(worker.connection):
-                    if kind == "event":
+                    if kind == "start":
+                        worker.started = time.monotonic()
+                    elif kind == "event":
                         on_event(payload)
                     elif kind == "error":
                         raise payload
@@ -144,12 +150,22 @@ class WorkerPool:
                 worker.process.join()
                 cause = death_cause(worker.process.exitcode)
                 logger.warning("a worker died (%s) while running a cell; the sweep goes on", cause)
-                task, worker.task = worker.task, None
-                worker.connection.close()
-                self.workers.remove(worker)
-                on_death(task, cause)
-                if waiting:
-                    self._give(self._start(), waiting)
+                self._replace(worker, waiting, on_death, f"the worker running this cell died ({cause})")
+            elif (worker.task is not None and self.timeout and worker.started is not None
+                  and time.monotonic() - worker.started > self.timeout):
+                worker.process.kill()
+                worker.process.join()
+                logger.warning("a cell ran past %g s and was stopped; the sweep goes on", self.timeout)
+                self._replace(worker, waiting, on_death, f"timed out after {self.timeout:g} s")
+
+    def _replace(self, worker: _Worker, waiting: deque, on_death: Callable, reason: str) -> None:
+        """Report the task of a worker that is gone, and start a new worker for the next task."""
+        task, worker.task = worker.task, None
+        worker.connection.close()
+        self.workers.remove(worker)
+        on_death(task, reason)
+        if waiting:
+            self._give(self._start(), waiting)
 
     def close(self) -> None:
         """Stop every worker now: those still running a task are terminated (Ctrl-C, an error)."""

@@ -34,6 +34,8 @@ IMAGE_SIZE = 64
 SPLITS = ("by-source", "augmented-copies")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 PATCH_MODES = ("resize", "center-crop", "tiles", "native")
+MAX_TILES = 64  # tiles × tiles patches of one picture: 4,096 patches, a 4096×4096 resize of it
+CIFAR_IMAGES = 60_000  # the whole of CIFAR-10 (five training batches and the test batch)
 
 # Photographs that ship inside scikit-image's wheel (no download needed).
 SKIMAGE_PHOTOGRAPHS = (
@@ -111,6 +113,8 @@ def image_to_patches(image: torch.Tensor, mode: str, tiles: int = 4) -> torch.Te
         if square.shape[-1] < IMAGE_SIZE:
             square = TF.resize(square, [IMAGE_SIZE, IMAGE_SIZE], antialias=True)
         return TF.center_crop(square, [IMAGE_SIZE, IMAGE_SIZE]).unsqueeze(0).clamp(0, 1)
+    if mode == "tiles":
+        _check_tiles(tiles)
     side = IMAGE_SIZE * (tiles if mode == "tiles" else 1)
     resized = TF.resize(square, [side, side], antialias=True).clamp(0, 1)  # (1, side, side)
     # (1, side, side) → (tiles·tiles, 1, 64, 64), row by row
@@ -177,6 +181,46 @@ def _image_files(directory: Path) -> list[Path]:
     return files
 
 
+def _check_tiles(tiles: int) -> None:
+    if not isinstance(tiles, int) or isinstance(tiles, bool) or not 1 <= tiles <= MAX_TILES:
+        raise ConfigurationError(f"tiles must be between 1 and {MAX_TILES}, got {tiles!r}")
+
+
+def expected_pixels(name: str, **params: object) -> int | None:
+    """The pixels a shipped data set holds in memory at its largest while it loads (float32 values),
+    known before it loads, from its parameters and the files' headers; None for another data set.
+    Lets a config refuse a data set that cannot fit (``tiles: 1000`` is 196 GB) before it allocates."""
+    tiles = params.get("tiles", 4)
+    limit = params.get("limit")
+    if name in ("skimage-natural", "folder") and not (isinstance(params.get("mode"), str) and params["mode"] != "tiles"):
+        _check_tiles(tiles)  # type: ignore[arg-type]
+    if name == "skimage-natural":
+        return len(SKIMAGE_PHOTOGRAPHS) * tiles**2 * IMAGE_SIZE**2  # type: ignore[operator]
+    if name == "cifar10":
+        count = limit if isinstance(limit, int) else CIFAR_IMAGES
+        return 3 * min(count, CIFAR_IMAGES) * IMAGE_SIZE**2  # resized in colour, then grayscale
+    if name != "folder" or not isinstance(params.get("path"), str) or not Path(str(params["path"])).is_dir():
+        return None
+    try:
+        files = _image_files(Path(str(params["path"])))
+    except DataError:  # no images: loading says so, naming the folder
+        return None
+    files = files[:limit] if isinstance(limit, int) and limit > 0 else files
+    mode = params.get("mode", "resize")
+    if mode == "native":
+        return sum(_header_pixels(file) for file in files)
+    return len(files) * (tiles**2 if mode == "tiles" else 1) * IMAGE_SIZE**2  # type: ignore[operator]
+
+
+def _header_pixels(path: Path) -> int:
+    """An image file's pixel count from its header alone (nothing decoded); 0 when unreadable (it fails at load)."""
+    try:
+        with Image.open(path) as opened:
+            return opened.size[0] * opened.size[1]
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return 0
+
+
 def _check_limit(limit: int | None) -> None:
     if limit is not None and limit < 1:
         raise ConfigurationError(f"limit must be at least 1, got {limit}")
@@ -190,8 +234,7 @@ def skimage_natural(tiles: int = 4, limit: int | None = None) -> ImageSet:
     """The 12 photographs bundled with scikit-image, grayscale, cut into tiles×tiles 64×64 tiles each (offline)."""
     import skimage.data
 
-    if tiles < 1:
-        raise ConfigurationError(f"tiles must be at least 1, got {tiles}")
+    _check_tiles(tiles)
     _check_limit(limit)
     directory = Path(skimage.data.__file__).parent  # the files inside the wheel: no download
     named = [
@@ -244,20 +287,21 @@ def load_pairs(path: str, limit: int | None = None) -> list[tuple[str, torch.Ten
     if (directory / "clean").is_dir() and (directory / "noisy").is_dir():
         clean_files = {file.name: file for file in _image_files(directory / "clean")}
         noisy_files = {file.name: file for file in _image_files(directory / "noisy")}
-        names = sorted(clean_files)
-        missing = [name for name in names if name not in noisy_files]
-        where = "noisy/"
+        stray: list[str] = []
     else:
         files = _image_files(directory)
         clean_files = {file.stem[: -len("_clean")]: file for file in files if file.stem.endswith("_clean")}
         noisy_files = {file.stem[: -len("_noisy")]: file for file in files if file.stem.endswith("_noisy")}
-        names = sorted(clean_files)
-        missing = [f"{name}_noisy" for name in names if name not in noisy_files]
-        where = "the folder"
+        stray = [file.name for file in files if not file.stem.endswith(("_clean", "_noisy"))]
+    names = sorted(clean_files)
     if not names:
         raise DataError(f"{directory}: no pairs (NAME_clean.EXT with NAME_noisy.EXT, or clean/ and noisy/ folders)")
-    if missing:
-        raise DataError(f"{directory}: {len(missing)} clean image(s) without a noisy one in {where}, e.g. {missing[0]}")
+    # every file is part of a pair: one left over is a mistake (a typo, a missing partner), never silently dropped
+    alone = [file.name for name, file in clean_files.items() if name not in noisy_files]
+    alone += [file.name for name, file in noisy_files.items() if name not in clean_files]
+    if alone or stray:
+        what = f"{len(alone)} image(s) without a partner" if alone else f"{len(stray)} file(s) named neither NAME_clean nor NAME_noisy"
+        raise DataError(f"{directory}: {what}, e.g. {sorted(alone or stray)[0]}; every image must be one of a clean/noisy pair")
     pairs = []
     for name in names[:limit] if limit is not None else names:
         clean, noisy = read_image(clean_files[name]), read_image(noisy_files[name])

@@ -44,8 +44,23 @@ def evaluation_seed(base_seed: int, noise: NoiseModel) -> int:
 
 
 def add_noise(clean: torch.Tensor, noise: NoiseModel, seed: int) -> torch.Tensor:
-    """Noise drawn on the CPU from ``seed``, so the noisy images do not depend on the device."""
-    return noise(clean.cpu(), make_generator(seed)).to(clean.device)
+    """Noise drawn on the CPU from ``seed``, so the noisy images do not depend on the device. The noise
+    model gets its own copy of ``clean``: one that writes into its input cannot change the images scored."""
+    return noise(clean.to("cpu", copy=True), make_generator(seed)).to(clean.device)
+
+
+def run_isolated(denoiser: Callable[..., torch.Tensor], noisy: torch.Tensor, *options: object) -> torch.Tensor:
+    """``denoiser(copy of noisy, *options)``: a denoiser that writes into its input changes only its own
+    copy, never the noisy images the harness scores (the noisy input's PSNR, ΔPSNR) nor images shared
+    with other cells; the torch settings it changes (threads, default dtype, grad mode) are put back
+    before the harness scores its output."""
+    state = (torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled())
+    try:
+        return denoiser(noisy.clone(), *options)
+    finally:
+        torch.set_num_threads(state[0])
+        torch.set_default_dtype(state[1])
+        torch.set_grad_enabled(state[2])
 
 
 def _per_image(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -82,7 +97,7 @@ def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> S
 def evaluate(denoiser: Denoiser, clean: torch.Tensor, noise: NoiseModel, seed: int) -> Scores:
     """Add seeded noise to ``clean``, denoise it and score the result."""
     noisy = add_noise(clean, noise, seed)
-    return score(clean, noisy, denoiser(noisy))
+    return score(clean, noisy, run_isolated(denoiser, noisy))
 
 
 def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseModel, seed: int) -> Scores:
@@ -91,7 +106,7 @@ def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseM
     per_image = []
     for index, clean in enumerate(images):
         noisy = add_noise(clean, noise, seed + index)
-        per_image.append(_per_image(clean, noisy, denoiser(noisy)))
+        per_image.append(_per_image(clean, noisy, run_isolated(denoiser, noisy)))
     return _aggregate_images(per_image)
 
 
@@ -104,5 +119,5 @@ def evaluate_pairs(denoiser: Callable[[torch.Tensor, NoiseModel], torch.Tensor],
     for _, clean, noisy in pairs:
         noise = EstimatedNoise.of(noisy)
         sigmas.append(noise.level)
-        per_image.append(_per_image(clean, noisy, denoiser(noisy, noise)))
+        per_image.append(_per_image(clean, noisy, run_isolated(denoiser, noisy, noise)))
     return _aggregate_images(per_image), sigmas

@@ -29,9 +29,15 @@ def mse(clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     return difference.square().flatten(1).mean(dim=1)
 
 
+PSNR_CEILING = 100.0  # dB: the PSNR of an MSE of 1e-10, given to an exact estimate (scikit-image: infinity)
+
+
 def psnr(clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
-    """Peak signal-to-noise ratio in dB per image with data range 1, (B,); ``inf`` for identical images."""
-    return 10.0 * torch.log10(1.0 / mse(clean, estimate))
+    """Peak signal-to-noise ratio in dB per image with data range 1, (B,). Equal to scikit-image's
+    wherever that is finite; an exact estimate (MSE 0, e.g. the noisy input at σ = 0) gets
+    ``PSNR_CEILING`` instead of infinity, a number that averages, ranks and fits in JSON. A NaN in
+    the estimate stays NaN: that cell is failed."""
+    return (10.0 * torch.log10(1.0 / mse(clean, estimate))).clamp(max=PSNR_CEILING)
 
 
 @functools.lru_cache(maxsize=8)

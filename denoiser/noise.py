@@ -13,6 +13,8 @@ from typing import Any
 import torch
 
 from denoiser.errors import ConfigurationError
+
+MAX_PHOTON_SCALE = 1e12  # Poisson noise of λ = 1e12 is ~1e-6 on [0, 1]: already no noise; float32 counts overflow far beyond
 from denoiser.registry import Registry
 
 
@@ -110,8 +112,8 @@ class PoissonNoise(NoiseModel):
     level_name = "photons"
 
     def __post_init__(self) -> None:
-        if not self.level > 0 or self.level == float("inf"):
-            raise ConfigurationError(f"poisson photon scale must be > 0, got {self.level}")
+        if not 0 < self.level <= MAX_PHOTON_SCALE:  # also rejects NaN; beyond, float32 counts lose the noise
+            raise ConfigurationError(f"poisson photon scale must be > 0 and at most {MAX_PHOTON_SCALE:g}, got {self.level}")
 
     @property
     def equivalent_sigma(self) -> float:

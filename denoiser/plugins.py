@@ -3,8 +3,11 @@
 They are named by a config's ``plugins:`` list, by ``--plugin MODULE`` on the command line, or by
 an installed distribution's entry point in the group ``denoise_bench.plugins`` (``pip install
 my-denoisers`` is enough). Every process that builds models imports them: the command line, each
-pool worker and each submitit task; a checkpoint names the module of its model, so ``bench denoise``
-and ``bench report`` import it again.
+pool worker and each submitit task.
+
+Files are data: code is imported only from what the user names on this run. A checkpoint names the
+module of its model and a results folder's config.yaml its plugins, but ``bench denoise`` and
+``bench report`` never import them; they say which ``--plugin`` to pass instead.
 """
 
 from __future__ import annotations
@@ -36,6 +39,13 @@ def load_plugins(modules: Iterable[str] = ()) -> None:
         _entry_points_loaded.append(True)
     for module in modules:
         _import(module, "plugin")
+
+
+def imported(module: str) -> bool:
+    """Whether ``module`` has been imported as a plugin (or is already imported) in this process."""
+    import sys
+
+    return module in _loaded or module in sys.modules
 
 
 def _import(module: str, what: str) -> None:

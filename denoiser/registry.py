@@ -14,6 +14,8 @@ from denoiser.errors import ConfigurationError
 
 T = TypeVar("T")
 
+MAX_NAME = 100  # characters: a name is part of result file names (``<name>-<hash>.json``), which a file system caps at 255 bytes
+
 
 @dataclass(frozen=True)
 class Entry(Generic[T]):
@@ -54,8 +56,10 @@ class Registry(Generic[T]):
         """Decorator: ``@MODELS.register("dae")`` above a factory function."""
 
         def decorate(factory: Callable[..., T]) -> Callable[..., T]:
-            if not isinstance(name, str) or not name or any(character in name for character in "/\\\n"):
-                raise ConfigurationError(f"{self.kind} name {str(name)[:60]!r}: must be a non-empty name without slashes")
+            if (not isinstance(name, str) or not name.strip() or not name.isprintable() or len(name.encode()) > MAX_NAME
+                    or any(character in name for character in "/\\")):
+                raise ConfigurationError(f"{self.kind} name {str(name)[:60]!r}: must be one line of at most {MAX_NAME} "
+                                         "bytes (UTF-8) of printable characters, not blank, without slashes (it names result files)")
             entry = Entry(name, factory, (inspect.getdoc(factory) or "").split("\n")[0])
             previous = self._entries.get(name)
             if previous is not None and previous.origin != entry.origin:  # the same module imported again replaces itself

@@ -111,11 +111,15 @@ def denoise(model: nn.Module, noisy: torch.Tensor, batch_size: int = 256) -> tor
 def denoise_tiled(model: nn.Module, noisy: torch.Tensor, size: int, stride: int) -> torch.Tensor:
     """Apply a model that takes ``size``×``size`` inputs only (the DAE) to larger images (N, 1, H, W):
     overlapping windows every ``stride`` pixels (the last ones flush with the edges), denoised in
-    batches and averaged where they overlap. Images smaller than a window are padded by reflection."""
+    batches and averaged where they overlap. Images smaller than a window are padded by reflection
+    (by repeating the edge when smaller than half a window). ``stride`` at most ``size``: wider would leave gaps."""
+    if not 1 <= stride <= size:
+        raise ValueError(f"tile stride {stride} must be between 1 and the window size {size}: wider leaves pixels unestimated")
     height, width = noisy.shape[-2:]
     pad_bottom, pad_right = max(0, size - height), max(0, size - width)
-    if pad_bottom or pad_right:
-        noisy = nn.functional.pad(noisy, (0, pad_right, 0, pad_bottom), mode="reflect" if min(height, width) > 1 else "replicate")
+    if pad_bottom or pad_right:  # reflection needs a pad shorter than the image; beyond, the edge is repeated
+        mode = "reflect" if pad_bottom < height and pad_right < width else "replicate"
+        noisy = nn.functional.pad(noisy, (0, pad_right, 0, pad_bottom), mode=mode)
     padded_height, padded_width = noisy.shape[-2:]
 
     def starts(length: int) -> list[int]:
@@ -182,7 +186,7 @@ def training_memory_bytes(model: nn.Module, batch_size: int, image_size: tuple[i
 
 
 def _mean_loss(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, batch_size: int) -> float:
-    estimate = denoise(model, noisy, batch_size)
+    estimate = denoise(model, noisy.clone(), batch_size)  # a copy: the fixed noisy images serve every epoch
     return nn.functional.mse_loss(estimate, clean).item()
 
 
@@ -275,7 +279,8 @@ def train(
     clean_validation = validation_images.to(device)
     order_generator = torch.Generator().manual_seed(seed)  # permutations, on the CPU
     noise_generator = make_generator(seed + 1, device)  # training noise, fresh per batch
-    noisy_validation = noise(clean_validation, make_generator(seed + 2, device))  # fixed for the whole run
+    # fixed for the whole run; the noise model gets a copy, so the shared validation images stay as they are
+    noisy_validation = noise(clean_validation.clone(), make_generator(seed + 2, device))
     optimizer = make_optimizer(model, learning_rate)
 
     result = TrainResult()

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import pytest
@@ -25,6 +26,28 @@ requires_shared_data = pytest.mark.skipif(
 )
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(autouse=True)
+def registries_as_they_were() -> Iterator[None]:
+    """What a test's plugins register (and the plugin modules it imports) is gone after it: every test
+    sees the package's own registries, so a list of valid names never depends on the test order."""
+    from denoiser import plugins
+    from denoiser.baselines import BASELINES
+    from denoiser.data import DATASETS
+    from denoiser.models import MODELS
+    from denoiser.noise import NOISE
+
+    registries = (MODELS, BASELINES, NOISE, DATASETS)
+    saved = [dict(registry._entries) for registry in registries]
+    loaded = set(plugins._loaded)
+    yield
+    for registry, entries in zip(registries, saved):
+        registry._entries.clear()
+        registry._entries.update(entries)
+    for module in plugins._loaded - loaded:  # imported again by the next test that names it: it registers again
+        sys.modules.pop(module, None)
+    plugins._loaded.intersection_update(loaded)
 
 
 @pytest.fixture(params=DEVICES)

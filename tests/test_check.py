@@ -3,10 +3,13 @@
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from bench import check
 from tests.conftest import REPOSITORY, bench_here
@@ -103,3 +106,73 @@ def test_missing_or_malformed_baseline_is_one_line(tmp_path: Path, gate) -> None
 def test_the_committed_baseline_is_well_formed() -> None:
     document = check.read_baseline(REPOSITORY / "results" / "baselines" / "ci.json")
     assert document["speed_ratio"] and document["cells"]
+
+
+CELLS = {"dae-0": learned("dae-0", 24.0, 1.5), "dae-1": learned("dae-1", 25.0, 1.6),
+         "noisy": record("noisy", "noisy", {0.1: 20.0, 0.2: 14.0}, train_level=None)}
+WITH_GATE = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@WITH_GATE
+@given(data=st.data())
+def test_a_run_is_compared_only_with_a_baseline_of_its_own_sweep(gate, data: st.DataObject) -> None:
+    """Every overlap of the run's cells with the baseline's: all (pass), some (the missing ones fail), none: the
+    run is another sweep (or none), one line; "None" is never printed as a figure."""
+    expected = data.draw(st.sets(st.sampled_from(sorted(CELLS)), min_size=1))
+    kept = data.draw(st.sets(st.sampled_from(sorted(expected))))
+    others = data.draw(st.integers(0, 2))  # cells of another config
+    with tempfile.TemporaryDirectory() as folder:
+        base, run, path = Path(folder) / "base", Path(folder) / "run", Path(folder) / "baseline.json"
+        write_sweep(base, [CELLS[cell_id] for cell_id in sorted(expected)])
+        update = gate(str(base), "--baseline", str(path), "--update")
+        assert update.returncode == 0 and "None" not in update.stdout, update.stderr
+        other_sweep = [learned(f"other-{index}", 30.0, 1.5) for index in range(others)]
+        write_sweep(run, [CELLS[cell_id] for cell_id in sorted(kept)] + other_sweep)
+        result = gate(str(run), "--baseline", str(path))
+    assert "None" not in result.stdout + result.stderr
+    if kept == expected:
+        assert result.returncode == 0, result.stdout
+    elif kept:
+        assert result.returncode == 1 and "is missing (allowed" in result.stdout
+    else:
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and not result.stdout
+        if others:
+            message = f"holds none of the baseline's {len(expected)} cells (it holds {others} others): it is another sweep"
+            assert message in result.stderr
+        else:
+            assert "holds no cell records" in result.stderr
+
+
+@WITH_GATE
+@given(token=st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "null", "true", '"24.0"', "[]", "{}"]),
+       where=st.sampled_from(["psnr", "ssim", "tolerance", "speed_ratio"]))
+def test_a_baseline_figure_that_is_not_a_finite_number_is_one_line(baseline: Path, tmp_path: Path, gate, token: str,
+                                                                   where: str) -> None:
+    assume(not (where == "speed_ratio" and token == "null"))  # a baseline without a speed comparison
+    document = json.loads(baseline.read_text())
+    marker = "__figure__"
+    if where == "tolerance":
+        document["tolerances"]["psnr_db"] = marker
+    elif where == "speed_ratio":
+        document["speed_ratio"] = marker
+    else:
+        figures = document["cells"]["dae-1"][where]
+        figures[next(iter(figures))] = marker
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text(json.dumps(document).replace(f'"{marker}"', token))
+    result = gate(str(tmp_path / "base"), "--baseline", str(damaged))
+    assert result.returncode == 2 and "not a baseline" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.parametrize("stopped", [0, 1], ids=["every-record", "one-record-missing"])
+def test_the_gate_reads_a_run_without_results_csv_from_its_records(ci_sweep: Path, ci_copy: Path, tmp_path: Path, gate,
+                                                                  stopped: int) -> None:
+    path = tmp_path / "ci.json"
+    update = gate(str(ci_sweep), "--baseline", str(path), "--update")
+    assert update.returncode == 0 and "3 cells, no speed ratio" in update.stdout, update.stdout
+    (ci_copy / "results.csv").unlink()  # interrupted before it was written
+    for record_path in sorted((ci_copy / "runs").glob("dae-*.json"))[:stopped]:
+        record_path.unlink()
+    result = gate(str(ci_copy), "--baseline", str(path))
+    assert result.returncode == stopped, result.stdout + result.stderr
+    assert ("is missing (allowed" in result.stdout) == bool(stopped)

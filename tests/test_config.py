@@ -75,7 +75,7 @@ def test_config_objects_are_frozen() -> None:
         ("data.split=random", "data.split: unknown split 'random'; valid: by-source, augmented-copies"),
         ("name=../escape", "name: '../escape' must be a plain folder name"),
         ("seeds=[]", "seeds: give at least one seed"),
-        ("threads=0", "threads: must be at least 1"),
+        ("threads=0", "threads: must be between 1 and"),
         ("noise.gaussian=[0.1, 0.1]", "noise.gaussian: a level is listed twice ([0.1, 0.1])"),
         ("evaluation.noise={gaussian: [0.2, 0.2]}", "evaluation.noise.gaussian: a level is listed twice"),
         ("seeds=[0, 0]", "seeds: a seed is listed twice"),

@@ -1,16 +1,23 @@
 """Leaderboard ranking and de-duplication, on hand-made records."""
 
+import itertools
 import json
+import math
+import os
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 from scipy import stats as reference
 
 from bench import leaderboard
 from bench.record import CellRecord
-from bench.store import ResultStore
+from bench.store import ResultStore, results_frame
 from tests.conftest import bench_here
 
 
@@ -224,3 +231,216 @@ def test_records_without_per_image_values_get_intervals_but_no_verdict(two_sweep
 def test_an_alpha_outside_zero_and_one_is_one_line(two_sweeps: Path, capsys: pytest.CaptureFixture, alpha: str) -> None:
     code, _, stderr = bench_here(capsys, "leaderboard", str(two_sweeps), f"--alpha={alpha}")
     assert code == 2 and "alpha must be between 0 and 1" in stderr and len(stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- what older, damaged or hand-made files hold
+
+def strict_json(text: str) -> object:
+    """``text`` parsed as strict JSON: NaN and Infinity, which JSON has no word for, raise."""
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} in the output: not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+FORMATS = ["json", "csv", "md", "table"]
+NON_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
+SPOILABLE = ["psnr", "ssim", "mse", "delta_psnr", "eval_level", "psnr_std", "ssim_std", "psnr_noisy"]
+RANKED = {"psnr", "ssim", "mse", "delta_psnr", "eval_level"}  # a non-finite one fails its cell; a spread only loses its interval
+HYPOTHESIS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def spoil(table: pd.DataFrame, data: st.DataObject) -> tuple[pd.DataFrame, set[str]]:
+    """``table`` with NaN or ±inf in random metric cells of its ok rows, and the cells that must count as failed."""
+    spoiled = data.draw(st.lists(st.tuples(st.sampled_from(list(table.index[table["status"] == "ok"])),
+                                           st.sampled_from(SPOILABLE), NON_FINITE), min_size=1, max_size=6))
+    table = table.copy()
+    for row, column, value in spoiled:
+        table.loc[row, column] = value
+    return table, {table.loc[row, "cell_id"] for row, column, _ in spoiled if column in RANKED}
+
+
+@HYPOTHESIS
+@given(data=st.data())
+def test_non_finite_metrics_are_failed_cells_in_every_format(ci_sweep: Path, ci_copy: Path, capsys: pytest.CaptureFixture,
+                                                             data: st.DataObject) -> None:
+    original = pd.read_csv(ci_sweep / "results.csv")
+    table, failed = spoil(original, data)
+    # NaN as pandas writes it (an empty cell) or as other writers do
+    table.to_csv(ci_copy / "results.csv", index=False, na_rep=data.draw(st.sampled_from(["", "nan", "NaN"])))
+    form, metric = data.draw(st.sampled_from(FORMATS)), data.draw(st.sampled_from(leaderboard.METRICS))
+    code, stdout, stderr = bench_here(capsys, "leaderboard", str(ci_copy), "--format", form, "--metric", metric)
+    left = set(original["cell_id"]) - failed
+    if failed:
+        assert f"{len(failed)} cell{'s' if len(failed) > 1 else ''} with a NaN or infinite metric" in stderr
+    if not left:
+        assert code == 2 and stderr.strip().splitlines()[-1].startswith("error: no results match"), stderr
+        return
+    assert code == 0, stderr
+    if form == "json":
+        entries = strict_json(stdout)
+        assert len(entries) == 2 * len(left)  # each cell is one entry at each of the two evaluation levels
+        assert all(math.isfinite(entry["psnr_mean"]) for entry in entries)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_rows_with_non_finite_metrics_given_directly_are_left_out(ci_sweep: Path, data: st.DataObject) -> None:
+    """rank, robustness, to_markdown and to_records on rows built without read_results (an API user's frame)."""
+    rows, failed = spoil(results_frame(ResultStore(ci_sweep).current_records()), data)
+    metric = data.draw(st.sampled_from(leaderboard.METRICS))
+    finite = rows[~rows[list(RANKED)].isin([math.inf, -math.inf]).any(axis=1) & rows[list(RANKED)].notna().all(axis=1)]
+    if finite.empty:
+        with pytest.raises(leaderboard.LeaderboardError, match="no results match"):
+            leaderboard.rank(rows, metric)
+        return
+    ranked = leaderboard.rank(rows, metric)
+    assert len(ranked) == len(finite)
+    strict_json(json.dumps(leaderboard.to_records(ranked), allow_nan=False))
+    assert "| 1 |" in leaderboard.to_markdown(ranked, metric, leaderboard.robustness(rows))
+
+
+@HYPOTHESIS
+@given(data=st.data())
+def test_a_table_without_some_columns_is_ranked_or_one_line(ci_sweep: Path, ci_copy: Path, capsys: pytest.CaptureFixture,
+                                                            data: st.DataObject) -> None:
+    original = pd.read_csv(ci_sweep / "results.csv")
+    removed = data.draw(st.sets(st.sampled_from(list(original.columns)), min_size=1, max_size=len(original.columns) - 1))
+    original.drop(columns=sorted(removed)).to_csv(ci_copy / "results.csv", index=False)
+    code, stdout, stderr = bench_here(capsys, "leaderboard", str(ci_copy), "--format", data.draw(st.sampled_from(FORMATS)))
+    required = [column for column in leaderboard.REQUIRED if column in removed]
+    if required:
+        assert code == 2 and stderr == f"error: not a results table: no column {', '.join(required)}\n"
+    else:
+        assert code == 0, stderr
+        assert "entry" in stdout or "rank" in stdout
+
+
+@pytest.mark.parametrize("deleted", [cells for size in range(4) for cells in itertools.combinations(range(3), size)])
+def test_an_interrupted_sweep_is_ranked_from_the_records_it_has(ci_sweep: Path, ci_copy: Path, capsys: pytest.CaptureFixture,
+                                                                deleted: tuple[int, ...]) -> None:
+    """No results.csv (the sweep was stopped before it wrote one), and only some cells' records."""
+    full = strict_json(bench_here(capsys, "leaderboard", str(ci_sweep), "--format", "json")[1])
+    (ci_copy / "results.csv").unlink()
+    cells = json.loads((ci_copy / "cells.json").read_text())["cells"]
+    for index in deleted:
+        (ci_copy / "runs" / f"{cells[index]}.json").unlink()
+    # found below a results root although it has no results.csv
+    code, stdout, stderr = bench_here(capsys, "leaderboard", str(ci_copy.parent), "--format", "json")
+    if len(deleted) == len(cells):
+        assert code == 2 and stderr.startswith("error: no results match") and stderr.count("\n") == 1
+        return
+    assert code == 0, stderr
+
+    def key(entry: dict) -> tuple:
+        return tuple(entry[name] for name in ("eval_level", "entry", "psnr_mean", "ssim_mean", "n_images", "psnr_ci_low"))
+
+    entries = [key(entry) for entry in strict_json(stdout)]
+    assert len(entries) == 2 * (len(cells) - len(deleted)) and set(entries) <= {key(entry) for entry in full}
+
+
+def test_a_results_csv_older_than_the_records_gives_way_to_them(ci_copy: Path, capsys: pytest.CaptureFixture) -> None:
+    path = next((ci_copy / "runs").glob("dae-*.json"))
+    stored = json.loads(path.read_text())
+    for item in stored["evaluations"]:
+        item["psnr"] += 10.0  # as a resumed run that recomputed the cell would have it
+    path.write_text(json.dumps(stored))
+    written = (ci_copy / "results.csv").stat().st_mtime
+
+    def psnr() -> set[float]:
+        entries = strict_json(bench_here(capsys, "leaderboard", str(ci_copy), "--format", "json")[1])
+        return {round(entry["psnr_mean"], 6) for entry in entries if entry["train_level"] == stored["train_level"]}
+
+    os.utime(path, (written + 10, written + 10))
+    assert psnr() == {round(item["psnr"], 6) for item in stored["evaluations"]}
+    os.utime(ci_copy / "results.csv", (written + 20, written + 20))  # written after the records: it holds
+    assert psnr() == {round(item["psnr"] - 10.0, 6) for item in stored["evaluations"]}
+
+
+def test_folders_with_records_but_no_results_csv_are_found_unless_moved_aside(two_sweeps: Path) -> None:
+    (two_sweeps / "a" / "results.csv").unlink()
+    aside = two_sweeps / "b" / "previous-20260101-000000"
+    write_sweep(aside, [record("old", "dae", {0.1: 99.0}, latent=8)])
+    (aside / "results.csv").unlink()
+    assert leaderboard.find_results(two_sweeps) == [two_sweeps / "a", two_sweeps / "b"]
+    assert "dae-big-s0" in set(leaderboard.read_results(leaderboard.find_results(two_sweeps))["cell_id"])
+    assert leaderboard.find_results(aside) == [aside]
+
+
+def test_names_that_look_like_numbers_or_gaps_stay_names(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, [record("noisy", "NA", {0.1: 20.0}, train_level=None) | {"dataset": "2012"},
+                                  record("dae", "None", {0.1: 24.0}, latent=8) | {"dataset": "2012"}])
+    ranked = leaderboard.rank(leaderboard.read_results([path]))
+    assert ranked["dataset"].tolist() == ["2012", "2012"] and ranked["model"].tolist() == ["None", "NA"]
+
+
+class Rendered(HTMLParser):
+    """The tags, and the text of each cell of each table, of rendered Markdown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.tables: list[list[list[str]]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.add(tag)
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self.tables[-1][-1].append("".join(self.cell))
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+# What Markdown itself makes of leaderboard.md (an underscore may still emphasise); anything else came from a name.
+MARKDOWN_TAGS = {"h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td", "em", "strong"}
+# Names: any characters but NUL (U+FFFD in Markdown), mixed with pieces that mean something to Markdown, HTML or rich.
+MARKUP = ["[", "]", "[/]", "[bold]", "[/bold]", "<b>", "</td>", "<!--", "&amp;", "&#124;", "|", "\\", "\\|", "`", "*", "_",
+          "~~", "![x](y)", "[x](y)", "#", "\n", "\r\n", "\u2028", "\x0b"]
+TEXT = st.lists(st.sampled_from(MARKUP) | st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+                max_size=12).map("".join)
+
+
+def visible(text: str) -> str:
+    """Text as a reader sees it: whitespace runs as one space, emphasis underscores gone."""
+    return " ".join(text.replace("_", "").split())
+
+
+@settings(max_examples=100, deadline=None)
+@given(model=TEXT, value=TEXT, dataset=TEXT, sweep=TEXT)
+def test_names_never_carry_html_or_break_a_markdown_table(model: str, value: str, dataset: str, sweep: str) -> None:
+    records = [record("learned", model, {0.1: 25.0}, sweep=sweep) | {"params": {"p": value}, "dataset": dataset},
+               record("noisy", "noisy", {0.1: 20.0}, sweep=sweep, train_level=None) | {"dataset": dataset}]
+    rows = results_frame([CellRecord.from_dict(item) for item in records])
+    ranked = leaderboard.rank(rows)
+    markdown = leaderboard.to_markdown(ranked, "psnr", leaderboard.robustness(rows))
+    page = Rendered()
+    page.feed(MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown))
+    assert page.tags <= MARKDOWN_TAGS, markdown
+    assert [table[0] for table in page.tables] == [leaderboard.HEADER, leaderboard.ROBUSTNESS_HEADER]
+    for table in page.tables:
+        assert len(table) == 3 and all(len(cells) == len(table[0]) for cells in table), markdown
+        assert {visible(cells[1]) for cells in table[1:]} == {visible(name) for name in ranked["entry"]}, markdown
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(model=TEXT.filter(str.strip), dataset=TEXT.filter(str.strip))
+def test_names_are_not_rich_markup_in_the_terminal_table(tmp_path_factory: pytest.TempPathFactory,
+                                                         capsys: pytest.CaptureFixture, model: str, dataset: str) -> None:
+    folder = tmp_path_factory.mktemp("names")
+    write_sweep(folder, [record("learned", model, {0.1: 25.0}) | {"dataset": dataset},
+                         record("noisy", "noisy", {0.1: 20.0}, train_level=None) | {"dataset": dataset}])
+    (folder / "results.csv").unlink()  # the rows from the records, as the names were written
+    code, stdout, stderr = bench_here(capsys, "leaderboard", str(folder))
+    assert code == 0, stderr
+    assert "Robustness" in stdout

@@ -45,7 +45,8 @@ def test_metrics_equal_skimage_on_set12_crops(generator: torch.Generator) -> Non
 
 def test_identical_images_score_perfectly() -> None:
     clean = torch.rand(2, 1, 16, 16)
-    assert torch.all(metrics.psnr(clean, clean) == float("inf"))
+    assert torch.all(metrics.psnr(clean, clean) == metrics.PSNR_CEILING)  # finite: it averages, ranks and fits in JSON
+    assert torch.isnan(metrics.psnr(clean, clean * float("nan"))).all()  # a NaN estimate stays NaN: its cell fails
     assert torch.allclose(metrics.ssim(clean, clean), torch.ones(2, dtype=torch.float64))
 
 

@@ -61,9 +61,15 @@ def test_the_readme_example_runs_through_the_command_line_with_two_workers(examp
     listing = subprocess.run(bench_command("list", "--plugin", "my_denoisers"), cwd=example, env=environment_with(example),
                              capture_output=True, text=True, timeout=120)
     assert "two-layer" in listing.stdout and "my_denoisers.two_layer" in listing.stdout
+    # a results folder is data: its plugin is imported only when the user names it on this run
+    grid = example / "out" / "plots" / "examples_gaussian.png"
+    grid.unlink()
     report = subprocess.run(bench_command("report", "out"), cwd=example, env=environment_with(example),
                             capture_output=True, text=True, timeout=300)
-    assert report.returncode == 0 and (example / "out" / "plots" / "examples_gaussian.png").is_file(), report.stderr
+    assert report.returncode == 0 and not grid.is_file() and "--plugin my_denoisers" in report.stderr, report.stderr
+    report = subprocess.run(bench_command("report", "out", "--plugin", "my_denoisers"), cwd=example,
+                            env=environment_with(example), capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0 and grid.is_file(), report.stderr
 
 
 def test_the_readme_example_runs_through_bench_run(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,10 +167,15 @@ def test_paired_real_noise_is_scored_with_the_estimated_sigma_recorded(tmp_path:
     parallel, named = load_pairs(str(tmp_path / "parallel")), load_pairs(str(tmp_path / "pairs"))
     assert len(parallel) == len(named) == 3
     assert all(torch.equal(a[2], b[2]) for a, b in zip(parallel, named))  # the same noisy images, either layout
-    (tmp_path / "pairs" / "extra_clean.png").write_bytes((tmp_path / "pairs" / "01_clean.png").read_bytes())
-    with pytest.raises(DataError, match="without a noisy one"):
-        load_pairs(str(tmp_path / "pairs"))
-    (tmp_path / "pairs" / "extra_clean.png").unlink()
+    # every file left out of a pair is refused, in either layout: a clean or a noisy image alone, a stray name
+    image = (tmp_path / "pairs" / "01_clean.png").read_bytes()
+    for folder, extra, match in [("pairs", "extra_clean.png", "without a partner"), ("pairs", "extra_noisy.png", "without a partner"),
+                                 ("pairs", "extra.png", "neither NAME_clean nor NAME_noisy"),
+                                 ("parallel/clean", "extra.png", "without a partner"), ("parallel/noisy", "extra.png", "without a partner")]:
+        (tmp_path / folder / extra).write_bytes(image)
+        with pytest.raises(DataError, match=match):
+            load_pairs(str(tmp_path / folder.split("/")[0]))
+        (tmp_path / folder / extra).unlink()
     models = "{tv: {}, bm3d: {}, dae: {latent_dim: [16]}}"
     table = bench.run(CI_CONFIG, out=tmp_path / "out", workers=1, models=yaml_free(models), noise={"gaussian": [0.1]},
                       speed_reference=False, evaluation={"datasets": {"camera": {"dataset": "pairs", "params": {"path": str(tmp_path / "pairs")}}}})

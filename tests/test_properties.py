@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bench.apply import load_checkpoint
@@ -188,3 +188,70 @@ def test_any_checkpoint_is_loaded_or_refused_in_one_line(key: str, value: Any, p
         load_checkpoint(path)
     except DenoiserError as error:
         assert one_short_line(str(error)), str(error)[:300]
+
+
+# Per key: values in and just beyond what is accepted (the largest seed, the most tiles, a stride of
+# one window, …); the hostile families are the properties above. Sizes stay small enough for a whole sweep.
+SEEDS = st.one_of(st.integers(0, 5), st.sampled_from([2**31 - 1, 2**32 - 1, 2**32, 2**63, -1]))
+FRACTIONS = st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1e-9, 0.5, 0.999, 1.0]))
+NAMES = st.one_of(st.text(max_size=8), st.sampled_from(["x" * 100, "é" * 50, "x" * 101, " ", "a/b", "a b"]))
+PIPELINE_VALUES = {
+    "seeds": st.lists(SEEDS, min_size=1, max_size=2), "data.seed": SEEDS, "evaluation.seed": SEEDS,
+    "data.params.tiles": st.integers(-1, 6), "data.params.limit": st.integers(-1, 20),
+    "data.augment_copies": st.integers(-1, 2), "data.test_fraction": FRACTIONS, "data.validation_fraction": FRACTIONS,
+    "data.split": st.sampled_from(["by-source", "augmented-copies", "other"]), "data.name": NAMES, "name": NAMES,
+    "train.batch_size": st.integers(0, 40), "train.learning_rate": st.sampled_from([1e-9, 1e-3, 1.0, 1e6, 1e7, 1e300]),
+    "train.patience": st.integers(-1, 2), "train.patch_size": st.integers(0, 70), "train.patches_per_epoch": st.integers(0, 20),
+    "train.decay_epoch": st.integers(0, 2), "evaluation.tile_stride": st.integers(0, 70),
+    "noise.gaussian": st.lists(st.floats(0, 1.5), min_size=1, max_size=2),
+    "noise.poisson": st.lists(st.sampled_from([1e-3, 1.0, 30.0, 1e12, 1e13, 1e300]), min_size=1, max_size=2, unique=True),
+    "noise.salt-pepper": st.lists(FRACTIONS, min_size=1, max_size=2),
+    "evaluation.noise.speckle": st.lists(st.floats(0, 3), min_size=1, max_size=2),
+    "models.dncnn.depth": st.integers(0, 5), "models.dncnn.width": st.integers(0, 6), "models.dae.latent_dim": st.integers(0, 6),
+    "threads": st.integers(0, 3), "cell_timeout": st.sampled_from([0, 600, -1, 1e9, 1e300]),
+}
+# The smallest whole sweep: one tile per photograph, one epoch, small models.
+SMALLEST = ["speed_reference=false", "train.epochs=1", "train.batch_size=8", "data.params={tiles: 1}",
+            "models={noisy: {}, dncnn: {depth: 3, width: 4}, dae: {latent_dim: 2}}", "noise={gaussian: [0.1]}"]
+PIPELINE = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+KEY_AND_VALUE = st.sampled_from(sorted(PIPELINE_VALUES)).flatmap(lambda key: st.tuples(st.just(key), PIPELINE_VALUES[key]))
+
+
+@PIPELINE
+@given(key_and_value=KEY_AND_VALUE)
+def test_an_accepted_value_runs_through_a_whole_sweep(key_and_value: tuple[str, Any],
+                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A value the config takes goes through the data set, the split, the seeds, one training step and
+    the scoring of every cell without a traceback; refused values are one line, with nothing written.
+    The hunt for late validation: no cell fails for a reason the config could have said at load."""
+    import io as text_io
+
+    from rich.console import Console
+
+    from bench.sweep import run_sweep
+
+    key, value = key_and_value
+    if key.startswith("models."):  # a model's own parameter: keep that model in the smallest sweep
+        smallest = [item for item in SMALLEST if not item.startswith("models=")] + [
+            f"models={{noisy: {{}}, {key.split('.')[1]}: {{}}}}"]
+    else:
+        smallest = SMALLEST
+    try:
+        config = load_config(Path(CI_CONFIG), [*smallest, as_override(key, value)])
+    except ConfigError as error:
+        assert one_short_line(str(error)), str(error)[:300]
+        event("refused at load")
+        return
+    out = tmp_path_factory.mktemp("pipeline") / "out"
+    try:
+        outcome = run_sweep(config, out, workers=1, console=Console(file=text_io.StringIO()))
+    except DenoiserError as error:  # a data set refused once loaded (e.g. too few images to split): one line, nothing written
+        assert one_short_line(str(error)) and not out.exists(), str(error)[:300]
+        event("refused once the data set was loaded")
+        return
+    event("ran a whole sweep")
+    # a diverging training run (learning_rate 1e6) is an outcome of the experiment, not of the config
+    failures = [(record.label(), record.error) for record in outcome.records
+                if record.status != "ok" and not str(record.error).startswith("TrainingDiverged")]
+    assert not failures, failures

@@ -1,11 +1,20 @@
 """Reports: built from stored records only, and rendered by a real browser."""
 
+import json
+import math
+import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bench import plots
+from bench.report import write_report
 from tests.conftest import bench_here
+from tests.test_leaderboard import record, write_sweep
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -49,7 +58,7 @@ def test_reports_need_only_the_stored_records(sweep: Path, tmp_path: Path, capsy
 def test_report_of_a_folder_without_results_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code, _, stderr = bench_here(capsys, "report", str(tmp_path))
     assert code == 2
-    assert "no results.csv here" in stderr and len(stderr.strip().splitlines()) == 1
+    assert "no results here (no results.csv, no runs/ records)" in stderr and len(stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
@@ -85,3 +94,62 @@ def test_report_renders_in_headless_chromium(sweep: Path, tmp_path: Path) -> Non
         driver.save_screenshot(str(tmp_path / "report-screenshot.png"))
     finally:
         driver.quit()
+
+
+@given(first=st.text(), second=st.text())
+def test_two_names_never_share_a_plot_file(first: str, second: str) -> None:
+    """Data sets (and noise families) named ``a b`` and ``a/b``, or ``Set12`` and ``set12``: never one file,
+    not even where case does not count; never a path outside plots/."""
+    for name in (first, second):
+        assert re.fullmatch(r"[a-z0-9-]{0,60}(\.[0-9a-f]{12})?", plots.slug(name)), name
+    if first != second:
+        assert plots.slug(first).lower() != plots.slug(second).lower()
+    assert plots.slug("skimage-natural") == "skimage-natural"  # a plain name stays as it is
+
+
+def test_data_sets_whose_names_differ_only_in_punctuation_get_their_own_plots(tmp_path: Path) -> None:
+    names = ["toy", "a b", "a/b", "a-b"]
+
+    def scored_everywhere(item: dict) -> dict:
+        return item | {"evaluations": [evaluation | {"dataset": name} for name in names for evaluation in item["evaluations"]]}
+
+    write_sweep(tmp_path, [scored_everywhere(record("dae", "dae", {0.1: 25.0}, latent=8)),
+                           scored_everywhere(record("noisy", "noisy", {0.1: 20.0}, train_level=None))])
+    written = write_report(tmp_path)
+    quality = sorted(path.name for path in written if path.name.startswith("quality_vs_noise_"))
+    assert len(quality) == len(names) and all(path.parent == tmp_path / "plots" for path in written if path.suffix == ".png")
+    assert "quality_vs_noise_gaussian_a-b.png" in quality
+
+
+@pytest.mark.parametrize("spoiled", ["one-cell", "every-cell"])
+def test_a_report_of_rows_with_non_finite_metrics(ci_copy: Path, capsys: pytest.CaptureFixture, spoiled: str) -> None:
+    table = pd.read_csv(ci_copy / "results.csv")
+    learned = table["cell_id"].str.startswith("dae-")
+    chosen = table["cell_id"] == table.loc[learned, "cell_id"].iloc[0] if spoiled == "one-cell" else table["status"] == "ok"
+    table.loc[chosen, "psnr"] = [math.nan, math.inf, -math.inf, math.nan, math.inf, -math.inf][:chosen.sum()]
+    table.loc[~chosen, "psnr_std"] = math.inf  # a spread that cannot be: no interval, no crash
+    table.to_csv(ci_copy / "results.csv", index=False)
+    code, _, stderr = bench_here(capsys, "report", str(ci_copy))
+    assert code == 0, stderr
+    board = (ci_copy / "leaderboard.md").read_text()
+    if spoiled == "one-cell":  # that cell is failed: left out of every table, the others ranked
+        level = table.loc[chosen, "train_level"].iloc[0]
+        assert f"(trained gaussian {level:g})" not in board and "## skimage-natural · gaussian 0.1" in board
+        assert board.count("(trained gaussian") == 3  # the other learned cell, at two levels and in the robustness table
+    else:
+        assert "Nothing to rank" in board
+    tables = (ci_copy / "report.html").read_text().split("<h2>Plots</h2>")[0]
+    assert not [cell for cell in re.findall(r"<td>([^<]*)</td>", tables) if re.search("nan|inf", cell, re.IGNORECASE)]
+
+
+def test_a_report_of_an_interrupted_sweep_uses_the_records_it_has(ci_copy: Path, capsys: pytest.CaptureFixture) -> None:
+    (ci_copy / "results.csv").unlink()
+    stopped = next((ci_copy / "runs").glob("dae-*.json"))
+    label = json.loads(stopped.read_text())["train_level"]
+    stopped.unlink()
+    (ci_copy / "env.json").write_text("{not json")  # a damaged side file is left out, not a crash
+    code, _, stderr = bench_here(capsys, "report", str(ci_copy))
+    assert code == 0, stderr
+    board = (ci_copy / "leaderboard.md").read_text()
+    assert f"(trained gaussian {label:g})" not in board and "| noisy |" in board and "(trained gaussian" in board
+    assert (ci_copy / "plots" / "quality_vs_noise_gaussian.png").is_file()

@@ -58,6 +58,35 @@ def _band(size: int, device: torch.device) -> torch.Tensor:
     return band
 
 
+BAND_LIMIT = 512  # pixels: a longer side is filtered in blocks, as one band matrix's product grows with its cube
+BLOCK = 256  # output columns per block beyond BAND_LIMIT
+
+
+def _filter_last(images: torch.Tensor) -> torch.Tensor:
+    """(…, W) → (…, W-10): the 11 taps along the last axis over the valid region. Up to BAND_LIMIT
+    one band product; beyond, blocks of BLOCK columns, so the cost grows with the side, not its cube
+    (one 6000×6000 image: minutes and gigabytes by one band, a second in blocks)."""
+    width = images.shape[-1]
+    if width <= BAND_LIMIT:
+        return images @ _band(width, images.device)
+    valid = width - 2 * SSIM_RADIUS
+    blocks = [images[..., start : min(start + BLOCK, valid) + 2 * SSIM_RADIUS] @ _band(min(BLOCK, valid - start) + 2 * SSIM_RADIUS, images.device)
+              for start in range(0, valid, BLOCK)]
+    return torch.cat(blocks, dim=-1)
+
+
+def _filtered_moments(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """x, y, x² + y² and xy of (N, H, W) images, each Gaussian-filtered along both axes over the valid
+    region: (4, N, W-10, H-10), transposed (the mean does not mind)."""
+    height, width = x.shape[-2:]
+    if max(height, width) > BAND_LIMIT:
+        return torch.stack([_filter_last(_filter_last(moment).mT) for moment in (x, y, x * x + y * y, x * y)])
+    along_rows = torch.empty(4, x.shape[0], height, width - 2 * SSIM_RADIUS, device=x.device)
+    for index, moment in enumerate((x, y, x * x + y * y, x * y)):
+        torch.matmul(moment, _band(width, x.device), out=along_rows[index])  # (N, H, W-10)
+    return along_rows.mT @ _band(height, x.device)  # (4, N, W-10, H-10)
+
+
 def ssim(clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     """Structural similarity per image, (B,), equal to ``skimage.metrics.structural_similarity(
     gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1)`` within 1e-6.
@@ -77,11 +106,7 @@ def ssim(clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"ssim needs images of at least {2 * SSIM_RADIUS + 1}×{2 * SSIM_RADIUS + 1}, got {height}×{width}")
     x = clean.float().reshape(batch * channels, height, width)
     y = estimate.float().reshape(batch * channels, height, width)
-    along_rows = torch.empty(4, batch * channels, height, width - 2 * SSIM_RADIUS, device=x.device)
-    for index, moment in enumerate((x, y, x * x + y * y, x * y)):
-        torch.matmul(moment, _band(width, x.device), out=along_rows[index])  # (B·C, H, W-10)
-    # (4, B·C, W-10, H-10): filtered along both axes, transposed
-    mean_x, mean_y, mean_squares, mean_xy = along_rows.mT @ _band(height, x.device)
+    mean_x, mean_y, mean_squares, mean_xy = _filtered_moments(x, y)
     mean_x_mean_y = mean_x * mean_y
     squared_means = mean_x * mean_x + mean_y * mean_y
     c1 = SSIM_K1**2  # (K1 · data range)², data range 1

@@ -474,3 +474,22 @@ def test_a_blank_or_control_name_is_refused(name: str) -> None:
             load_config(Path(CI_CONFIG), [f"{key}={json.dumps(name)}"])
     with pytest.raises(ConfigError):
         load_config(Path(CI_CONFIG), ["evaluation.datasets={%s: {dataset: skimage-natural}}" % json.dumps(name)])
+
+
+@pytest.mark.heavy
+def test_two_sweeps_started_together_on_one_folder_run_once(tmp_path: Path) -> None:
+    """The race of the issue: two processes on one --out, half a second apart; one runs, one is refused."""
+    import subprocess
+    import time
+
+    from tests.conftest import REPOSITORY, bench_command
+
+    command = bench_command("sweep", CI_CONFIG, "--out", str(tmp_path / "out"), "--quiet", "--set", "speed_reference=false")
+    first = subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    second = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    _, first_error = first.communicate(timeout=300)
+    codes = sorted([first.returncode, second.returncode])
+    assert codes == [0, 2], (first_error, second.stderr)
+    refused = second.stderr if second.returncode == 2 else first_error
+    assert "is in use by another sweep" in refused and refused.count("\n") == 1

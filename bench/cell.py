@@ -9,6 +9,7 @@ A cell's numbers depend only on the cell and the config: every cell runs with th
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import random
@@ -210,7 +211,8 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
                     for level in levels:
                         noise = config.make_noise(family, level)
                         seed = evaluation_seed(config.evaluation.seed, noise)
-                        denoiser = lambda noisy: estimate(noisy, noise)  # noqa: E731
+                        # each call gets its own copy of the noise model: one that changes it cannot change the next image's noise
+                        denoiser = lambda noisy: estimate(noisy, copy.deepcopy(noise))  # noqa: E731
                         scores = (evaluate(denoiser, test_set.images, noise, seed) if whole is None
                                   else evaluate_whole(denoiser, whole, noise, seed))
                         record.evaluations.append(Evaluation(

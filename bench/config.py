@@ -44,6 +44,7 @@ MAX_THREADS = 1024  # torch threads of one cell where the cores are not known he
 MAX_CELL_TIMEOUT = 7 * 24 * 3600.0  # seconds: a week
 MAX_AUGMENT_COPIES = 100
 MAX_TRAINING_IMAGES_BYTES = 4 << 30  # the training images in memory (float32, augmented copies included), per process
+MAX_EVALUATION_IMAGES_BYTES = 2 << 30  # the evaluation sets' whole images in memory (float32), per process
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlevel = 60, 60, 6, 6, 3
@@ -495,6 +496,25 @@ def _check_whole_images(evaluation: EvaluationConfig) -> None:
         limit = spec.params.get("limit")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
             raise ConfigError(f"{key}.params.limit: must be a positive integer, got {_show(limit)}")
+    _check_whole_images_size(evaluation)
+
+
+def _check_whole_images_size(evaluation: EvaluationConfig) -> None:
+    """The evaluation sets' whole images, all in memory in every process that runs cells: counted from
+    the files' headers before any is decoded (a folder of a thousand 20-megapixel photographs)."""
+    from denoiser.data import expected_pixels
+
+    pixels = 0
+    for name, spec in evaluation.datasets.items():
+        path = spec.params.get("path")
+        if spec.dataset == "pairs" and isinstance(path, str):
+            for part in ((Path(path) / "clean", Path(path) / "noisy") if (Path(path) / "clean").is_dir() else (Path(path),)):
+                pixels += expected_pixels("folder", path=str(part), mode="native") or 0  # clean and noisy both
+        elif spec.dataset == "folder":
+            pixels += expected_pixels("folder", mode="native", **spec.params) or 0
+    if 4 * pixels > MAX_EVALUATION_IMAGES_BYTES:
+        raise ConfigError(f"evaluation.datasets: {pixels / 1e6:,.0f} megapixels of whole images ({4 * pixels / 2**30:.1f} GiB "
+                          f"in memory); at most {MAX_EVALUATION_IMAGES_BYTES / 2**30:.0f} GiB: fewer images (limit) or smaller")
 
 
 def check_parameter_types(where: str, params: Mapping[str, Any], accepted: Mapping[str, Any]) -> None:
@@ -645,6 +665,9 @@ def validate(config: SweepConfig) -> None:
     for key in ("patch_size", "patches_per_epoch", "decay_epoch"):
         if getattr(train, key) < 0:
             raise ConfigError(f"train.{key}: must be ≥ 0, got {getattr(train, key)}")
+    if 4 * train.patches_per_epoch * train.patch_size**2 > MAX_TRAINING_IMAGES_BYTES:  # one epoch's crops, in memory at once
+        raise ConfigError(f"train.patches_per_epoch: {train.patches_per_epoch:,} crops of {train.patch_size}² pixels hold more than "
+                          f"{MAX_TRAINING_IMAGES_BYTES / 2**30:.0f} GiB; fewer or smaller")
     if train.batch_size < 1:
         raise ConfigError(f"train.batch_size: must be at least 1, got {train.batch_size}")
     if not 0 < train.learning_rate <= MAX_LEARNING_RATE:  # also NaN

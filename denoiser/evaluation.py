@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import zlib
 from dataclasses import dataclass
 from typing import Callable
@@ -56,7 +57,7 @@ def run_isolated(denoiser: Callable[..., torch.Tensor], noisy: torch.Tensor, *op
     before the harness scores its output."""
     state = (torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled())
     try:
-        return denoiser(noisy.clone(), *options)
+        return denoiser(noisy.clone(), *copy.deepcopy(options))  # the noise model too: its σ is recorded after
     finally:
         torch.set_num_threads(state[0])
         torch.set_default_dtype(state[1])

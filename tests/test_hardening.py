@@ -105,6 +105,7 @@ def baseline(noisy, noise):
     '''Returns its input, after writing garbage into it.'''
     estimate = noisy.clone()
     noisy.fill_(0.5)
+    object.__setattr__(noise, "level", 0.9)  # its σ is recorded after the call
     vandalise()
     return estimate
 
@@ -166,6 +167,8 @@ def test_no_cell_can_change_another_cells_numbers(tmp_path: Path, monkeypatch: p
         for key in scores(dirty, vandal):
             assert key[5] == identity[key[:3]][2], (vandal, key)  # the noisy input's PSNR: not the garbage
             assert abs(key[3] - identity[key[:3]][0]) < 1e-3, (vandal, key)
+    vandal = next(record for record in dirty.records if record.model == "iso-baseline")
+    assert all(item.settings["sigma"] == item.level for item in vandal.evaluations if item.noise == "gaussian")
     assert torch.get_default_dtype() == torch.float32 and torch.is_grad_enabled()
 
 
@@ -356,6 +359,7 @@ def test_a_stored_ok_record_with_a_non_finite_number_is_read_as_failed(field: st
     ("data.name='\t'", "data.name: "),
     ("name=" + "x" * 101, "at most 100"),
     ("cell_timeout=-1", "cell_timeout: "),
+    ("train={patch_size: 40, patches_per_epoch: 1000000000}", "train.patches_per_epoch: "),
 ])
 def test_a_bound_is_checked_at_load_in_one_line_with_nothing_written(override: str, message: str, tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture) -> None:
@@ -363,6 +367,23 @@ def test_a_bound_is_checked_at_load_in_one_line_with_nothing_written(override: s
     code, _, stderr = bench_here(capsys, "sweep", CI_CONFIG, "--out", str(out), "--quiet", "--set", override)
     assert code == 2 and stderr.count("\n") == 1 and message in stderr, stderr
     assert not out.exists()
+
+
+def test_evaluation_sets_too_large_for_memory_are_refused_from_their_headers(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.config
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    Image.fromarray(np.zeros((40, 50), np.uint8)).save(folder / "a.png")
+    monkeypatch.setattr(bench.config, "MAX_EVALUATION_IMAGES_BYTES", 4 * 40 * 50 - 1)  # one pixel short
+    for spec in ("{dataset: folder, params: {path: %s}}", "{dataset: pairs, params: {path: %s}}"):
+        if "pairs" in spec:
+            (folder / "a.png").rename(folder / "a_clean.png")
+            Image.fromarray(np.zeros((40, 50), np.uint8)).save(folder / "a_noisy.png")
+            monkeypatch.setattr(bench.config, "MAX_EVALUATION_IMAGES_BYTES", 2 * 4 * 40 * 50 - 1)
+        with pytest.raises(ConfigError, match="evaluation.datasets: 0 megapixels"):
+            load_config(Path(CI_CONFIG), ["evaluation.datasets={x: %s}" % (spec % folder)])
 
 
 NO_WEIGHTS = """

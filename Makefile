@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sweep test test-all bench gate install clean
+.PHONY: sweep test test-all bench gate lint install clean
 
 install: $(STAMP)
 
@@ -30,6 +30,12 @@ bench: $(STAMP)
 	mkdir -p .benchmarks
 	$(BIN)/python -m pytest tests/benchmarks -o addopts="" -q --benchmark-json=.benchmarks/latest.json
 	$(BIN)/python tests/benchmarks/ratios.py .benchmarks/latest.json
+
+# Lint: ruff (rules and format) and mypy on the package; CI runs it.
+lint: $(STAMP)
+	$(BIN)/ruff check bench denoiser
+	$(BIN)/ruff format --check bench denoiser
+	$(BIN)/mypy
 
 # The CI regression gate: the tiny sweep, then its comparison with the committed baseline.
 gate: $(STAMP)

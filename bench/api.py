@@ -1,14 +1,15 @@
 """The Python API, for notebooks: run a sweep and get its rows as a DataFrame.
 
-    import bench
-    table = bench.run("configs/ci.yaml", out="results/ci", **{"train.epochs": 3})
-    table = bench.load_results("results/ci")
+import bench
+table = bench.run("configs/ci.yaml", out="results/ci", **{"train.epochs": 3})
+table = bench.load_results("results/ci")
 """
 
 from __future__ import annotations
 
 import copy
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,17 @@ import pandas as pd
 import yaml
 
 
-
-
-def run(config: str | Path | dict[str, Any], *, out: str | Path | None = None, workers: int = 0, fresh: bool = False,
-        force: bool = False, plugins: list[str] = (), quiet: bool = True, **overrides: Any) -> pd.DataFrame:
+def run(
+    config: str | Path | dict[str, Any],
+    *,
+    out: str | Path | None = None,
+    workers: int = 0,
+    fresh: bool = False,
+    force: bool = False,
+    plugins: Sequence[str] = (),
+    quiet: bool = True,
+    **overrides: Any,
+) -> pd.DataFrame:
     """Run a sweep (resuming, as the command line does) and return the rows of its ``results.csv``.
 
     ``config`` is a config file or a mapping of the same keys. ``overrides`` set keys by their dotted
@@ -35,8 +43,10 @@ def run(config: str | Path | dict[str, Any], *, out: str | Path | None = None, w
 
     load_plugins(plugins)
     tree = copy.deepcopy(config) if isinstance(config, dict) else read_yaml(Path(config))
-    texts = [f"{key.replace('__', '.')}={yaml.safe_dump(value, default_flow_style=True, width=1 << 30).strip()}"
-             for key, value in overrides.items()]
+    texts = [
+        f"{key.replace('__', '.')}={yaml.safe_dump(value, default_flow_style=True, width=1 << 30).strip()}"
+        for key, value in overrides.items()
+    ]
     if plugins:
         tree["plugins"] = list(dict.fromkeys([*tree.get("plugins", []), *plugins]))
     sweep = config_from_tree(tree, texts)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import zipfile
-import io
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +41,20 @@ def load_checkpoint(path: Path) -> torch.nn.Module:
         raise CheckpointError(f"{path}: not a checkpoint ({reason})") from None
     if not isinstance(checkpoint, dict) or not {"model", "params", "state_dict"} <= checkpoint.keys():
         raise CheckpointError(f"{path}: not a checkpoint (expected model, params and state_dict)")
-    if not isinstance(checkpoint["model"], str) or not isinstance(checkpoint["params"], dict) \
-            or not isinstance(checkpoint["state_dict"], dict):
+    if (
+        not isinstance(checkpoint["model"], str)
+        or not isinstance(checkpoint["params"], dict)
+        or not isinstance(checkpoint["state_dict"], dict)
+    ):
         raise CheckpointError(f"{path}: not a checkpoint (model must be a name, params and state_dict mappings)")
     if checkpoint["model"] not in MODELS:
         # A file is data: the module it names is never imported here, only named for the user to pass.
         module = checkpoint.get("module")
-        hint = (f"; it was written with the plugin {module[:80]!r}: pass --plugin {module[:80]} if you trust it"
-                if isinstance(module, str) and module and module != "denoiser.models" else "")
+        hint = (
+            f"; it was written with the plugin {module[:80]!r}: pass --plugin {module[:80]} if you trust it"
+            if isinstance(module, str) and module and module != "denoiser.models"
+            else ""
+        )
         raise CheckpointError(f"{path}: unknown model {checkpoint['model'][:80]!r}{hint}; valid: {', '.join(MODELS.names())}")
     try:
         model = create_model(checkpoint["model"], **checkpoint["params"])

@@ -14,11 +14,10 @@ import io
 import logging
 import random
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import numpy as np
-
 import torch
 
 from bench.config import ConfigError, SweepConfig, expand_parameters
@@ -29,8 +28,8 @@ from denoiser.baselines import BaselineUnavailable, create_baseline
 from denoiser.data import ImageSet, augment, load_dataset, load_native, load_pairs, split, split_three
 from denoiser.design_loop import SpeedComparison, compare_with_design
 from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evaluation_seed
-from denoiser.metrics import SSIM_RADIUS
 from denoiser.memory import keep_freed_memory
+from denoiser.metrics import SSIM_RADIUS
 from denoiser.models import MODELS, count_parameters, create_model, create_model_shape
 from denoiser.noise import EstimatedNoise
 from denoiser.training import EpochReport, denoise_whole, deterministic_kernels, pick_device, tf32_kernels, train
@@ -68,14 +67,18 @@ def prepare_data(config: SweepConfig) -> SweepData:
     data = config.data
     images = load_dataset(data.dataset, **data.params)
     augmented = augment(images, data.augment_copies, seed=data.seed)
-    whole = {name: [image for _, image in load_native(spec.dataset, **spec.params)]
-             for name, spec in config.evaluation.datasets.items() if spec.dataset != "pairs"}
+    whole = {
+        name: [image for _, image in load_native(spec.dataset, **spec.params)]
+        for name, spec in config.evaluation.datasets.items()
+        if spec.dataset != "pairs"
+    }
     pairs = {name: load_pairs(**spec.params) for name, spec in config.evaluation.datasets.items() if spec.dataset == "pairs"}
     if data.validation_fraction == 0:  # only with train.select_on: test (the founding design): no validation split
         train, test = split(augmented, data.split, data.test_fraction, seed=data.seed)
         return SweepData(train, test, test, whole, pairs)
-    return SweepData(*split_three(augmented, data.split, data.test_fraction, data.validation_fraction, seed=data.seed),
-                     whole, pairs)
+    return SweepData(
+        *split_three(augmented, data.split, data.test_fraction, data.validation_fraction, seed=data.seed), whole, pairs
+    )
 
 
 def check_fits(config: SweepConfig, data: SweepData) -> None:
@@ -88,8 +91,10 @@ def check_fits(config: SweepConfig, data: SweepData) -> None:
         for combination in expand_parameters(name, params):
             size = getattr(create_model_shape(name, **combination), "image_size", None)
             if size is not None and (size > height or size > width):
-                raise ConfigError(f"models.{name}: its input is {size}×{size}, larger than the data set's "
-                                  f"{height}×{width} images; give image_size ≤ {min(height, width)} or larger images")
+                raise ConfigError(
+                    f"models.{name}: its input is {size}×{size}, larger than the data set's "
+                    f"{height}×{width} images; give image_size ≤ {min(height, width)} or larger images"
+                )
     if config.train.patch_size > min(height, width):
         raise ConfigError(f"train.patch_size: {config.train.patch_size} is larger than the data set's {height}×{width} images")
     _check_image_sizes(config, data)
@@ -104,18 +109,23 @@ def _check_image_sizes(config: SweepConfig, data: SweepData) -> None:
     scored: list[tuple[str, str, torch.Tensor]] = []
     if config.evaluation.test_split:
         scored.append(("data", f"the {config.data.label} test split", data.test.images[:1]))
-    scored += [(f"evaluation.datasets.{name}", f"image {index + 1}", image)
-               for name, images in data.whole.items() for index, image in enumerate(images)]
-    scored += [(f"evaluation.datasets.{name}", image_name, clean) for name, pairs in data.pairs.items()
-               for image_name, clean, _ in pairs]
+    scored += [
+        (f"evaluation.datasets.{name}", f"image {index + 1}", image)
+        for name, images in data.whole.items()
+        for index, image in enumerate(images)
+    ]
+    scored += [
+        (f"evaluation.datasets.{name}", image_name, clean) for name, pairs in data.pairs.items() for image_name, clean, _ in pairs
+    ]
     for key, what, image in scored:
         height, width = image.shape[-2:]
         if min(height, width) < SSIM_WINDOW:
-            raise ConfigError(f"{key}: {what} is {height}×{width}, smaller than SSIM's {SSIM_WINDOW}×{SSIM_WINDOW} window; "
-                              "it cannot be scored")
+            raise ConfigError(
+                f"{key}: {what} is {height}×{width}, smaller than SSIM's {SSIM_WINDOW}×{SSIM_WINDOW} window; it cannot be scored"
+            )
 
 
-def start_process(threads: int, plugins: list[str] = ()) -> None:
+def start_process(threads: int, plugins: Sequence[str] = ()) -> None:
     """What every process that runs cells does first: the memory setting, the cell's thread count,
     and the plugins (a spawned worker or a submitit task imports only the package)."""
     from denoiser.plugins import load_plugins
@@ -161,9 +171,19 @@ def needs_speed(config: SweepConfig, cells: list[Cell]) -> bool:
 def new_record(cell: Cell, config: SweepConfig) -> CellRecord:
     """The record every outcome of ``cell`` starts from: its identity and the sweep's data settings."""
     return CellRecord(
-        cell_id=cell.cell_id, sweep=config.name, model=cell.model, params=cell.params, learned=cell.learned,
-        dataset=config.data.label, split=config.data.split, noise=cell.noise, train_level=cell.train_level,
-        seed=cell.seed, threads=config.threads, code=cell.code, setting_id=cell.setting_id,
+        cell_id=cell.cell_id,
+        sweep=config.name,
+        model=cell.model,
+        params=cell.params,
+        learned=cell.learned,
+        dataset=config.data.label,
+        split=config.data.split,
+        noise=cell.noise,
+        train_level=cell.train_level,
+        seed=cell.seed,
+        threads=config.threads,
+        code=cell.code,
+        setting_id=cell.setting_id,
     )
 
 
@@ -175,8 +195,9 @@ def failed_record(cell: Cell, config: SweepConfig, error: str) -> CellRecord:
     return record
 
 
-def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepData, report: Report,
-             speed: SpeedComparison | None = None) -> CellRecord:
+def run_cell(
+    cell: Cell, config: SweepConfig, store: ResultStore, data: SweepData, report: Report, speed: SpeedComparison | None = None
+) -> CellRecord:
     """Train (if learned) and evaluate one cell at every evaluation level; write its record and return it.
 
     The test images are touched once, after training. Any error inside the cell becomes a
@@ -185,7 +206,7 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
     test_set = data.test
     device = pick_device(config.device)
     record = new_record(cell, config)
-    if cell.learned:
+    if cell.noise is not None and cell.train_level is not None:  # learned
         record.train_protocol = config.make_noise(cell.noise, cell.train_level).protocol
     record.device, record.n_train, record.n_test = str(device), len(data.train), len(test_set)
     record.n_validation = len(data.validation)
@@ -212,21 +233,41 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
                         noise = config.make_noise(family, level)
                         seed = evaluation_seed(config.evaluation.seed, noise)
                         # each call gets its own copy of the noise model: one that changes it cannot change the next image's noise
-                        denoiser = lambda noisy: estimate(noisy, copy.deepcopy(noise))  # noqa: E731
-                        scores = (evaluate(denoiser, test_set.images, noise, seed) if whole is None
-                                  else evaluate_whole(denoiser, whole, noise, seed))
-                        record.evaluations.append(Evaluation(
-                            noise=family, level=level, **scores.__dict__, delta_psnr=scores.delta_psnr, protocol=noise.protocol,
-                            settings=None if cell.learned else baseline.settings(noise), dataset=dataset,
-                            tiled=tiling if whole is not None else None,
-                        ))
+                        denoiser = lambda noisy, noise=noise: estimate(noisy, copy.deepcopy(noise))  # noqa: E731
+                        scores = (
+                            evaluate(denoiser, test_set.images, noise, seed)
+                            if whole is None
+                            else evaluate_whole(denoiser, whole, noise, seed)
+                        )
+                        record.evaluations.append(
+                            Evaluation(
+                                noise=family,
+                                level=level,
+                                **scores.__dict__,
+                                delta_psnr=scores.delta_psnr,
+                                protocol=noise.protocol,
+                                settings=None if cell.learned else baseline.settings(noise),
+                                dataset=dataset,
+                                tiled=tiling if whole is not None else None,
+                            )
+                        )
             for dataset, pairs in data.pairs.items():  # real noise: scored once, each image at its estimated σ
                 scores, sigmas = evaluate_pairs(estimate, pairs)
-                record.evaluations.append(Evaluation(
-                    noise=EstimatedNoise.family, level=round(sum(sigmas) / len(sigmas), 6), **scores.__dict__,
-                    delta_psnr=scores.delta_psnr, protocol=EstimatedNoise(0.0).protocol, dataset=dataset, tiled=tiling,
-                    settings={"sigma_estimator": EstimatedNoise.estimator, "sigma_per_image": [round(sigma, 6) for sigma in sigmas]},
-                ))
+                record.evaluations.append(
+                    Evaluation(
+                        noise=EstimatedNoise.family,
+                        level=round(sum(sigmas) / len(sigmas), 6),
+                        **scores.__dict__,
+                        delta_psnr=scores.delta_psnr,
+                        protocol=EstimatedNoise(0.0).protocol,
+                        dataset=dataset,
+                        tiled=tiling,
+                        settings={
+                            "sigma_estimator": EstimatedNoise.estimator,
+                            "sigma_per_image": [round(sigma, 6) for sigma in sigmas],
+                        },
+                    )
+                )
             record.eval_seconds = time.perf_counter() - evaluation_start
         reason = non_finite(record.evaluations)
         if reason is not None:
@@ -242,7 +283,9 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
     record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     try:
         store.write_record(record)
-    except OSError as error:  # a full disk: the cell fails, in a shorter record; if that cannot be written either, the sweep stops
+    except (
+        OSError
+    ) as error:  # a full disk: the cell fails, in a shorter record; if that cannot be written either, the sweep stops
         if record.status == "failed":
             raise
         record.status, record.error, record.evaluations = "failed", f"its record could not be written: {error.strerror}", []
@@ -250,13 +293,22 @@ def run_cell(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepDat
     return record
 
 
-def _train(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepData, device: torch.device,
-           record: CellRecord, report: Report, speed: SpeedComparison | None) -> tuple[Callable, str | None]:
+def _train(
+    cell: Cell,
+    config: SweepConfig,
+    store: ResultStore,
+    data: SweepData,
+    device: torch.device,
+    record: CellRecord,
+    report: Report,
+    speed: SpeedComparison | None,
+) -> tuple[Callable, str | None]:
     """Train the cell's model, fill the record's training fields, save the checkpoint; returns the
     denoiser, and how it runs on whole images when its input size is fixed (the DAE: tiled).
 
     The epoch is chosen on the validation split, or, with ``train.select_on: test`` (the founding
     design's protocol), on the test split itself; the record says which (``selected_on``)."""
+    assert cell.noise is not None and cell.train_level is not None and cell.seed is not None  # a learned cell has them
     selection = data.test if config.train.select_on == "test" else data.validation
     record.selected_on = config.train.select_on
     torch.manual_seed(cell.seed)  # weight initialisation
@@ -275,12 +327,20 @@ def _train(cell: Cell, config: SweepConfig, store: ResultStore, data: SweepData,
         validation = validation[..., top : top + fixed, left : left + fixed]
     record.patch_size = patch_size or None
     result = train(
-        model, data.train.images, validation, config.make_noise(cell.noise, cell.train_level),
-        epochs=config.train.epochs, batch_size=config.train.batch_size,
-        learning_rate=config.train.learning_rate, patience=config.train.patience,
-        seed=cell.seed, device=device,
+        model,
+        data.train.images,
+        validation,
+        config.make_noise(cell.noise, cell.train_level),
+        epochs=config.train.epochs,
+        batch_size=config.train.batch_size,
+        learning_rate=config.train.learning_rate,
+        patience=config.train.patience,
+        seed=cell.seed,
+        device=device,
         on_epoch=lambda epoch: report(CellEvent(cell.cell_id, label, config.train.epochs, epoch)),
-        patch_size=patch_size, patches_per_epoch=config.train.patches_per_epoch, decay_epoch=config.train.decay_epoch,
+        patch_size=patch_size,
+        patches_per_epoch=config.train.patches_per_epoch,
+        decay_epoch=config.train.decay_epoch,
     )
     record.epochs, record.best_epoch, record.stopped_early = result.epochs, result.best_epoch, result.stopped_early
     record.train_losses, record.validation_losses = result.train_losses, result.validation_losses

@@ -63,7 +63,7 @@ def _finite(value: object) -> bool:
 
 def speed_ratio(records: list[CellRecord]) -> float | None:
     """Median over learned cells of their worker's (trainer images/s) / (design loop images/s)."""
-    ratios = [record.speed_ratio for record in records if _finite(record.speed_ratio) and record.speed_ratio > 0]
+    ratios = [ratio for ratio in (record.speed_ratio for record in records) if ratio is not None and _finite(ratio) and ratio > 0]
     return statistics.median(ratios) if ratios else None
 
 
@@ -73,7 +73,9 @@ def baseline_from_run(run_dir: Path, tolerances: dict[str, float] | None = None)
     cells = {}
     for record in records:
         if record.status != "ok":
-            raise CheckError(f"{run_dir}: cell {record.cell_id} did not finish ({record.status}); fix it before updating the baseline")
+            raise CheckError(
+                f"{run_dir}: cell {record.cell_id} did not finish ({record.status}); fix it before updating the baseline"
+            )
         cells[record.cell_id] = {
             "label": record.label(),
             "psnr": {record.evaluation_key(item): item.psnr for item in record.evaluations},
@@ -107,11 +109,15 @@ def read_baseline(path: Path) -> dict[str, Any]:
     tolerances = document["tolerances"]
     if not isinstance(tolerances, dict) or not all(_finite(value) for value in tolerances.values()):
         raise CheckError(f"{path}: not a baseline (tolerances must map names to numbers)")
-    if not all(isinstance(cell, dict) and isinstance(cell.get("psnr"), dict) and isinstance(cell.get("ssim"), dict)
-               for cell in document["cells"].values()):
+    if not all(
+        isinstance(cell, dict) and isinstance(cell.get("psnr"), dict) and isinstance(cell.get("ssim"), dict)
+        for cell in document["cells"].values()
+    ):
         raise CheckError(f"{path}: not a baseline (each cell needs psnr and ssim mappings)")
-    if not all(isinstance(cell.get("label"), str) and all(map(_finite, [*cell["psnr"].values(), *cell["ssim"].values()]))
-               for cell in document["cells"].values()):
+    if not all(
+        isinstance(cell.get("label"), str) and all(map(_finite, [*cell["psnr"].values(), *cell["ssim"].values()]))
+        for cell in document["cells"].values()
+    ):
         raise CheckError(f"{path}: not a baseline (each cell needs a label, and finite numbers as its psnr and ssim)")
     if document["speed_ratio"] is not None and not (_finite(document["speed_ratio"]) and document["speed_ratio"] > 0):
         raise CheckError(f"{path}: not a baseline (speed_ratio must be a positive number or null)")
@@ -139,12 +145,24 @@ def compare(run_dir: Path, baseline: dict[str, Any]) -> list[Figure]:
             for name, value in expected[metric].items():
                 now = current.get((metric, name))
                 passed = now is not None and now >= value - tolerance
-                figures.append(Figure(expected["label"], f"{metric.upper()} at {name}", value, now, f"≥ {value - tolerance:.4f}{unit}", passed))
+                figures.append(
+                    Figure(
+                        expected["label"], f"{metric.upper()} at {name}", value, now, f"≥ {value - tolerance:.4f}{unit}", passed
+                    )
+                )
     if baseline["speed_ratio"] is not None:
         now = speed_ratio(list(records.values()))
         floor = baseline["speed_ratio"] * (1 - tolerances["speed_ratio_fraction"])
-        figures.append(Figure("all learned cells", "speed vs the design loop (median ratio)", baseline["speed_ratio"], now,
-                              f"≥ {floor:.3f}", now is not None and now >= floor))
+        figures.append(
+            Figure(
+                "all learned cells",
+                "speed vs the design loop (median ratio)",
+                baseline["speed_ratio"],
+                now,
+                f"≥ {floor:.3f}",
+                now is not None and now >= floor,
+            )
+        )
     return figures
 
 
@@ -155,8 +173,10 @@ def _same_sweep(run_dir: Path, records: dict[str, CellRecord], baseline: dict[st
         return
     if not records:
         raise CheckError(f"{run_dir} holds no cell records (the baseline has {expected} cells); run the sweep first")
-    raise CheckError(f"{run_dir} holds none of the baseline's {expected} cells (it holds {len(records)} others): it is "
-                     "another sweep (config) than the baseline's; compare runs of the same config, or --update")
+    raise CheckError(
+        f"{run_dir} holds none of the baseline's {expected} cells (it holds {len(records)} others): it is "
+        "another sweep (config) than the baseline's; compare runs of the same config, or --update"
+    )
 
 
 def write_baseline(path: Path, document: dict[str, Any]) -> None:

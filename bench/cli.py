@@ -8,8 +8,9 @@ import logging
 import shlex
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from denoiser import errors
 from denoiser.errors import DenoiserError
@@ -45,12 +46,18 @@ def configure_logging(quiet: bool, verbose: bool) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="no live display; warnings and errors only")
     common.add_argument("-v", "--verbose", action="store_true", help="debug log lines")
-    common.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE",
-                        help="import MODULE first: it registers models, baselines, data sets or noise models "
-                        "(repeatable; also a config's plugins: list, and installed entry points)")
+    common.add_argument(
+        "--plugin",
+        dest="plugins",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first: it registers models, baselines, data sets or noise models "
+        "(repeatable; also a config's plugins: list, and installed entry points)",
+    )
 
     parser = _Parser(
         prog="python -m bench",
@@ -60,70 +67,113 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
 
     sweep = commands.add_parser(
-        "sweep", parents=[common], help="train and evaluate every cell of a sweep; resumes where it stopped",
+        "sweep",
+        parents=[common],
+        help="train and evaluate every cell of a sweep; resumes where it stopped",
         description="Train and evaluate every cell of a sweep config and write results/<name>/. "
         "Cells with a finished record are skipped, so running the same command again resumes.",
     )
-    sweep.add_argument("config", nargs="?", default="configs/quick.yaml", type=Path,
-                       help="sweep config (default: %(default)s)")
-    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a config key, value parsed as YAML (e.g. train.epochs=3); repeatable")
+    sweep.add_argument("config", nargs="?", default="configs/quick.yaml", type=Path, help="sweep config (default: %(default)s)")
+    sweep.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, value parsed as YAML (e.g. train.epochs=3); repeatable",
+    )
     sweep.add_argument("--out", type=Path, help="results folder (default: results/<name>)")
-    sweep.add_argument("--workers", type=int, default=0,
-                       help="cells run in parallel (default: one per CPU core, one thread each)")
-    sweep.add_argument("--executor", choices=["local", "submitit"],
-                       help="local: a process pool (default); submitit: a Slurm job array (pip install 'denoise-bench[slurm]')")
-    sweep.add_argument("--cell-timeout", type=float, metavar="SECONDS",
-                       help="fail a cell that runs longer (\"timed out after N s\") and go on; overrides the config's "
-                       "cell_timeout (default: no limit)")
-    sweep.add_argument("--fresh", action="store_true",
-                       help="start over: move the folder's previous results into previous-<time>/ first")
-    sweep.add_argument("--force", action="store_true",
-                       help="write into an --out folder that holds other files, or another sweep's results "
-                       "(its config.yaml, report.html … are replaced; refused without it)")
+    sweep.add_argument(
+        "--workers", type=int, default=0, help="cells run in parallel (default: one per CPU core, one thread each)"
+    )
+    sweep.add_argument(
+        "--executor",
+        choices=["local", "submitit"],
+        help="local: a process pool (default); submitit: a Slurm job array (pip install 'denoise-bench[slurm]')",
+    )
+    sweep.add_argument(
+        "--cell-timeout",
+        type=float,
+        metavar="SECONDS",
+        help='fail a cell that runs longer ("timed out after N s") and go on; overrides the config\'s '
+        "cell_timeout (default: no limit)",
+    )
+    sweep.add_argument(
+        "--fresh", action="store_true", help="start over: move the folder's previous results into previous-<time>/ first"
+    )
+    sweep.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out folder that holds other files, or another sweep's results "
+        "(its config.yaml, report.html … are replaced; refused without it)",
+    )
     sweep.set_defaults(handler=command_sweep)
 
-    report = commands.add_parser("report", parents=[common], help="(re)write the leaderboard, plots and report.html of a sweep",
-                                 description="Rewrite leaderboard.md, plots/*.png and report.html from a sweep's stored records.")
+    report = commands.add_parser(
+        "report",
+        parents=[common],
+        help="(re)write the leaderboard, plots and report.html of a sweep",
+        description="Rewrite leaderboard.md, plots/*.png and report.html from a sweep's stored records.",
+    )
     report.add_argument("run_dir", type=Path, help="a sweep's results folder, e.g. results/quick")
     report.set_defaults(handler=command_report)
 
-    board = commands.add_parser("leaderboard", parents=[common], help="rank every model of every sweep",
-                                description="Rank every model of every sweep under RESULTS_DIR per data set, noise "
-                                "family and evaluation level (mean ± std over seeds; a cell found in several sweeps counts once). "
-                                "Each entry has a 1 − ALPHA Student-t interval of its mean PSNR and SSIM (over seeds; over images "
-                                "with one seed) and says whether a paired bootstrap over the same noisy images tells it from the "
-                                "next entry (json: distinct_from_next, false for the last of a ranking); tables show a run of "
-                                "ties as one shared rank, e.g. 2=.")
+    board = commands.add_parser(
+        "leaderboard",
+        parents=[common],
+        help="rank every model of every sweep",
+        description="Rank every model of every sweep under RESULTS_DIR per data set, noise "
+        "family and evaluation level (mean ± std over seeds; a cell found in several sweeps counts once). "
+        "Each entry has a 1 − ALPHA Student-t interval of its mean PSNR and SSIM (over seeds; over images "
+        "with one seed) and says whether a paired bootstrap over the same noisy images tells it from the "
+        "next entry (json: distinct_from_next, false for the last of a ranking); tables show a run of "
+        "ties as one shared rank, e.g. 2=.",
+    )
     board.add_argument("results_dir", nargs="?", type=Path, default=Path("results"), help="default: %(default)s")
     board.add_argument("--metric", choices=["psnr", "ssim", "mse", "delta_psnr"], default="psnr", help="rank by (default: psnr)")
     board.add_argument("--dataset", help="only this data set")
     board.add_argument("--noise", help="only this evaluation noise family")
     board.add_argument("--level", type=float, help="only this evaluation level")
     board.add_argument("--format", choices=["table", "md", "csv", "json"], default="table", help="default: table")
-    board.add_argument("--alpha", type=float, default=0.05,
-                       help="level of the comparisons between adjacent entries; intervals are 1 − ALPHA (default: %(default)s)")
+    board.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="level of the comparisons between adjacent entries; intervals are 1 − ALPHA (default: %(default)s)",
+    )
     board.set_defaults(handler=command_leaderboard)
 
-    check = commands.add_parser("check", parents=[common], help="the regression gate: compare a run with a baseline",
-                                description="Compare a sweep's quality (PSNR/SSIM per cell and level) and speed (training "
-                                "throughput over the design loop's, measured in the same run) with a baseline; exit 1 on any regression.")
+    check = commands.add_parser(
+        "check",
+        parents=[common],
+        help="the regression gate: compare a run with a baseline",
+        description="Compare a sweep's quality (PSNR/SSIM per cell and level) and speed (training "
+        "throughput over the design loop's, measured in the same run) with a baseline; exit 1 on any regression.",
+    )
     check.add_argument("run_dir", type=Path, help="a sweep's results folder, e.g. results/ci")
     check.add_argument("--baseline", type=Path, required=True, help="baseline file, e.g. results/baselines/ci.json")
     check.add_argument("--update", action="store_true", help="rewrite the baseline from this run (deliberately)")
     check.set_defaults(handler=command_check)
 
-    apply = commands.add_parser("denoise", parents=[common], help="apply a trained model to image files",
-                                description="Denoise image files with a checkpoint from a sweep (results/<name>/checkpoints/*.pt); "
-                                "writes <name>_denoised.png into --out, all or nothing (the DAE runs on overlapping 64×64 windows "
-                                "of larger images). Checkpoints load with weights_only=True.")
+    apply = commands.add_parser(
+        "denoise",
+        parents=[common],
+        help="apply a trained model to image files",
+        description="Denoise image files with a checkpoint from a sweep (results/<name>/checkpoints/*.pt); "
+        "writes <name>_denoised.png into --out, all or nothing (the DAE runs on overlapping 64×64 windows "
+        "of larger images). Checkpoints load with weights_only=True.",
+    )
     apply.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="PNG/JPEG/TIFF/BMP files")
     apply.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint file (.pt) written by bench sweep")
     apply.add_argument("--out", type=Path, required=True, help="folder for the denoised images")
     apply.set_defaults(handler=command_denoise)
 
-    listing = commands.add_parser("list", parents=[common], help="registered models, noise models, data sets and baselines",
-                                  description="Every registered model, noise model, data set and classical baseline, with its parameters.")
+    listing = commands.add_parser(
+        "list",
+        parents=[common],
+        help="registered models, noise models, data sets and baselines",
+        description="Every registered model, noise model, data set and classical baseline, with its parameters.",
+    )
     listing.set_defaults(handler=command_list)
     return parser
 
@@ -148,14 +198,23 @@ def command_check(arguments: argparse.Namespace, live: bool) -> int:
     for header in ("cell", "figure", "baseline", "now", "allowed", "result"):
         table.add_column(header, justify="right" if header in ("baseline", "now") else "left")
     for figure in figures:  # names as Text: a [bracket] in a model's name is not rich markup
-        table.add_row(Text(figure.cell), Text(figure.figure), check.shown(figure.baseline), check.shown(figure.current),
-                      figure.allowed, "[green]pass[/]" if figure.passed else "[red]FAIL[/]")
+        table.add_row(
+            Text(figure.cell),
+            Text(figure.figure),
+            check.shown(figure.baseline),
+            check.shown(figure.current),
+            figure.allowed,
+            "[green]pass[/]" if figure.passed else "[red]FAIL[/]",
+        )
     console = summary_console()
     console.print(table)
     failures = [figure for figure in figures if not figure.passed]
     for figure in failures:
-        console.print(f"regression: {figure.cell}: {figure.figure} is {check.shown(figure.current)} (allowed {figure.allowed})",
-                      markup=False, highlight=False)
+        console.print(
+            f"regression: {figure.cell}: {figure.figure} is {check.shown(figure.current)} (allowed {figure.allowed})",
+            markup=False,
+            highlight=False,
+        )
     console.print(f"gate: {len(figures) - len(failures)} of {len(figures)} figures within tolerance, {len(failures)} regressions")
     return EXIT_FAILED if failures else EXIT_OK
 
@@ -178,16 +237,24 @@ def command_list(arguments: argparse.Namespace, live: bool) -> int:
     from denoiser.data import DATASETS
     from denoiser.models import MODELS
     from denoiser.noise import NOISE
+    from denoiser.registry import Registry
 
     console = summary_console()
-    for title, registry in [("models (learned)", MODELS), ("classical baselines", BASELINES),
-                            ("noise models (one severity level each)", NOISE), ("data sets", DATASETS)]:
+    registries: list[tuple[str, Registry[Any]]] = [
+        ("models (learned)", MODELS),
+        ("classical baselines", BASELINES),
+        ("noise models (one severity level each)", NOISE),
+        ("data sets", DATASETS),
+    ]
+    for title, registry in registries:
         table = Table(title=title, title_justify="left")
         for header in ("name", "parameters (defaults)", "description", "from"):
             table.add_column(header)
         for entry in registry:
-            parameters = ", ".join(name if default is inspect.Parameter.empty else f"{name}={default!r}"
-                                   for name, default in entry.parameters.items())
+            parameters = ", ".join(
+                name if default is inspect.Parameter.empty else f"{name}={default!r}"
+                for name, default in entry.parameters.items()
+            )
             table.add_row(entry.name, parameters or "-", entry.summary, entry.origin)
         console.print(table)
     return EXIT_OK
@@ -237,8 +304,9 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
                 console.print(note, markup=False)
         console.print(leaderboard.uncertainty_note(ranked), markup=False)
         for dataset, group in leaderboard.robustness(rows).groupby("dataset"):
-            table = Table(title=Text(f"Robustness · {dataset}: mean PSNR over every evaluation, and the worst"),
-                          title_justify="left")
+            table = Table(
+                title=Text(f"Robustness · {dataset}: mean PSNR over every evaluation, and the worst"), title_justify="left"
+            )
             for header in leaderboard.ROBUSTNESS_HEADER:
                 table.add_column(header, justify="left" if header in ("model", "worst at") else "right")
             for cells in leaderboard.robustness_rows(group):
@@ -274,8 +342,15 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
     root = arguments.out or default_output(config)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops a sweep as Ctrl-C does
     try:
-        outcome = run_sweep(config, root, workers=arguments.workers, fresh=arguments.fresh,
-                            force=arguments.force, console=Console(stderr=True), live=live)
+        outcome = run_sweep(
+            config,
+            root,
+            workers=arguments.workers,
+            fresh=arguments.fresh,
+            force=arguments.force,
+            console=Console(stderr=True),
+            live=live,
+        )
     except KeyboardInterrupt:
         command = resume_command(sys.argv[1:]) if sys.argv[1:] else "the same command"
         print(f"interrupted: finished cells are saved in {root}; run `{command}` again to resume", file=sys.stderr)

@@ -47,12 +47,17 @@ def run_cell_task(config: SweepConfig, root: str, cell: Cell) -> CellRecord:
 def make_executor(config: SweepConfig, store: ResultStore) -> Any:
     submitit = require_submitit()
     settings = config.submitit
-    executor = submitit.AutoExecutor(folder=store.root / "submitit" / "%j",
-                                     cluster=None if settings.cluster == "auto" else settings.cluster)
+    executor = submitit.AutoExecutor(
+        folder=store.root / "submitit" / "%j", cluster=None if settings.cluster == "auto" else settings.cluster
+    )
     executor.update_parameters(
-        name=f"denoise-bench-{config.name}", timeout_min=settings.timeout_min, cpus_per_task=settings.cpus_per_task,
-        gpus_per_node=settings.gpus_per_node, mem_gb=settings.mem_gb,
-        slurm_partition=settings.partition or None, slurm_array_parallelism=settings.array_parallelism,
+        name=f"denoise-bench-{config.name}",
+        timeout_min=settings.timeout_min,
+        cpus_per_task=settings.cpus_per_task,
+        gpus_per_node=settings.gpus_per_node,
+        mem_gb=settings.mem_gb,
+        slurm_partition=settings.partition or None,
+        slurm_array_parallelism=settings.array_parallelism,
     )
     return executor
 
@@ -64,8 +69,9 @@ def failed_task_record(config: SweepConfig, cell: Cell, job: Any, error: BaseExc
     return failed_record(cell, config, f"task {job.job_id} failed: {reason[:300]} (log: {job.paths.stderr})")
 
 
-def run_with_submitit(config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress,
-                      labels: dict[str, str]) -> None:
+def run_with_submitit(
+    config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress, labels: dict[str, str]
+) -> None:
     """Submit ``pending`` as one job array and follow it until every task has ended."""
     executor = make_executor(config, store)
     n = len(pending)
@@ -85,8 +91,11 @@ def run_with_submitit(config: SweepConfig, store: ResultStore, pending: list[Cel
                 store.write_record(record)
             progress.finished(record, labels[cell.cell_id])
         states = [job.state for _, job in waiting.values()]
-        counts = (sum(state in ("PENDING", "REQUEUED", "UNKNOWN") for state in states),
-                  sum(state == "RUNNING" for state in states), n - len(waiting))
+        counts = (
+            sum(state in ("PENDING", "REQUEUED", "UNKNOWN") for state in states),
+            sum(state == "RUNNING" for state in states),
+            n - len(waiting),
+        )
         if counts != last_counts:
             progress.note(f"job array: {counts[0]} pending, {counts[1]} running, {counts[2]} ended")
             last_counts = counts

@@ -16,9 +16,10 @@ import re
 import reprlib
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -208,7 +209,7 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {_show(value)}")
-        return _build(kind, value, key)
+        return _build(typing.cast(type, kind), value, key)
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected {_type_name(kind)}, got {_show(value)}")
@@ -235,9 +236,7 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
     if unknown:
         where = f"{prefix}.{unknown[0]}" if prefix else str(unknown[0])
         raise ConfigError(f"unknown key {_show(where)}; valid: {', '.join(names)}")
-    converted = {
-        name: _convert(value, hints[name], f"{prefix}.{name}" if prefix else name) for name, value in values.items()
-    }
+    converted = {name: _convert(value, hints[name], f"{prefix}.{name}" if prefix else name) for name, value in values.items()}
     return cls(**converted)
 
 
@@ -279,8 +278,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             except TypeError:  # an unhashable key: the base loader says so
                 break
             if duplicate:
-                raise ConfigError(f"key {_show(key)} appears twice in one mapping (line {key_node.start_mark.line + 1}); "
-                                  "YAML would keep only the last")
+                raise ConfigError(
+                    f"key {_show(key)} appears twice in one mapping (line {key_node.start_mark.line + 1}); "
+                    "YAML would keep only the last"
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -318,7 +319,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return tree
 
 
-def load_config(path: Path | None, overrides: list[str] = (), *, import_plugins: bool = True) -> SweepConfig:
+def load_config(path: Path | None, overrides: Sequence[str] = (), *, import_plugins: bool = True) -> SweepConfig:
     """Read, override, type-check and validate a sweep configuration.
 
     ``import_plugins=False`` for a config that is data, not the user's word on this run (a results
@@ -336,7 +337,7 @@ def missing_plugins(tree: dict[str, Any]) -> list[str]:
     return [module for module in names if not imported(module)]
 
 
-def config_from_tree(tree: dict[str, Any], overrides: list[str] = (), *, import_plugins: bool = True) -> SweepConfig:
+def config_from_tree(tree: dict[str, Any], overrides: Sequence[str] = (), *, import_plugins: bool = True) -> SweepConfig:
     """Override, type-check and validate a configuration given as a mapping (a parsed file, or the API's dict).
 
     The plugins it names (and the installed entry points) are imported first, so that the names
@@ -354,7 +355,9 @@ def config_from_tree(tree: dict[str, Any], overrides: list[str] = (), *, import_
         except ConfigError as error:
             if missing:  # the hint first: the error after it may be long (a list of valid names)
                 flags = " ".join(f"--plugin {module}" for module in missing)
-                raise ConfigError(f"this config names plugins, not imported here (pass {flags} if you trust them): {error}") from None
+                raise ConfigError(
+                    f"this config names plugins, not imported here (pass {flags} if you trust them): {error}"
+                ) from None
             raise
         return config
     plugins = tree.get("plugins", [])  # anything but a list of names: the build below says so
@@ -395,7 +398,6 @@ def expand_parameters(model: str, params: dict[str, Any]) -> list[dict[str, Any]
     return [dict(zip(names, combination)) for combination in itertools.product(*choices)]
 
 
-
 # ----------------------------------------------------------------------------- validation
 
 
@@ -428,9 +430,7 @@ def _check_data(data: DataConfig) -> None:
     accepted = DATASETS.get(data.dataset).parameters
     for name in data.params:
         if name not in accepted:
-            raise ConfigError(
-                f"data.params.{name}: {data.dataset} has no such parameter; valid: {', '.join(sorted(accepted))}"
-            )
+            raise ConfigError(f"data.params.{name}: {data.dataset} has no such parameter; valid: {', '.join(sorted(accepted))}")
     check_parameter_types("data.params", data.params, accepted)
     path = data.params.get("path")
     if path is not None and not isinstance(path, str):
@@ -447,8 +447,10 @@ def _check_data(data: DataConfig) -> None:
     if not 0 < data.test_fraction < 1:
         raise ConfigError(f"data.test_fraction: must be between 0 and 1, got {data.test_fraction}")
     if not 0 <= data.validation_fraction < 1 - data.test_fraction:
-        raise ConfigError(f"data.validation_fraction: must be between 0 and 1 − test_fraction "
-                          f"({1 - data.test_fraction:g}), got {data.validation_fraction}")
+        raise ConfigError(
+            f"data.validation_fraction: must be between 0 and 1 − test_fraction "
+            f"({1 - data.test_fraction:g}), got {data.validation_fraction}"
+        )
     if not 0 <= data.augment_copies <= MAX_AUGMENT_COPIES:
         raise ConfigError(f"data.augment_copies: must be between 0 and {MAX_AUGMENT_COPIES}, got {data.augment_copies}")
     _check_data_size(data)
@@ -467,9 +469,11 @@ def _check_data_size(data: DataConfig) -> None:
         return
     size = 4 * pixels * (1 + data.augment_copies)  # float32
     if size > MAX_TRAINING_IMAGES_BYTES:
-        raise ConfigError(f"data: {data.dataset} with {_show(data.params)} and {data.augment_copies} augmented copies holds "
-                          f"{size / 2**30:.1f} GiB of images; at most {MAX_TRAINING_IMAGES_BYTES / 2**30:.0f} GiB: "
-                          "fewer tiles, copies or images (limit)")
+        raise ConfigError(
+            f"data: {data.dataset} with {_show(data.params)} and {data.augment_copies} augmented copies holds "
+            f"{size / 2**30:.1f} GiB of images; at most {MAX_TRAINING_IMAGES_BYTES / 2**30:.0f} GiB: "
+            "fewer tiles, copies or images (limit)"
+        )
 
 
 def _check_whole_images(evaluation: EvaluationConfig) -> None:
@@ -505,16 +509,18 @@ def _check_whole_images_size(evaluation: EvaluationConfig) -> None:
     from denoiser.data import expected_pixels
 
     pixels = 0
-    for name, spec in evaluation.datasets.items():
+    for spec in evaluation.datasets.values():
         path = spec.params.get("path")
         if spec.dataset == "pairs" and isinstance(path, str):
-            for part in ((Path(path) / "clean", Path(path) / "noisy") if (Path(path) / "clean").is_dir() else (Path(path),)):
+            for part in (Path(path) / "clean", Path(path) / "noisy") if (Path(path) / "clean").is_dir() else (Path(path),):
                 pixels += expected_pixels("folder", path=str(part), mode="native") or 0  # clean and noisy both
         elif spec.dataset == "folder":
             pixels += expected_pixels("folder", mode="native", **spec.params) or 0
     if 4 * pixels > MAX_EVALUATION_IMAGES_BYTES:
-        raise ConfigError(f"evaluation.datasets: {pixels / 1e6:,.0f} megapixels of whole images ({4 * pixels / 2**30:.1f} GiB "
-                          f"in memory); at most {MAX_EVALUATION_IMAGES_BYTES / 2**30:.0f} GiB: fewer images (limit) or smaller")
+        raise ConfigError(
+            f"evaluation.datasets: {pixels / 1e6:,.0f} megapixels of whole images ({4 * pixels / 2**30:.1f} GiB "
+            f"in memory); at most {MAX_EVALUATION_IMAGES_BYTES / 2**30:.0f} GiB: fewer images (limit) or smaller"
+        )
 
 
 def check_parameter_types(where: str, params: Mapping[str, Any], accepted: Mapping[str, Any]) -> None:
@@ -577,8 +583,10 @@ def _check_builds(name: str, combination: dict[str, Any]) -> None:
         raise ConfigError(f"models.{name}: cannot build with {_show(combination)} ({str(error)[:120]})") from None
     parameters = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
     if parameters == 0:
-        raise ConfigError(f"models.{name}: {_show(combination)} has no trainable parameters; "
-                          "register a denoiser without weights as a baseline (register_baseline)")
+        raise ConfigError(
+            f"models.{name}: {_show(combination)} has no trainable parameters; "
+            "register a denoiser without weights as a baseline (register_baseline)"
+        )
     if parameters > MAX_PARAMETERS:
         raise ConfigError(f"models.{name}: {_show(combination)} has {parameters:,} parameters; at most {MAX_PARAMETERS:,}")
 
@@ -612,8 +620,10 @@ def _check_tiling(config: SweepConfig) -> None:
         for combination in expand_parameters(name, params):
             size = getattr(create_model_shape(name, **combination), "image_size", None)
             if size is not None and config.evaluation.tile_stride > size:
-                raise ConfigError(f"evaluation.tile_stride: {config.evaluation.tile_stride} is wider than {name}'s "
-                                  f"{size}×{size} window: pixels between windows would get no estimate; at most {size}")
+                raise ConfigError(
+                    f"evaluation.tile_stride: {config.evaluation.tile_stride} is wider than {name}'s "
+                    f"{size}×{size} window: pixels between windows would get no estimate; at most {size}"
+                )
 
 
 def _check_execution(config: SweepConfig) -> None:
@@ -647,7 +657,9 @@ def validate(config: SweepConfig) -> None:
         accepted = [name for name in NOISE.get(family).parameters if name != "level"]
         for name in options:
             if name not in accepted:
-                raise ConfigError(f"noise_options.{family}.{name}: {family} has no such option; valid: {', '.join(accepted) or 'none'}")
+                raise ConfigError(
+                    f"noise_options.{family}.{name}: {family} has no such option; valid: {', '.join(accepted) or 'none'}"
+                )
     _check_levels("noise", config.noise, config.noise_options)
     if config.evaluation.noise:
         _check_levels("evaluation.noise", config.evaluation.noise, config.noise_options)
@@ -658,20 +670,26 @@ def validate(config: SweepConfig) -> None:
     if train.select_on not in SELECTIONS:
         raise ConfigError(f"train.select_on: unknown choice {_show(train.select_on)}; valid: {', '.join(SELECTIONS)}")
     if train.select_on == "validation" and config.data.validation_fraction == 0:
-        raise ConfigError("data.validation_fraction: 0 leaves nothing to choose the epoch on; "
-                          "give a share, or set train.select_on: test (the founding design's leaky choice)")
+        raise ConfigError(
+            "data.validation_fraction: 0 leaves nothing to choose the epoch on; "
+            "give a share, or set train.select_on: test (the founding design's leaky choice)"
+        )
     if train.patience < 0:
         raise ConfigError(f"train.patience: must be ≥ 0, got {train.patience}")
     for key in ("patch_size", "patches_per_epoch", "decay_epoch"):
         if getattr(train, key) < 0:
             raise ConfigError(f"train.{key}: must be ≥ 0, got {getattr(train, key)}")
     if 4 * train.patches_per_epoch * train.patch_size**2 > MAX_TRAINING_IMAGES_BYTES:  # one epoch's crops, in memory at once
-        raise ConfigError(f"train.patches_per_epoch: {train.patches_per_epoch:,} crops of {train.patch_size}² pixels hold more than "
-                          f"{MAX_TRAINING_IMAGES_BYTES / 2**30:.0f} GiB; fewer or smaller")
+        raise ConfigError(
+            f"train.patches_per_epoch: {train.patches_per_epoch:,} crops of {train.patch_size}² pixels hold more than "
+            f"{MAX_TRAINING_IMAGES_BYTES / 2**30:.0f} GiB; fewer or smaller"
+        )
     if train.batch_size < 1:
         raise ConfigError(f"train.batch_size: must be at least 1, got {train.batch_size}")
     if not 0 < train.learning_rate <= MAX_LEARNING_RATE:  # also NaN
-        raise ConfigError(f"train.learning_rate: must be a positive number, at most {MAX_LEARNING_RATE:g}, got {train.learning_rate}")
+        raise ConfigError(
+            f"train.learning_rate: must be a positive number, at most {MAX_LEARNING_RATE:g}, got {train.learning_rate}"
+        )
     if not config.seeds:
         raise ConfigError("seeds: give at least one seed")
     if len(set(config.seeds)) != len(config.seeds):
@@ -689,8 +707,9 @@ def validate(config: SweepConfig) -> None:
             raise ConfigError(f"submitit.{key}: must be at least 1, got {getattr(config.submitit, key)}")
     if config.submitit.gpus_per_node < 0:
         raise ConfigError(f"submitit.gpus_per_node: must be ≥ 0, got {config.submitit.gpus_per_node}")
-    if config.device != "auto" and (not config.device.split(":")[0] in ("cpu", "cuda", "mps")
-                                     or not re.fullmatch(r"[a-z]+(:\d+)?", config.device)):
+    if config.device != "auto" and (
+        config.device.split(":")[0] not in ("cpu", "cuda", "mps") or not re.fullmatch(r"[a-z]+(:\d+)?", config.device)
+    ):
         raise ConfigError(f"device: unknown device {_show(config.device)}; valid: auto, cpu, cuda, cuda:N, mps")
     if config.executor == "local":  # a submitit task runs elsewhere, maybe on a GPU this machine lacks
         _check_device_present(config.device)

@@ -55,7 +55,7 @@ def _package_module(module: str) -> bool:
     return module.split(".")[0] in ("denoiser", "bench")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _source_digest(path: str, modified: int, size: int) -> str:
     with open(path, "rb") as file:
         return hashlib.sha256(file.read()).hexdigest()[:16]
@@ -80,7 +80,9 @@ def source_version(entry: Entry) -> str:
 def code_versions(config: SweepConfig, model: str, learned: bool) -> dict[str, str]:
     """Every registered piece a cell runs: its model or baseline, the noise families it trains and is
     scored on, and its data set; each with :func:`source_version`."""
-    pieces = {f"model {model}": MODELS.get(model)} if learned else {f"baseline {model}": BASELINES.get(model)}
+    pieces: dict[str, Entry[Any]] = (
+        {f"model {model}": MODELS.get(model)} if learned else {f"baseline {model}": BASELINES.get(model)}
+    )
     families = set(config.eval_noise) | (set(config.noise) if learned else set())
     pieces |= {f"noise {family}": NOISE.get(family) for family in sorted(families)}
     pieces[f"data set {config.data.dataset}"] = DATASETS.get(config.data.dataset)
@@ -112,13 +114,26 @@ def build_cells(config: SweepConfig) -> list[Cell]:
         "threads": config.threads,
     }
     cells: list[Cell] = []
-    baselines = {"noisy": {}} | {name: params for name, params in config.models.items() if name in BASELINES}
+    baselines: dict[str, dict[str, Any]] = {"noisy": {}} | {
+        name: params for name, params in config.models.items() if name in BASELINES
+    }
     for model, params in baselines.items():
         code = code_versions(config, model, learned=False)
         for combination in expand_parameters(model, params):
             identity = shared | {"model": model, "params": combination}
-            cells.append(Cell(f"{model}-{_digest(identity | {'code': code})}", model, combination, False, None, None, None,
-                              code, _digest(identity)))
+            cells.append(
+                Cell(
+                    f"{model}-{_digest(identity | {'code': code})}",
+                    model,
+                    combination,
+                    False,
+                    None,
+                    None,
+                    None,
+                    code,
+                    _digest(identity),
+                )
+            )
     for model, params in config.models.items():
         if model not in MODELS:
             continue
@@ -129,11 +144,27 @@ def build_cells(config: SweepConfig) -> list[Cell]:
             for level in levels:
                 device = resolve_device(config.device)
                 identity = shared | {
-                    "model": model, "params": combination, "noise": family, "level": level, "seed": seed,
-                    "train": config.to_dict()["train"], "device": device,
+                    "model": model,
+                    "params": combination,
+                    "noise": family,
+                    "level": level,
+                    "seed": seed,
+                    "train": config.to_dict()["train"],
+                    "device": device,
                 }
                 if device.startswith("cuda"):  # the CPU's kernels are deterministic either way: its ids stay
                     identity["deterministic"], identity["tf32"] = config.deterministic, config.tf32
-                cells.append(Cell(f"{model}-{_digest(identity | {'code': code})}", model, combination, True, family, level, seed,
-                                  code, _digest(identity)))
+                cells.append(
+                    Cell(
+                        f"{model}-{_digest(identity | {'code': code})}",
+                        model,
+                        combination,
+                        True,
+                        family,
+                        level,
+                        seed,
+                        code,
+                        _digest(identity),
+                    )
+                )
     return cells

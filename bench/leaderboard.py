@@ -14,15 +14,16 @@ import io
 import json
 import logging
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.stats import distinguishable, half_width, half_width_from_spread
 from bench.published import describe_published, published_for
 from bench.record import describe
+from bench.stats import distinguishable, half_width, half_width_from_spread
 from bench.store import MANIFEST, ResultStore, results_frame
 from denoiser.errors import DenoiserError
 
@@ -35,16 +36,49 @@ ENTRY = ["model", "params", "split", "selected_on", "noise", "train_level"]  # o
 ALPHA = 0.05  # default level of the comparisons; the intervals are 1 − ALPHA (95 %)
 PER_IMAGE = ("psnr_per_image", "ssim_per_image")  # kept in the records, not in results.csv
 # Columns a results table cannot be ranked without: what names an entry and an evaluation, and the metrics.
-REQUIRED = ("cell_id", "model", "params", "status", "dataset", "split", "noise", "train_level", "seed", "eval_noise",
-            "eval_level") + METRICS
+REQUIRED = (
+    "cell_id",
+    "model",
+    "params",
+    "status",
+    "dataset",
+    "split",
+    "noise",
+    "train_level",
+    "seed",
+    "eval_noise",
+    "eval_level",
+) + METRICS
 NAMES = ("cell_id", "model", "dataset", "eval_noise")  # an ok row without one of them names nothing
 # Columns older tables lack, and what they mean there (an unknown spread or image count: no interval).
-DEFAULTS = {"sweep": "", "matched": False, "selected_on": "test", "noise_protocol": None, "tiled": None,
-            "n_images": float("nan"), "psnr_std": float("nan"), "ssim_std": float("nan")}
+DEFAULTS: dict[str, Any] = {
+    "sweep": "",
+    "matched": False,
+    "selected_on": "test",
+    "noise_protocol": None,
+    "tiled": None,
+    "n_images": float("nan"),
+    "psnr_std": float("nan"),
+    "ssim_std": float("nan"),
+}
 NUMBERS = METRICS + ("eval_level", "train_level", "seed", "n_images", "psnr_std", "ssim_std")
 # Read as text, whatever they look like: a data set called 2012 or NA is a name, not a number or a gap.
-TEXT = ("sweep", "cell_id", "model", "params", "dataset", "split", "noise", "eval_noise", "selected_on", "status",
-        "error", "worst_eval", "noise_protocol", "tiled")
+TEXT = (
+    "sweep",
+    "cell_id",
+    "model",
+    "params",
+    "dataset",
+    "split",
+    "noise",
+    "eval_noise",
+    "selected_on",
+    "status",
+    "error",
+    "worst_eval",
+    "noise_protocol",
+    "tiled",
+)
 GAPS = ("", "nan", "NaN", "-nan", "NA", "N/A", "<NA>", "None", "null", "NULL", "#N/A")  # a missing number, as tables write one
 
 
@@ -57,8 +91,12 @@ def _parse_table(text: str, where: Path) -> pd.DataFrame:
     try:
         columns = pd.read_csv(io.StringIO(text), nrows=0).columns
         missing = {column: [""] if column in TEXT else list(GAPS) for column in columns}
-        return pd.read_csv(io.StringIO(text), dtype={column: str for column in TEXT if column in columns},
-                           keep_default_na=False, na_values=missing)
+        return pd.read_csv(
+            io.StringIO(text),
+            dtype={column: str for column in TEXT if column in columns},
+            keep_default_na=False,
+            na_values=missing,
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         raise LeaderboardError(f"{where}: not a results table ({error.__class__.__name__})") from None
 
@@ -106,7 +144,9 @@ def _typed(rows: pd.DataFrame) -> pd.DataFrame:
     missing = [column for column in REQUIRED if column not in rows]
     if missing:
         raise LeaderboardError(f"not a results table: no column {', '.join(missing)}")
-    rows = rows.assign(**{column: default for column, default in DEFAULTS.items() if column not in rows})
+    for column, default in DEFAULTS.items():  # older tables
+        if column not in rows:
+            rows[column] = default
     ok = rows["status"] == "ok"
     for column in NUMBERS:
         numbers = pd.to_numeric(rows[column], errors="coerce")
@@ -134,8 +174,11 @@ def _failing_non_finite(rows: pd.DataFrame) -> pd.DataFrame:
     as a record with one is: a cell that scored NaN somewhere is not ranked anywhere."""
     cells = set(rows.loc[(rows["status"] == "ok") & ~finite(rows), "cell_id"])
     if cells:
-        logger.warning("%d cell%s with a NaN or infinite metric in an ok row: not ranked, counted as failed",
-                       len(cells), "" if len(cells) == 1 else "s")
+        logger.warning(
+            "%d cell%s with a NaN or infinite metric in an ok row: not ranked, counted as failed",
+            len(cells),
+            "" if len(cells) == 1 else "s",
+        )
         rows = rows.assign(status=rows["status"].where(~rows["cell_id"].isin(cells), "failed"))
     return rows
 
@@ -175,7 +218,10 @@ def _with_per_image(rows: pd.DataFrame, paths: Iterable[Path]) -> pd.DataFrame:
                     found.setdefault(key, (item.psnr_per_image, item.ssim_per_image))
     keys = zip(rows["cell_id"], rows["dataset"], rows["eval_noise"], rows["eval_level"])
     values = [found.get((cell_id, dataset, noise, _level_key(level)), (None, None)) for cell_id, dataset, noise, level in keys]
-    return rows.assign(psnr_per_image=[psnr for psnr, _ in values], ssim_per_image=[ssim for _, ssim in values])
+    return rows.assign(
+        psnr_per_image=pd.Series([psnr for psnr, _ in values], index=rows.index, dtype=object),
+        ssim_per_image=pd.Series([ssim for _, ssim in values], index=rows.index, dtype=object),
+    )
 
 
 def find_results(root: Path) -> list[Path]:
@@ -188,8 +234,9 @@ def find_results(root: Path) -> list[Path]:
         return [root]
     marks = [*root.rglob("results.csv"), *(path for path in root.rglob("runs") if path.is_dir())]
     # only folders below root count as moved aside: a root named previous-… is ranked when named
-    found = sorted({path.parent for path in marks
-                    if not any(part.startswith("previous-") for part in path.relative_to(root).parts)})
+    found = sorted(
+        {path.parent for path in marks if not any(part.startswith("previous-") for part in path.relative_to(root).parts)}
+    )
     if not found:
         raise LeaderboardError(f"{root}: no results.csv or runs/ below this folder; run `python -m bench sweep` first")
     return found
@@ -221,8 +268,12 @@ def entry_name(row: pd.Series) -> str:
 
 def _keyed(rows: pd.DataFrame) -> pd.DataFrame:
     """Empty entry keys filled (baselines have no training noise or level), so that groupby keeps them."""
-    return rows.assign(noise=rows["noise"].astype(object).fillna(""), train_level=rows["train_level"].fillna(-1.0),
-                       params=rows["params"].fillna("{}"), selected_on=rows["selected_on"].astype(object).fillna(""))
+    return rows.assign(
+        noise=rows["noise"].astype(object).fillna(""),
+        train_level=rows["train_level"].fillna(-1.0),
+        params=rows["params"].fillna("{}"),
+        selected_on=rows["selected_on"].astype(object).fillna(""),
+    )
 
 
 def _unkeyed(table: pd.DataFrame) -> pd.DataFrame:
@@ -263,8 +314,10 @@ def rank(rows: pd.DataFrame, metric: str = "psnr", alpha: float = ALPHA) -> pd.D
     aggregated = _with_intervals(aggregated, runs, alpha)
     aggregated = _unkeyed(aggregated)
     aggregated["published_psnr"] = [_published_psnr(row) for _, row in aggregated.iterrows()]
-    aggregated["leaky"] = [is_leaky(split, selected, isinstance(noise, str)) for split, selected, noise
-                           in zip(aggregated["split"], aggregated["selected_on"], aggregated["noise"])]
+    aggregated["leaky"] = [
+        is_leaky(split, selected, isinstance(noise, str))
+        for split, selected, noise in zip(aggregated["split"], aggregated["selected_on"], aggregated["noise"])
+    ]
     ascending = not HIGHER_IS_BETTER[metric]
     aggregated = aggregated.sort_values(GROUP + [f"{metric}_mean"], ascending=[True, True, True, ascending])
     aggregated["rank"] = aggregated.groupby(GROUP).cumcount() + 1
@@ -293,7 +346,7 @@ def entry_half_width(run: pd.DataFrame, name: str, confidence: float = 1 - ALPHA
     over its seeds' means where there are several, else over the images of its one run."""
     per_seed = run.groupby(pd.Series(_seed_keys(run), index=run.index).astype(object), dropna=False)[name].mean()
     if len(per_seed) > 1:
-        return half_width(per_seed.to_numpy(), confidence)
+        return half_width(per_seed.tolist(), confidence)
     images = float(run["n_images"].min())
     if not math.isfinite(images):  # an older table without image counts: no interval
         return math.nan
@@ -329,16 +382,18 @@ def _with_ties(ranked: pd.DataFrame, runs: list[pd.DataFrame], metric: str, alph
     for position, place in enumerate(ranks):
         if last[position]:
             distinct.append(False)  # no next entry: documented as false
-        elif values[position] is None or values[position + 1] is None:
-            distinct.append(None)  # records without per-image values: unknown
         else:
-            distinct.append(distinguishable(values[position], values[position + 1], alpha))
+            first, second = values[position], values[position + 1]
+            # None: records without per-image values, unknown
+            distinct.append(None if first is None or second is None else distinguishable(first, second, alpha))
         tied_with_previous = place > 1 and distinct[position - 1] is False
         tied_rank.append(tied_rank[-1] if tied_with_previous else int(place))
     ranked["distinct_from_next"] = pd.Series(distinct, index=ranked.index, dtype=object)
     ranked["tied_rank"] = tied_rank
-    ranked["tied"] = [tied_rank[position] != ranks[position] or (distinct[position] is False and not last[position])
-                      for position in range(len(ranks))]
+    ranked["tied"] = [
+        tied_rank[position] != ranks[position] or (distinct[position] is False and not last[position])
+        for position in range(len(ranks))
+    ]
     return ranked
 
 
@@ -360,8 +415,13 @@ def group_notes(group: pd.DataFrame) -> list[str]:
         notes.append(describe_published(published))
     tiled = group[group["tiled"].notna()]
     if not tiled.empty:
-        notes.append("Scored on whole images; " + ", ".join(sorted(set(tiled["model"]))) + " ran on overlapping windows ("
-                     + str(tiled["tiled"].iloc[0]) + "), since its input size is fixed.")
+        notes.append(
+            "Scored on whole images; "
+            + ", ".join(sorted(set(tiled["model"])))
+            + " ran on overlapping windows ("
+            + str(tiled["tiled"].iloc[0])
+            + "), since its input size is fixed."
+        )
     return notes
 
 
@@ -371,15 +431,22 @@ def robustness(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows[finite(rows)]
     if rows.empty:
         raise LeaderboardError("no results match")
-    per_evaluation = _keyed(rows).groupby(["dataset"] + ENTRY + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
+    per_evaluation = (
+        _keyed(rows).groupby(["dataset"] + ENTRY + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
+    )
     per_evaluation["evaluation"] = per_evaluation["eval_noise"] + " " + per_evaluation["eval_level"].map("{:g}".format)
     summary = []
     for keys, group in per_evaluation.groupby(["dataset"] + ENTRY, dropna=False):
-        worst = group.loc[group["psnr"].idxmin()]
-        summary.append(dict(zip(["dataset"] + ENTRY, keys)) | {
-            "mean_psnr": group["psnr"].mean(), "worst_psnr": worst["psnr"], "worst_eval": worst["evaluation"],
-            "evaluations": len(group),
-        })
+        worst = group.loc[group["psnr"].idxmin()]  # type: ignore[call-overload]  # an index label
+        summary.append(
+            dict(zip(["dataset"] + ENTRY, keys))
+            | {
+                "mean_psnr": group["psnr"].mean(),
+                "worst_psnr": worst["psnr"],
+                "worst_eval": worst["evaluation"],
+                "evaluations": len(group),
+            }
+        )
     table = _unkeyed(pd.DataFrame(summary))
     table = table.sort_values(["dataset", "mean_psnr"], ascending=[True, False]).reset_index(drop=True)
     table["rank"] = table.groupby("dataset").cumcount() + 1
@@ -390,8 +457,17 @@ ROBUSTNESS_HEADER = ["rank", "model", "mean PSNR dB (all evaluations)", "worst P
 
 
 def robustness_rows(table: pd.DataFrame) -> list[list[str]]:
-    return [[str(row["rank"]), row["entry"], f"{row['mean_psnr']:.2f}", f"{row['worst_psnr']:.2f}", row["worst_eval"],
-             str(row["evaluations"])] for _, row in table.iterrows()]
+    return [
+        [
+            str(row["rank"]),
+            row["entry"],
+            f"{row['mean_psnr']:.2f}",
+            f"{row['worst_psnr']:.2f}",
+            row["worst_eval"],
+            str(row["evaluations"]),
+        ]
+        for _, row in table.iterrows()
+    ]
 
 
 def filter_rows(rows: pd.DataFrame, dataset: str | None, noise: str | None, level: float | None) -> pd.DataFrame:
@@ -443,10 +519,12 @@ HEADER = ["rank", "model", DISPLAY[0][0], "PSNR interval"] + [title for title, _
 def uncertainty_note(ranked: pd.DataFrame) -> str:
     """What the interval column and a rank like ``2=`` mean, at the level the ranking was made with."""
     alpha = float(ranked["alpha"].iloc[0])
-    return (f"PSNR interval: the {100 * (1 - alpha):g} % Student-t interval of the mean PSNR, over seeds "
-            "(over the images where there is one seed). A rank like 2= marks a tie: each entry of such a run "
-            "cannot be told from the next by a paired bootstrap over the same noisy images, seeds paired "
-            f"where shared (α = {alpha:g}).")
+    return (
+        f"PSNR interval: the {100 * (1 - alpha):g} % Student-t interval of the mean PSNR, over seeds "
+        "(over the images where there is one seed). A rank like 2= marks a tie: each entry of such a run "
+        "cannot be told from the next by a paired bootstrap over the same noisy images, seeds paired "
+        f"where shared (α = {alpha:g})."
+    )
 
 
 def groups(ranked: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
@@ -456,8 +534,18 @@ def groups(ranked: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
 
 # Markdown that a name could carry (names come from configs, plugins and data folders): raw HTML and
 # entities, code spans, emphasis, links and images, and the cell separator of a table.
-_MARKDOWN_ESCAPES = {"\\": "\\\\", "|": "\\|", "`": "\\`", "*": "\\*", "~": "\\~", "[": "\\[", "]": "\\]",
-                     "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MARKDOWN_ESCAPES = {
+    "\\": "\\\\",
+    "|": "\\|",
+    "`": "\\`",
+    "*": "\\*",
+    "~": "\\~",
+    "[": "\\[",
+    "]": "\\]",
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+}
 
 
 def markdown_text(text: object) -> str:
@@ -467,24 +555,36 @@ def markdown_text(text: object) -> str:
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(markdown_text(cell) for cell in cells) + " |" for cells in rows])
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(markdown_text(cell) for cell in cells) + " |" for cells in rows
+    ]
 
 
 def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None = None) -> str:
     """leaderboard.md: one table per ranked group, then the robustness tables; every name escaped."""
-    lines = [f"# Leaderboard (ranked by {metric}; mean ± std over seeds where there are several)", "",
-             uncertainty_note(ranked), ""]
+    lines = [
+        f"# Leaderboard (ranked by {metric}; mean ± std over seeds where there are several)",
+        "",
+        uncertainty_note(ranked),
+        "",
+    ]
     if ranked["leaky"].any():
-        lines += ["Entries marked [leaky] trained on augmented copies of their test images or chose their epoch on them; "
-                  "their scores are inflated and not comparable with the others.", ""]
+        lines += [
+            "Entries marked [leaky] trained on augmented copies of their test images or chose their epoch on them; "
+            "their scores are inflated and not comparable with the others.",
+            "",
+        ]
     for title, group in groups(ranked):
         lines += [f"## {markdown_text(title)}", ""] + [markdown_text(note) + "\n" for note in group_notes(group)]
         lines += _markdown_table(HEADER, display_rows(group)) + [""]
     if robust is not None:
         for dataset, group in robust.groupby("dataset"):
-            lines += [f"## Robustness · {markdown_text(dataset)}", "",
-                      "Mean PSNR over every evaluation noise and level, and the worst one.", ""]
+            lines += [
+                f"## Robustness · {markdown_text(dataset)}",
+                "",
+                "Mean PSNR over every evaluation noise and level, and the worst one.",
+                "",
+            ]
             lines += _markdown_table(ROBUSTNESS_HEADER, robustness_rows(group)) + [""]
     return "\n".join(lines)
 
@@ -496,9 +596,24 @@ def _plain(value: Any) -> Any:
 
 def to_records(ranked: pd.DataFrame) -> list[dict]:
     """One mapping per ranked entry, for ``--format json|csv``: strict JSON values only (no NaN, no Infinity)."""
-    columns = ["dataset", "eval_noise", "eval_level", "rank", "entry", "model", "params", "noise", "train_level",
-               "split", "selected_on", "leaky"] + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")] + [
-               f"{name}_ci_{edge}" for name in ("psnr", "ssim") for edge in ("low", "high")] + [
-               "distinct_from_next", "tied_rank", "seeds", "sweeps", "n_images", "noise_protocol", "tiled", "published_psnr"]
+    columns = (
+        [
+            "dataset",
+            "eval_noise",
+            "eval_level",
+            "rank",
+            "entry",
+            "model",
+            "params",
+            "noise",
+            "train_level",
+            "split",
+            "selected_on",
+            "leaky",
+        ]
+        + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")]
+        + [f"{name}_ci_{edge}" for name in ("psnr", "ssim") for edge in ("low", "high")]
+        + ["distinct_from_next", "tied_rank", "seeds", "sweeps", "n_images", "noise_protocol", "tiled", "published_psnr"]
+    )
     table = ranked[columns].astype(object).where(ranked[columns].notna(), None)
     return [{key: _plain(value) for key, value in item.items()} for item in table.to_dict(orient="records")]

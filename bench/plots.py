@@ -10,6 +10,7 @@ import hashlib
 import io
 import logging
 from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no screen
@@ -42,8 +43,9 @@ def slug(name: object) -> str:
     letters, digits and hyphens as it is; any other readable, followed by a dot and a short hash of the
     whole name (``a b`` → ``a-b.1c5e…``), so that no two names share a file, even where case does not count."""
     text = str(name)
-    readable = "".join(character if (character.isascii() and character.isalnum()) or character == "-" else "-"
-                       for character in text.lower())[:SLUG_LENGTH]
+    readable = "".join(
+        character if (character.isascii() and character.isalnum()) or character == "-" else "-" for character in text.lower()
+    )[:SLUG_LENGTH]
     if readable == text:  # never holds a dot: no hashed slug looks like it
         return text
     return f"{readable}.{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
@@ -66,9 +68,16 @@ def _seed_count(rows: pd.DataFrame) -> int:
 def _with_intervals(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per series and level: the mean of ``metric`` over seeds and half its 95 % interval (over seeds,
     or over the images where there is one seed), as the leaderboard computes them."""
-    points = [{"series": series, "eval_level": level, "mean": group.groupby(group["seed"].fillna(-1))[metric].mean().mean(),
-               "half": entry_half_width(group, metric, 1 - ALPHA), "seeds": _seed_count(group)}
-              for (series, level), group in rows.groupby(["series", "eval_level"])]
+    points = [
+        {
+            "series": series,
+            "eval_level": level,
+            "mean": group.groupby(group["seed"].fillna(-1))[metric].mean().mean(),
+            "half": entry_half_width(group, metric, 1 - ALPHA),
+            "seeds": _seed_count(group),
+        }
+        for (series, level), group in rows.groupby(["series", "eval_level"])
+    ]
     return pd.DataFrame(points)
 
 
@@ -85,12 +94,22 @@ def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path, tag: str = "") 
         for series, points in _with_intervals(matched, metric).groupby("series"):
             points = points.sort_values("eval_level")
             seeds = points["seeds"].max()
-            axis.errorbar(points["eval_level"], points["mean"], yerr=points["half"].fillna(0), marker="o", capsize=3,
-                          color=palette[series], label=f"{series} ({seeds} seed{'s' if seeds > 1 else ''})")
+            axis.errorbar(
+                points["eval_level"],
+                points["mean"],
+                yerr=points["half"].fillna(0),
+                marker="o",
+                capsize=3,
+                color=palette[series],
+                label=f"{series} ({seeds} seed{'s' if seeds > 1 else ''})",
+            )
         axis.set_xlabel(_level_label(family))
         axis.set_ylabel(label)
-        axis.set_title(f"{label} vs {family} noise (learned models at their training level)\n"
-                       "bars: 95 % interval of the mean, over seeds (over images with one seed)", fontsize=9)
+        axis.set_title(
+            f"{label} vs {family} noise (learned models at their training level)\n"
+            "bars: 95 % interval of the mean, over seeds (over images with one seed)",
+            fontsize=9,
+        )
         axis.legend(fontsize=8)
     return _save(figure, out / f"quality_vs_noise_{slug(family)}{tag}.png")
 
@@ -117,7 +136,7 @@ def parameter_heatmap(rows: pd.DataFrame, family: str, out: Path, tag: str = "")
         table.index = [int(value) if isinstance(value, float) and value.is_integer() else value for value in table.index]
         sns.heatmap(table, annot=True, fmt=".1f", cmap="viridis", cbar_kws={"label": "PSNR (dB)"}, ax=axis)
         axis.set_xlabel(_level_label(family))
-        axis.set_ylabel(column.removeprefix("param_"))
+        axis.set_ylabel(str(column).removeprefix("param_"))
         axis.set_title(f"{model}: PSNR at the training level")
     return _save(figure, out / f"parameter_heatmap_{slug(family)}{tag}.png")
 
@@ -133,7 +152,7 @@ def robustness_matrix(rows: pd.DataFrame, family: str, out: Path, tag: str = "")
     columns = min(3, len(series))
     lines = -(-len(series) // columns)
     figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 4.2 * lines), squeeze=False)
-    for axis in axes.flat[len(series):]:
+    for axis in axes.flat[len(series) :]:
         axis.axis("off")
     for axis, name in zip(axes.flat, series):
         panel = learned[learned["series"] == name]
@@ -157,8 +176,9 @@ def family_matrix(rows: pd.DataFrame, out: Path) -> Path | None:
     learned = rows[rows["noise"].notna()]
     if learned.empty or rows["eval_noise"].nunique() < 2:
         return None
-    learned = learned.assign(trained=learned.apply(_series_name, axis=1) + " · " + learned["noise"] + " "
-                             + learned["train_level"].map("{:g}".format))
+    learned = learned.assign(
+        trained=learned.apply(_series_name, axis=1) + " · " + learned["noise"] + " " + learned["train_level"].map("{:g}".format)
+    )
     table = learned.pivot_table(index="trained", columns="eval_noise", values="psnr", aggfunc="mean")
     figure, axis = plt.subplots(figsize=(2.2 * len(table.columns) + 4, 0.5 * len(table) + 2))
     sns.heatmap(table, annot=True, fmt=".1f", cmap="magma", cbar_kws={"label": "mean PSNR over severities (dB)"}, ax=axis)
@@ -176,7 +196,7 @@ def loss_curves(records: list[CellRecord], out: Path) -> Path | None:
     columns = min(4, len(learned))
     lines = -(-len(learned) // columns)
     figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3 * lines), squeeze=False, sharey=True)
-    for axis in axes.flat[len(learned):]:
+    for axis in axes.flat[len(learned) :]:
         axis.axis("off")
     for axis, record in zip(axes.flat, learned):
         epochs = range(1, len(record.train_losses) + 1)
@@ -197,9 +217,14 @@ def example_grid(examples: list[dict], family: str, out: Path) -> Path | None:
         return None
     figure, axes = plt.subplots(len(examples), 3, figsize=(6.6, 2.3 * len(examples)), squeeze=False)
     for line, example in zip(axes, examples):
-        for axis, (title, image) in zip(line, [("original", example["clean"]),
-                                               (f"noisy ({example['psnr_noisy']:.1f} dB)", example["noisy"]),
-                                               (f"{example['name']} ({example['psnr']:.1f} dB)", example["denoised"])]):
+        for axis, (title, image) in zip(
+            line,
+            [
+                ("original", example["clean"]),
+                (f"noisy ({example['psnr_noisy']:.1f} dB)", example["noisy"]),
+                (f"{example['name']} ({example['psnr']:.1f} dB)", example["denoised"]),
+            ],
+        ):
             axis.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             axis.set_title(title, fontsize=8)
             axis.set_xticks([])

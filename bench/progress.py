@@ -41,7 +41,7 @@ class SweepProgress:
             )
             self._overall = self._progress.add_task("cells", total=total, completed=skipped, status="")
 
-    def __enter__(self) -> "SweepProgress":
+    def __enter__(self) -> SweepProgress:
         if self._progress is not None:
             self._progress.start()
         return self
@@ -50,7 +50,7 @@ class SweepProgress:
         if self._progress is not None:
             self._progress.stop()
 
-    def event(self, event: "CellEvent") -> None:
+    def event(self, event: CellEvent) -> None:
         """A message from a running cell: it started, or finished an epoch."""
         if event.report is None:
             self.started(event.cell_id, event.label, event.epochs)

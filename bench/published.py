@@ -42,8 +42,9 @@ def published_for(dataset: str, noise: str, protocol: object) -> list[Published]
     """The published figures for one leaderboard group (data set, noise family, protocol)."""
     if noise != "gaussian" or not isinstance(protocol, str):
         return []
-    return [figure for figure in PUBLISHED
-            if figure.dataset == str(dataset).lower() and protocol == literature_protocol(figure.sigma)]
+    return [
+        figure for figure in PUBLISHED if figure.dataset == str(dataset).lower() and protocol == literature_protocol(figure.sigma)
+    ]
 
 
 def describe_published(figures: list[Published]) -> str:

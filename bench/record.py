@@ -39,9 +39,15 @@ def non_finite(evaluations: list[Evaluation]) -> str | None:
     """The first metric that is not a finite number, in words; None when every one is finite. Such a
     number ranks nowhere and averages to NaN: its cell is failed, not ``ok`` (e.g. a NaN in one pixel)."""
     for item in evaluations:
-        values = {"MSE": [item.mse], "PSNR": [item.psnr], "SSIM": [item.ssim], "the noisy input's PSNR": [item.psnr_noisy],
-                  "the noisy input's SSIM": [item.ssim_noisy], "per-image PSNR": item.psnr_per_image,
-                  "per-image SSIM": item.ssim_per_image}
+        values = {
+            "MSE": [item.mse],
+            "PSNR": [item.psnr],
+            "SSIM": [item.ssim],
+            "the noisy input's PSNR": [item.psnr_noisy],
+            "the noisy input's SSIM": [item.ssim_noisy],
+            "per-image PSNR": item.psnr_per_image,
+            "per-image SSIM": item.ssim_per_image,
+        }
         for name, numbers in values.items():
             bad = next((value for value in numbers if not math.isfinite(value)), None)
             if bad is not None:
@@ -56,8 +62,9 @@ def format_params(params: dict[str, Any]) -> str:
     return " ".join(f"{name}={value}" for name, value in sorted(params.items()))
 
 
-def describe(model: str, params: dict[str, Any], noise: str | None = None, train_level: float | None = None,
-             seed: int | None = None) -> str:
+def describe(
+    model: str, params: dict[str, Any], noise: str | None = None, train_level: float | None = None, seed: int | None = None
+) -> str:
     """The one label of a cell or a leaderboard entry, e.g. ``dae latent_dim=32 (trained gaussian 0.1)``."""
     label = " ".join(part for part in (model, format_params(params)) if part)
     if noise is not None and train_level is not None:
@@ -158,13 +165,22 @@ class CellRecord:
         return self.learned and (self.split == "augmented-copies" or self.selected_on == "test")
 
     def label(self, seed: bool = False) -> str:
-        return describe(self.model, self.params, self.noise if self.learned else None, self.train_level,
-                        self.seed if seed and self.learned else None)
+        return describe(
+            self.model,
+            self.params,
+            self.noise if self.learned else None,
+            self.train_level,
+            self.seed if seed and self.learned else None,
+        )
 
     def is_matched(self, evaluation: Evaluation) -> bool:
         """Evaluated at its own training noise and level (never true for a classical baseline)."""
-        return (self.learned and evaluation.noise == self.noise and same_level(evaluation.level, self.train_level)
-                and (evaluation.protocol is None or self.train_protocol is None or evaluation.protocol == self.train_protocol))
+        return (
+            self.learned
+            and evaluation.noise == self.noise
+            and same_level(evaluation.level, self.train_level)
+            and (evaluation.protocol is None or self.train_protocol is None or evaluation.protocol == self.train_protocol)
+        )
 
     def matched(self) -> Evaluation | None:
         return next((item for item in self.evaluations if self.is_matched(item)), None)
@@ -200,27 +216,54 @@ class CellRecord:
         """One flat row per evaluation (noise, level), or one row without metrics for a cell that did not run."""
         summary = self.robustness()
         base = {
-            "sweep": self.sweep, "cell_id": self.cell_id, "model": self.model,
-            "params": json.dumps(self.params, sort_keys=True), "dataset": self.dataset, "split": self.split,
-            "noise": self.noise, "train_level": self.train_level, "latent_dim": self.params.get("latent_dim"),
-            "seed": self.seed, "epochs": self.epochs, "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
-            "train_seconds": self.train_seconds, "train_images_per_s": self.train_images_per_s, "threads": self.threads,
+            "sweep": self.sweep,
+            "cell_id": self.cell_id,
+            "model": self.model,
+            "params": json.dumps(self.params, sort_keys=True),
+            "dataset": self.dataset,
+            "split": self.split,
+            "noise": self.noise,
+            "train_level": self.train_level,
+            "latent_dim": self.params.get("latent_dim"),
+            "seed": self.seed,
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "stopped_early": self.stopped_early,
+            "train_seconds": self.train_seconds,
+            "train_images_per_s": self.train_images_per_s,
+            "threads": self.threads,
             "selected_on": self.selected_on,
-            "status": self.status, "error": self.error,
-            "mean_psnr_all_levels": summary.get("mean_psnr_all_levels"), "worst_psnr": summary.get("worst_psnr"),
+            "status": self.status,
+            "error": self.error,
+            "mean_psnr_all_levels": summary.get("mean_psnr_all_levels"),
+            "worst_psnr": summary.get("worst_psnr"),
             "worst_eval": summary.get("worst_eval"),
         } | {f"param_{name}": _cell_value(value) for name, value in self.params.items()}
         if not self.evaluations:
             return [base]
         drops = summary.get("drops", {})
         first = self.evaluations[0].dataset
-        return [base | {"dataset": item.dataset or self.dataset, "tiled": item.tiled} | {
-            "eval_noise": item.noise, "eval_level": item.level, "matched": self.is_matched(item),
-            "mse": item.mse, "psnr": item.psnr, "ssim": item.ssim, "psnr_std": item.psnr_std, "ssim_std": item.ssim_std,
-            "psnr_noisy": item.psnr_noisy, "ssim_noisy": item.ssim_noisy, "delta_psnr": item.delta_psnr,
-            "n_images": item.n_images, "noise_protocol": item.protocol,
-            "psnr_drop_from_matched": drops.get(item.name) if item.dataset == first else None,
-        } for item in self.evaluations]
+        return [
+            base
+            | {"dataset": item.dataset or self.dataset, "tiled": item.tiled}
+            | {
+                "eval_noise": item.noise,
+                "eval_level": item.level,
+                "matched": self.is_matched(item),
+                "mse": item.mse,
+                "psnr": item.psnr,
+                "ssim": item.ssim,
+                "psnr_std": item.psnr_std,
+                "ssim_std": item.ssim_std,
+                "psnr_noisy": item.psnr_noisy,
+                "ssim_noisy": item.ssim_noisy,
+                "delta_psnr": item.delta_psnr,
+                "n_images": item.n_images,
+                "noise_protocol": item.protocol,
+                "psnr_drop_from_matched": drops.get(item.name) if item.dataset == first else None,
+            }
+            for item in self.evaluations
+        ]
 
     # ------------------------------------------------------------------ JSON
 
@@ -231,7 +274,7 @@ class CellRecord:
         return json.dumps(self.to_dict(), indent=1, allow_nan=True)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "CellRecord":
+    def from_dict(cls, data: Any) -> CellRecord:
         """A record from its stored form; raises :class:`RecordError` for anything else."""
         if not isinstance(data, dict):
             raise RecordError(f"expected a mapping, got {type(data).__name__}")
@@ -259,8 +302,10 @@ class CellRecord:
                 raise RecordError(f"evaluation {item.noise!r}: non-numeric metrics")
             kept = (len(item.psnr_per_image), len(item.ssim_per_image))
             if kept != (0, 0) and kept != (item.n_images, item.n_images):  # none (an older record), or one per image
-                raise RecordError(f"evaluation {item.name!r}: {len(item.psnr_per_image)} per-image PSNRs and "
-                                  f"{len(item.ssim_per_image)} SSIMs for {item.n_images} images")
+                raise RecordError(
+                    f"evaluation {item.name!r}: {len(item.psnr_per_image)} per-image PSNRs and "
+                    f"{len(item.ssim_per_image)} SSIMs for {item.n_images} images"
+                )
         if self.learned and self.train_level is not None and not _is_number(self.train_level):
             raise RecordError("train_level must be a number")
 

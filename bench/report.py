@@ -41,23 +41,25 @@ def write_report(root: Path) -> list[Path]:
     write_text(written[0], leaderboard.to_markdown(ranked, "psnr", robust) if ranked is not None else NOTHING_RANKED)
     plot_folder = root / "plots"
     plot_folder.mkdir(exist_ok=True)
-    figures = []
+    figures: list[Path | None] = []
     # one set of plots per data set scored: the first (the training data's test split) untagged
     datasets = list(dict.fromkeys(rows["dataset"]))
     for index, dataset in enumerate(datasets):
         subset, tag = rows[rows["dataset"] == dataset], "" if index == 0 else "_" + plots.slug(dataset)
         for family in sorted(subset["eval_noise"].dropna().unique()):
-            figures += [plots.quality_vs_noise(subset, family, plot_folder, tag),
-                        plots.parameter_heatmap(subset, family, plot_folder, tag),
-                        plots.robustness_matrix(subset, family, plot_folder, tag)]
+            figures += [
+                plots.quality_vs_noise(subset, family, plot_folder, tag),
+                plots.parameter_heatmap(subset, family, plot_folder, tag),
+                plots.robustness_matrix(subset, family, plot_folder, tag),
+            ]
     figures.append(plots.family_matrix(rows[rows["dataset"] == datasets[0]] if datasets else rows, plot_folder))
     figures.append(plots.loss_curves(records, plot_folder))
     for family, examples in _examples(root, rows).items():
         figures.append(plots.example_grid(examples, family, plot_folder))
-    figures = [figure for figure in figures if figure is not None]
-    written += figures
+    drawn = [figure for figure in figures if figure is not None]
+    written += drawn
     written.append(root / "report.html")
-    write_text(written[-1], render_html(root, ranked, robust, figures))
+    write_text(written[-1], render_html(root, ranked, robust, drawn))
     return written
 
 
@@ -99,14 +101,20 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
         except DenoiserError as error:
             logger.info("example images skipped: %s", error)
             return {}
-        noise = config.make_noise(family, float(level))
+        noise = config.make_noise(str(family), float(level))  # type: ignore[arg-type]  # a groupby key: a number
         noisy = add_noise(clean, noise, evaluation_seed(config.evaluation.seed, noise))[:1]
         denoised = denoise_whole(model, noisy, config.evaluation.tile_stride)
-        examples.setdefault(family, []).append({
-            "level": float(level), "clean": clean[0, 0].numpy(), "noisy": noisy[0, 0].numpy(),
-            "denoised": denoised[0, 0].numpy(), "name": leaderboard.entry_name(best).split(" (")[0],
-            "psnr": metrics.psnr(clean[:1], denoised).item(), "psnr_noisy": metrics.psnr(clean[:1], noisy).item(),
-        })
+        examples.setdefault(family, []).append(
+            {
+                "level": float(level),  # type: ignore[arg-type]
+                "clean": clean[0, 0].numpy(),
+                "noisy": noisy[0, 0].numpy(),
+                "denoised": denoised[0, 0].numpy(),
+                "name": leaderboard.entry_name(best).split(" (")[0],
+                "psnr": metrics.psnr(clean[:1], denoised).item(),
+                "psnr_noisy": metrics.psnr(clean[:1], noisy).item(),
+            }
+        )
     return examples
 
 
@@ -165,8 +173,10 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
     environment = _environment(root)
     parts = [f"<h1>denoise-bench: {html.escape(root.name)}</h1>"]
     if ranked is not None and ranked["leaky"].any():
-        parts.append('<p class="leaky">Entries marked [leaky] trained on augmented copies of their test images, or chose '
-                     "their epoch on them (split: augmented-copies, train.select_on: test): their scores are inflated.</p>")
+        parts.append(
+            '<p class="leaky">Entries marked [leaky] trained on augmented copies of their test images, or chose '
+            "their epoch on them (split: augmented-copies, train.select_on: test): their scores are inflated.</p>"
+        )
     parts.append("<h2>Leaderboard</h2><p>Ranked by PSNR; click a column to sort.</p>")
     if ranked is not None:
         parts.append(f"<p>{html.escape(leaderboard.uncertainty_note(ranked))}</p>")
@@ -176,19 +186,24 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
             parts.append(f"<h3>{html.escape(title)}</h3>" + notes + _table(leaderboard.HEADER, leaderboard.display_rows(group)))
     if robust is not None:
         for dataset, group in robust.groupby("dataset"):
-            parts.append(f"<h3>Robustness · {html.escape(str(dataset))}</h3>"
-                         "<p>Mean PSNR over every evaluation noise and level, and the worst one.</p>"
-                         + _table(leaderboard.ROBUSTNESS_HEADER, leaderboard.robustness_rows(group)))
+            parts.append(
+                f"<h3>Robustness · {html.escape(str(dataset))}</h3>"
+                "<p>Mean PSNR over every evaluation noise and level, and the worst one.</p>"
+                + _table(leaderboard.ROBUSTNESS_HEADER, leaderboard.robustness_rows(group))
+            )
     parts.append("<h2>Plots</h2>")
     for figure in figures:
         encoded = base64.b64encode(figure.read_bytes()).decode()
-        parts.append(f'<h3>{html.escape(figure.stem.replace("_", " "))}</h3>'
-                     f'<img alt="{html.escape(figure.stem)}" src="data:image/png;base64,{encoded}">')
+        parts.append(
+            f"<h3>{html.escape(figure.stem.replace('_', ' '))}</h3>"
+            f'<img alt="{html.escape(figure.stem)}" src="data:image/png;base64,{encoded}">'
+        )
     parts.append("<h2>Configuration</h2><pre>" + html.escape(config_text) + "</pre>")
     flat = {str(key): json.dumps(value) if isinstance(value, dict) else str(value) for key, value in environment.items()}
     parts.append("<h2>Environment</h2>" + _table(["key", "value"], [[key, value] for key, value in flat.items()], sortable=False))
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>denoise-bench: {html.escape(root.name)}</title><style>{STYLE}</style></head><body>"
-        + "\n".join(parts) + f"<script>{SORT_SCRIPT}</script></body></html>"
+        + "\n".join(parts)
+        + f"<script>{SORT_SCRIPT}</script></body></html>"
     )

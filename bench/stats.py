@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -42,8 +43,9 @@ def half_width_from_spread(population_std: float, count: int, confidence: float 
     return _half_width(std, count, confidence)
 
 
-def paired_arrays(first: Mapping[Hashable, Sequence[float]], second: Mapping[Hashable, Sequence[float]]
-                  ) -> tuple[np.ndarray, np.ndarray] | None:
+def paired_arrays(
+    first: Mapping[Any, Sequence[float]], second: Mapping[Any, Sequence[float]]
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Per-image values of two entries, keyed by training seed (None for a classical baseline), as two
     (seeds, images) arrays that line up: the seeds both share, in order, or where they share none each
     entry averaged over its own seeds (one row). None when they were not scored on as many images."""
@@ -52,14 +54,16 @@ def paired_arrays(first: Mapping[Hashable, Sequence[float]], second: Mapping[Has
         return None
     shared = sorted((seed for seed in first if seed in second), key=repr)
     if shared:
-        return (np.array([first[seed] for seed in shared], dtype=float),
-                np.array([second[seed] for seed in shared], dtype=float))
-    return (np.mean([first[seed] for seed in first], axis=0, dtype=float)[None, :],
-            np.mean([second[seed] for seed in second], axis=0, dtype=float)[None, :])
+        return (np.array([first[seed] for seed in shared], dtype=float), np.array([second[seed] for seed in shared], dtype=float))
+    return (
+        np.mean([first[seed] for seed in first], axis=0, dtype=float)[None, :],
+        np.mean([second[seed] for seed in second], axis=0, dtype=float)[None, :],
+    )
 
 
-def paired_difference_interval(first: np.ndarray, second: np.ndarray, confidence: float = 0.95,
-                               resamples: int = RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+def paired_difference_interval(
+    first: np.ndarray, second: np.ndarray, confidence: float = 0.95, resamples: int = RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean difference over images of two paired (seeds, images)
     arrays, each image's difference averaged over the seeds first. Each replicate draws the same images
     for both entries (that is the pairing), so the spread in difficulty between images cancels out.
@@ -72,8 +76,9 @@ def paired_difference_interval(first: np.ndarray, second: np.ndarray, confidence
     return float(low), float(high)
 
 
-def distinguishable(first: Mapping[Hashable, Sequence[float]], second: Mapping[Hashable, Sequence[float]],
-                    alpha: float = 0.05) -> bool | None:
+def distinguishable(
+    first: Mapping[Any, Sequence[float]], second: Mapping[Any, Sequence[float]], alpha: float = 0.05
+) -> bool | None:
     """Whether two entries differ at level ``alpha``: the 1 − alpha paired bootstrap interval of their
     mean difference over images excludes zero, and where they share two seeds or more, so does the
     Student-t interval of the seeds' mean differences: a gap that the images confirm but that one

@@ -17,8 +17,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from bench.record import CellRecord, RecordError
 from denoiser.errors import DenoiserError
@@ -30,11 +31,42 @@ logger = logging.getLogger(__name__)
 
 # Then one ``param_<name>`` column per model parameter of the sweep (``latent_dim`` kept for the DAE).
 RESULT_COLUMNS = [
-    "sweep", "cell_id", "model", "params", "dataset", "split", "noise", "train_level", "eval_noise", "eval_level",
-    "matched", "latent_dim", "seed", "mse", "psnr", "ssim", "psnr_std", "ssim_std", "psnr_noisy", "ssim_noisy",
-    "delta_psnr", "n_images", "epochs", "best_epoch", "stopped_early", "train_seconds", "train_images_per_s", "threads",
+    "sweep",
+    "cell_id",
+    "model",
+    "params",
+    "dataset",
+    "split",
+    "noise",
+    "train_level",
+    "eval_noise",
+    "eval_level",
+    "matched",
+    "latent_dim",
+    "seed",
+    "mse",
+    "psnr",
+    "ssim",
+    "psnr_std",
+    "ssim_std",
+    "psnr_noisy",
+    "ssim_noisy",
+    "delta_psnr",
+    "n_images",
+    "epochs",
+    "best_epoch",
+    "stopped_early",
+    "train_seconds",
+    "train_images_per_s",
+    "threads",
     "selected_on",
-    "status", "error", "mean_psnr_all_levels", "worst_psnr", "worst_eval", "psnr_drop_from_matched", "noise_protocol",
+    "status",
+    "error",
+    "mean_psnr_all_levels",
+    "worst_psnr",
+    "worst_eval",
+    "psnr_drop_from_matched",
+    "noise_protocol",
     "tiled",
 ]
 
@@ -130,12 +162,16 @@ class ResultStore:
         marker = self.root / MARKER
         if not marker.is_file() and not (self.root / "runs").is_dir():
             shown = ", ".join(sorted(present)[:3]) + (", …" if len(present) > 3 else "")
-            raise StoreError(f"{self.root} is not empty ({shown}) and holds no results of ours: "
-                             "choose another --out, or add --force to write into it")
+            raise StoreError(
+                f"{self.root} is not empty ({shown}) and holds no results of ours: "
+                "choose another --out, or add --force to write into it"
+            )
         owner = self.owner()
         if owner is not None and owner != sweep and not fresh:
-            raise StoreError(f"{self.root} holds the results of sweep {owner!r}, not {sweep!r}: choose another --out, "
-                             "add --fresh to move them aside, or --force to mix them")
+            raise StoreError(
+                f"{self.root} holds the results of sweep {owner!r}, not {sweep!r}: choose another --out, "
+                "add --fresh to move them aside, or --force to mix them"
+            )
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -153,14 +189,17 @@ class ResultStore:
             except BlockingIOError:
                 handle.seek(0)
                 holder = " ".join(handle.read(300).split()) or "another process"
-                raise StoreError(f"{self.root} is in use by another sweep ({holder}): wait for it to end, "
-                                 "or choose another --out") from None
+                raise StoreError(
+                    f"{self.root} is in use by another sweep ({holder}): wait for it to end, or choose another --out"
+                ) from None
             except OSError:  # a file system without locks (some network ones): go on unlocked
                 logger.warning("%s: the file system cannot lock it; two sweeps on it would not be refused", self.root)
             handle.seek(0)
             handle.truncate()
-            handle.write(f"pid {os.getpid()} on {platform.node()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: "
-                         f"{' '.join(sys.argv)[:200]}\n")
+            handle.write(
+                f"pid {os.getpid()} on {platform.node()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+                f"{' '.join(sys.argv)[:200]}\n"
+            )
             handle.flush()
             yield
         finally:
@@ -183,7 +222,7 @@ class ResultStore:
         present = [path for path in self._result_paths() if path.exists()]
         if not present:
             return None
-        stamp = time.strftime('%Y%m%d-%H%M%S')
+        stamp = time.strftime("%Y%m%d-%H%M%S")
         aside, number = self.root / f"previous-{stamp}", 1
         while aside.exists():  # two --fresh runs in one second
             number += 1
@@ -194,8 +233,18 @@ class ResultStore:
         return aside
 
     def _result_paths(self) -> list[Path]:
-        names = ["runs", "checkpoints", MANIFEST, "results.csv", "config.yaml", "env.json", "leaderboard.md", "report.html", "plots",
-                 MARKER]
+        names = [
+            "runs",
+            "checkpoints",
+            MANIFEST,
+            "results.csv",
+            "config.yaml",
+            "env.json",
+            "leaderboard.md",
+            "report.html",
+            "plots",
+            MARKER,
+        ]
         return [self.root / name for name in names]
 
     # ------------------------------------------------------------------ records
@@ -260,7 +309,7 @@ class ResultStore:
         write_text(self.root / "env.json", json.dumps(environment(device, workers, threads, workers_reason), indent=1))
 
 
-def results_frame(records: list[CellRecord]) -> "pd.DataFrame":
+def results_frame(records: list[CellRecord]) -> pd.DataFrame:
     """The flat rows of ``records`` (results.csv's table): one per (cell, evaluation)."""
     import pandas as pd
 
@@ -287,7 +336,10 @@ def _process_alive(pid_text: str) -> bool:
 def _git_commit() -> str | None:
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
             cwd=Path(__file__).resolve().parent,
         )
     except (OSError, subprocess.SubprocessError):
@@ -309,7 +361,7 @@ def environment(device: str, workers: int, threads: int, workers_reason: str = "
     """Versions, commit, device, workers (and why that many), threads and CPU: what a reader needs to trust a timing."""
     from importlib.metadata import PackageNotFoundError, version
 
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in ("denoise-bench", "torch", "torchvision", "scikit-image", "numpy", "pandas"):
         try:
             packages[name] = version(name)

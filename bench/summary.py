@@ -14,15 +14,13 @@ if TYPE_CHECKING:  # the sweep module imports torch: keep it out of light comman
     from bench.sweep import SweepOutcome
 
 
-
-
 def summary_console() -> Console:
     """The standard output; wide enough for the table even when it is not a terminal."""
     console = Console()
     return console if console.is_terminal else Console(width=140)
 
 
-def print_summary(outcome: "SweepOutcome", console: Console) -> None:
+def print_summary(outcome: SweepOutcome, console: Console) -> None:
     """Model, parameters, training level, PSNR/SSIM at the matched level, ΔPSNR; failures listed below."""
     leaky = any(record.leaky for record in outcome.records)
     title = f"{outcome.root}: {len(outcome.records)} cells ({outcome.skipped} skipped as already finished)"
@@ -33,18 +31,29 @@ def print_summary(outcome: "SweepOutcome", console: Console) -> None:
     for record, item in matched_rows(outcome.records):
         trained = f"{record.train_level:g}" if record.learned else "-"
         table.add_row(
-            item.noise, f"{item.level:g}", record.model + (" [leaky]" if record.leaky else ""),
-            format_params(record.params) or "-", trained, f"{item.psnr:.2f}", f"{item.ssim:.4f}",
-            f"{item.delta_psnr:+.2f}", "-" if record.epochs is None else str(record.epochs),
+            item.noise,
+            f"{item.level:g}",
+            record.model + (" [leaky]" if record.leaky else ""),
+            format_params(record.params) or "-",
+            trained,
+            f"{item.psnr:.2f}",
+            f"{item.ssim:.4f}",
+            f"{item.delta_psnr:+.2f}",
+            "-" if record.epochs is None else str(record.epochs),
         )
     console.print(table)
     if leaky:
-        console.print("[yellow]\\[leaky]:[/] test images, or augmented copies of them, were trained on or chose the epoch "
-                      "(split: augmented-copies, train.select_on: test): those scores are inflated")
+        console.print(
+            "[yellow]\\[leaky]:[/] test images, or augmented copies of them, were trained on or chose the epoch "
+            "(split: augmented-copies, train.select_on: test): those scores are inflated"
+        )
     if outcome.reruns:
         pieces = sorted({piece for changed in outcome.reruns.values() for piece in changed})
-        console.print(f"rerun: {len(outcome.reruns)} cell(s) finished before under other code; the code of "
-                      f"{', '.join(pieces)} changed, so they ran again", markup=False)
+        console.print(
+            f"rerun: {len(outcome.reruns)} cell(s) finished before under other code; the code of "
+            f"{', '.join(pieces)} changed, so they ran again",
+            markup=False,
+        )
     for record in outcome.skipped_cells:
         console.print(f"[yellow]skipped[/] {record.model}: {record.error}")
     for record in outcome.failed:

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from bench.cell import (CellEvent, SweepData, check_fits, failed_record, measure_speed, needs_speed, prepare_data, run_cell,
-                        start_process)
+from bench.cell import (
+    CellEvent,
+    SweepData,
+    check_fits,
+    failed_record,
+    measure_speed,
+    needs_speed,
+    prepare_data,
+    run_cell,
+    start_process,
+)
 from bench.config import SweepConfig, dump_config
 from bench.grid import Cell, build_cells, changed_code
 from bench.progress import SweepProgress
@@ -44,8 +54,9 @@ class WorkerChoice:
     reason: str
 
 
-def choose_workers(requested: int, pending: int, threads: int, device: torch.device,
-                   free_memory: int | None = None, cell_memory: int = 0) -> WorkerChoice:
+def choose_workers(
+    requested: int, pending: int, threads: int, device: torch.device, free_memory: int | None = None, cell_memory: int = 0
+) -> WorkerChoice:
     """How many cells run at once; each runs with ``threads`` torch threads, whatever this returns.
 
     Default on a CPU: as many workers as the cores allow at ``threads`` each (one per core at the
@@ -64,8 +75,9 @@ def choose_workers(requested: int, pending: int, threads: int, device: torch.dev
         if free_memory is not None and cell_memory > 0:
             by_memory = max(1, int(free_memory * GPU_MEMORY_SHARE) // cell_memory)
             workers = min(workers, by_memory)
-            reasons.append(f"memory allows {by_memory} ({free_memory / 2**30:.1f} GiB free, "
-                           f"{cell_memory / 2**30:.2f} GiB per cell)")
+            reasons.append(
+                f"memory allows {by_memory} ({free_memory / 2**30:.1f} GiB free, {cell_memory / 2**30:.2f} GiB per cell)"
+            )
     else:
         workers, default = fits, "cpu: one worker per `threads` cores"
     count = max(1, min(workers, fits, pending))
@@ -158,8 +170,9 @@ def run_sweep(
         return _run_locked(config, store, data, workers=workers, fresh=fresh, console=console, live=live)
 
 
-def _run_locked(config: SweepConfig, store: ResultStore, data: SweepData, *, workers: int, fresh: bool, console: Any,
-                live: bool) -> SweepOutcome:
+def _run_locked(
+    config: SweepConfig, store: ResultStore, data: SweepData, *, workers: int, fresh: bool, console: Any, live: bool
+) -> SweepOutcome:
     root = store.root
     if fresh:
         aside = store.move_aside()
@@ -193,8 +206,11 @@ def _run_locked(config: SweepConfig, store: ResultStore, data: SweepData, *, wor
     if finished:
         logger.info("%d of %d cells already finished: skipped", len(finished), len(cells))
     if reruns:
-        logger.info("%d cell(s) run again: the code behind them changed (%s)", len(reruns),
-                    ", ".join(sorted({piece for pieces in reruns.values() for piece in pieces})))
+        logger.info(
+            "%d cell(s) run again: the code behind them changed (%s)",
+            len(reruns),
+            ", ".join(sorted({piece for pieces in reruns.values() for piece in pieces})),
+        )
     if pending:
         where = "a submitit job array" if config.executor == "submitit" else f"{worker_count} worker(s) × {threads} thread(s)"
         logger.info("running %d cells on %s: %s", len(pending), device, where)
@@ -232,8 +248,9 @@ def code_changes(store: ResultStore, pending: list[Cell]) -> dict[str, list[str]
     return reruns
 
 
-def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress,
-              labels: dict[str, str], data: SweepData) -> None:
+def _run_here(
+    config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress, labels: dict[str, str], data: SweepData
+) -> None:
     previous = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
@@ -245,8 +262,15 @@ def _run_here(config: SweepConfig, store: ResultStore, pending: list[Cell], prog
         torch.set_num_threads(previous)  # the caller's own setting (the API and the tests run sweeps in-process)
 
 
-def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], workers: int,
-                 progress: SweepProgress, labels: dict[str, str], data: SweepData) -> None:
+def _run_in_pool(
+    config: SweepConfig,
+    store: ResultStore,
+    pending: list[Cell],
+    workers: int,
+    progress: SweepProgress,
+    labels: dict[str, str],
+    data: SweepData,
+) -> None:
     """The pending cells in ``workers`` spawned processes. A worker killed mid-cell (the OOM killer,
     ``kill -9``) fails its own cell, recorded with the signal, and so does a cell past ``cell_timeout``
     (its worker killed); the others go on."""
@@ -256,6 +280,11 @@ def _run_in_pool(config: SweepConfig, store: ResultStore, pending: list[Cell], w
         store.write_record(record)
         progress.finished(record, labels[cell.cell_id])
 
-    pool = WorkerPool(workers, _run_in_worker, _start_worker, (config, str(store.root), data, needs_speed(config, pending)),
-                      timeout=config.cell_timeout)
+    pool = WorkerPool(
+        workers,
+        _run_in_worker,
+        _start_worker,
+        (config, str(store.root), data, needs_speed(config, pending)),
+        timeout=config.cell_timeout,
+    )
     pool.run(pending, progress.event, lambda cell, record: progress.finished(record, labels[cell.cell_id]), died)

@@ -18,9 +18,10 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable, Iterable
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,13 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def _serve(connection: Connection, parent: int, initializer: Callable[..., Any], initargs: tuple,
-           function: Callable[[Any, Callable[[Any], None]], Any]) -> None:
+def _serve(
+    connection: Connection,
+    parent: int,
+    initializer: Callable[..., Any],
+    initargs: tuple,
+    function: Callable[[Any, Callable[[Any], None]], Any],
+) -> None:
     """A worker's life: set up once, then run each task received until told to stop (None)."""
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent alone handles it
@@ -93,8 +99,14 @@ class WorkerPool:
     task running longer is stopped the same way: its worker is killed (a hung task may not return
     to Python to be asked) and replaced. Functions must be importable (spawn)."""
 
-    def __init__(self, count: int, function: Callable[[Any, Callable[[Any], None]], Any],
-                 initializer: Callable[..., Any], initargs: tuple, timeout: float = 0.0) -> None:
+    def __init__(
+        self,
+        count: int,
+        function: Callable[[Any, Callable[[Any], None]], Any],
+        initializer: Callable[..., Any],
+        initargs: tuple,
+        timeout: float = 0.0,
+    ) -> None:
         self.count, self.timeout = count, timeout
         self.function, self.initializer, self.initargs = function, initializer, initargs
         # spawn, not fork: forking a process whose OpenMP threads already ran can deadlock.
@@ -104,15 +116,21 @@ class WorkerPool:
     def _start(self) -> _Worker:
         ours, theirs = self.context.Pipe(duplex=True)
         process = self.context.Process(
-            target=_serve, args=(theirs, os.getpid(), self.initializer, self.initargs, self.function), daemon=True)
+            target=_serve, args=(theirs, os.getpid(), self.initializer, self.initargs, self.function), daemon=True
+        )
         process.start()
         theirs.close()
         worker = _Worker(process, ours)
         self.workers.append(worker)
         return worker
 
-    def run(self, tasks: Iterable[Any], on_event: Callable[[Any], None], on_result: Callable[[Any, Any], None],
-            on_death: Callable[[Any, str], None]) -> None:
+    def run(
+        self,
+        tasks: Iterable[Any],
+        on_event: Callable[[Any], None],
+        on_result: Callable[[Any, Any], None],
+        on_death: Callable[[Any, str], None],
+    ) -> None:
         waiting = deque(tasks)
         try:
             for _ in range(min(self.count, len(waiting))):
@@ -151,8 +169,12 @@ class WorkerPool:
                 cause = death_cause(worker.process.exitcode)
                 logger.warning("a worker died (%s) while running a cell; the sweep goes on", cause)
                 self._replace(worker, waiting, on_death, f"the worker running this cell died ({cause})")
-            elif (worker.task is not None and self.timeout and worker.started is not None
-                  and time.monotonic() - worker.started > self.timeout):
+            elif (
+                worker.task is not None
+                and self.timeout
+                and worker.started is not None
+                and time.monotonic() - worker.started > self.timeout
+            ):
                 worker.process.kill()
                 worker.process.join()
                 logger.warning("a cell ran past %g s and was stopped; the sweep goes on", self.timeout)

@@ -39,8 +39,18 @@ CIFAR_IMAGES = 60_000  # the whole of CIFAR-10 (five training batches and the te
 
 # Photographs that ship inside scikit-image's wheel (no download needed).
 SKIMAGE_PHOTOGRAPHS = (
-    "astronaut.png", "brick.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "grass.png",
-    "gravel.png", "hubble_deep_field.jpg", "moon.png", "motorcycle_left.png", "rocket.jpg",
+    "astronaut.png",
+    "brick.png",
+    "camera.png",
+    "chelsea.png",
+    "coffee.png",
+    "coins.png",
+    "grass.png",
+    "gravel.png",
+    "hubble_deep_field.jpg",
+    "moon.png",
+    "motorcycle_left.png",
+    "rocket.jpg",
 )
 
 
@@ -55,7 +65,7 @@ class ImageSet:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def subset(self, indices: torch.Tensor) -> "ImageSet":
+    def subset(self, indices: torch.Tensor) -> ImageSet:
         return ImageSet(self.images[indices], self.sources[indices], self.source_names)
 
 
@@ -63,7 +73,8 @@ DATASETS: Registry[ImageSet] = Registry("data set")
 
 
 def register_dataset(name: str):  # noqa: ANN201 - a decorator
-    """Decorator: register a data set: a factory returning an ImageSet from keyword parameters, as ``@register_dataset("name")``."""
+    """Decorator: register a data set, a factory returning an ImageSet from keyword parameters:
+    ``@register_dataset("name")``."""
     return DATASETS.register(name)
 
 
@@ -134,7 +145,9 @@ def read_image(path: Path) -> torch.Tensor:
             opened.load()  # decodes now, so a truncated file fails here
             if opened.mode.startswith("I") or opened.mode == "F":
                 sixteen_bits = opened.mode.startswith("I;16") or opened.format == "PNG"  # PNG's "I" is 16-bit
-                return torch.from_numpy(_scaled(np.asarray(opened, dtype=np.float64), opened.mode, path, sixteen_bits)).unsqueeze(0)
+                return torch.from_numpy(_scaled(np.asarray(opened, dtype=np.float64), opened.mode, path, sixteen_bits)).unsqueeze(
+                    0
+                )
             rgb = np.asarray(opened.convert("RGB"))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
@@ -164,7 +177,9 @@ def _scaled(array: np.ndarray, mode: str, path: Path, sixteen_bits: bool) -> np.
         raise DataError(f"{path}: {mode} image with non-finite values; refused")
     if mode == "F":
         if low < 0 or high > 1:
-            raise DataError(f"{path}: float image with values in [{low:g}, {high:g}], not [0, 1]; refused (save it as 8 or 16 bits)")
+            raise DataError(
+                f"{path}: float image with values in [{low:g}, {high:g}], not [0, 1]; refused (save it as 8 or 16 bits)"
+            )
         return array.astype(np.float32)
     if low < 0 or high > 65535:
         raise DataError(f"{path}: integer image with values in [{low:g}, {high:g}], outside 16 bits; refused")
@@ -237,10 +252,7 @@ def skimage_natural(tiles: int = 4, limit: int | None = None) -> ImageSet:
     _check_tiles(tiles)
     _check_limit(limit)
     directory = Path(skimage.data.__file__).parent  # the files inside the wheel: no download
-    named = [
-        (Path(name).stem, image_to_patches(read_image(directory / name), "tiles", tiles))
-        for name in SKIMAGE_PHOTOGRAPHS
-    ]
+    named = [(Path(name).stem, image_to_patches(read_image(directory / name), "tiles", tiles)) for name in SKIMAGE_PHOTOGRAPHS]
     data = _from_patches(named)
     return data if limit is None else data.subset(torch.arange(min(limit, len(data))))
 
@@ -263,8 +275,10 @@ def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = 
         height, width = min(image.shape[-2] for image in images), min(image.shape[-1] for image in images)
         if {tuple(image.shape[-2:]) for image in images} != {(height, width)}:
             logger.info("%s: images of several sizes, centre-cropped to %d×%d", directory, height, width)
-        crops = [image[:, (image.shape[-2] - height) // 2 :][:, :height, (image.shape[-1] - width) // 2 :][:, :, :width]
-                 for image in images]
+        crops = [
+            image[:, (image.shape[-2] - height) // 2 :][:, :height, (image.shape[-1] - width) // 2 :][:, :, :width]
+            for image in images
+        ]
         return _from_patches([(file.name, crop.unsqueeze(0)) for file, crop in zip(files, crops)])
     return _from_patches([(file.name, image_to_patches(read_image(file), mode, tiles)) for file in files])
 
@@ -300,7 +314,11 @@ def load_pairs(path: str, limit: int | None = None) -> list[tuple[str, torch.Ten
     alone = [file.name for name, file in clean_files.items() if name not in noisy_files]
     alone += [file.name for name, file in noisy_files.items() if name not in clean_files]
     if alone or stray:
-        what = f"{len(alone)} image(s) without a partner" if alone else f"{len(stray)} file(s) named neither NAME_clean nor NAME_noisy"
+        what = (
+            f"{len(alone)} image(s) without a partner"
+            if alone
+            else f"{len(stray)} file(s) named neither NAME_clean nor NAME_noisy"
+        )
         raise DataError(f"{directory}: {what}, e.g. {sorted(alone or stray)[0]}; every image must be one of a clean/noisy pair")
     pairs = []
     for name in names[:limit] if limit is not None else names:
@@ -426,7 +444,9 @@ def cifar10(path: str = "data/cifar-10-batches-py", limit: int | None = None, do
         try:
             torchvision.datasets.CIFAR10(root=str(location.parent), download=True)
         except (OSError, RuntimeError) as error:  # no network, a refused or broken download
-            raise DataError(f"{location}: download failed ({str(error).splitlines()[0][:160] if str(error) else type(error).__name__})") from None
+            raise DataError(
+                f"{location}: download failed ({str(error).splitlines()[0][:160] if str(error) else type(error).__name__})"
+            ) from None
         location = location.parent / "cifar-10-batches-py"
     pixels, _, names = read_cifar(location, limit)
     color = pixels.float() / 255.0  # (N, 3, 32, 32)
@@ -490,13 +510,15 @@ def augment(data: ImageSet, copies: int, seed: int) -> ImageSet:
     return ImageSet(images.contiguous(), sources, data.source_names)
 
 
-def split_three(data: ImageSet, method: str = "by-source", test_fraction: float = 0.2, validation_fraction: float = 0.1,
-                seed: int = 0) -> tuple[ImageSet, ImageSet, ImageSet]:
+def split_three(
+    data: ImageSet, method: str = "by-source", test_fraction: float = 0.2, validation_fraction: float = 0.1, seed: int = 0
+) -> tuple[ImageSet, ImageSet, ImageSet]:
     """(train, validation, test): ``test_fraction`` and ``validation_fraction`` of the source images
     (of the images, for ``augmented-copies``) held out, each split as :func:`split` does."""
     if not 0 < validation_fraction < 1 - test_fraction:
         raise ConfigurationError(
-            f"validation_fraction must be between 0 and 1 − test_fraction ({1 - test_fraction:g}), got {validation_fraction}")
+            f"validation_fraction must be between 0 and 1 − test_fraction ({1 - test_fraction:g}), got {validation_fraction}"
+        )
     rest, test = split(data, method, test_fraction, seed)
     train, validation = split(rest, method, validation_fraction / (1 - test_fraction), seed + 1)
     return train, validation, test

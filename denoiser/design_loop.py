@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -37,8 +38,15 @@ def design_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     return running_loss / max(batches, 1)
 
 
-def design_epochs(images: torch.Tensor, *, latent_dim: int = 128, sigma: float = 0.1, batch_size: int = 64,
-                  seed: int = 0, device: torch.device | str = "cpu") -> Callable[[], float]:
+def design_epochs(
+    images: torch.Tensor,
+    *,
+    latent_dim: int = 128,
+    sigma: float = 0.1,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> Callable[[], float]:
     """A fresh design model and its DataLoader and Adam on ``images`` (N, 1, 64, 64); each call
     of the returned function trains one epoch with the design's loop and returns its mean loss.
     On ``device``, the images too: the DataLoader slices them there, so the comparison does not
@@ -50,13 +58,20 @@ def design_epochs(images: torch.Tensor, *, latent_dim: int = 128, sigma: float =
     return lambda: design_epoch(model, loader, optimizer, sigma)
 
 
-def trainer_epochs(images: torch.Tensor, *, latent_dim: int = 128, sigma: float = 0.1, batch_size: int = 64,
-                   seed: int = 0, device: torch.device | str = "cpu") -> Callable[[], float]:
+def trainer_epochs(
+    images: torch.Tensor,
+    *,
+    latent_dim: int = 128,
+    sigma: float = 0.1,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> Callable[[], float]:
     """The same for the suite's trainer (``denoiser.training.train_epoch`` with its memory format and optimizer
     for ``device``)."""
     torch.manual_seed(seed)
     memory_format = fast_memory_format(device)
-    model = create_model("dae", latent_dim=latent_dim).to(device, memory_format=memory_format)
+    model = create_model("dae", latent_dim=latent_dim).to(device).to(memory_format=memory_format)
     optimizer = make_optimizer(model, 1e-3)
     noise = create_noise("gaussian", sigma)
     images = images.to(device)

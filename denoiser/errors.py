@@ -1,6 +1,5 @@
 """Errors that carry a one-line message meant for the user, never a traceback."""
 
-
 MAX_MESSAGE = 400  # characters: a message quotes the user's value, which may be huge
 
 

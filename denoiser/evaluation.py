@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -67,8 +67,13 @@ def run_isolated(denoiser: Callable[..., torch.Tensor], noisy: torch.Tensor, *op
 def _per_image(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> dict[str, torch.Tensor]:
     """Each metric of one batch, one value per image: (B,) tensors on the CPU."""
     clean, noisy, estimate = clean.cpu(), noisy.cpu(), estimate.cpu()
-    return {"mse": metrics.mse(clean, estimate), "psnr": metrics.psnr(clean, estimate), "ssim": metrics.ssim(clean, estimate),
-            "psnr_noisy": metrics.psnr(clean, noisy), "ssim_noisy": metrics.ssim(clean, noisy)}
+    return {
+        "mse": metrics.mse(clean, estimate),
+        "psnr": metrics.psnr(clean, estimate),
+        "ssim": metrics.ssim(clean, estimate),
+        "psnr_noisy": metrics.psnr(clean, noisy),
+        "ssim_noisy": metrics.ssim(clean, noisy),
+    }
 
 
 def _aggregate_images(per_image: list[dict[str, torch.Tensor]]) -> Scores:
@@ -80,10 +85,16 @@ def _aggregate(values: dict[str, torch.Tensor]) -> Scores:
     """Means over images, the spread of PSNR and SSIM, and their per-image values."""
     psnr, ssim = values["psnr"], values["ssim"]
     return Scores(
-        mse=values["mse"].mean().item(), psnr=psnr.mean().item(), ssim=ssim.mean().item(),
-        psnr_std=psnr.std(correction=0).item(), ssim_std=ssim.std(correction=0).item(),
-        psnr_noisy=values["psnr_noisy"].mean().item(), ssim_noisy=values["ssim_noisy"].mean().item(), n_images=len(psnr),
-        psnr_per_image=tuple(psnr.tolist()), ssim_per_image=tuple(ssim.tolist()),
+        mse=values["mse"].mean().item(),
+        psnr=psnr.mean().item(),
+        ssim=ssim.mean().item(),
+        psnr_std=psnr.std(correction=0).item(),
+        ssim_std=ssim.std(correction=0).item(),
+        psnr_noisy=values["psnr_noisy"].mean().item(),
+        ssim_noisy=values["ssim_noisy"].mean().item(),
+        n_images=len(psnr),
+        psnr_per_image=tuple(psnr.tolist()),
+        ssim_per_image=tuple(ssim.tolist()),
     )
 
 
@@ -111,8 +122,9 @@ def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseM
     return _aggregate_images(per_image)
 
 
-def evaluate_pairs(denoiser: Callable[[torch.Tensor, NoiseModel], torch.Tensor],
-                   pairs: list[tuple[str, torch.Tensor, torch.Tensor]]) -> tuple[Scores, list[float]]:
+def evaluate_pairs(
+    denoiser: Callable[[torch.Tensor, NoiseModel], torch.Tensor], pairs: list[tuple[str, torch.Tensor, torch.Tensor]]
+) -> tuple[Scores, list[float]]:
     """Score ``denoiser(noisy, noise)`` on paired images whose noise is real: each noisy image goes
     in as it is, with its σ estimated from it alone (:class:`EstimatedNoise`); returns the scores
     and the estimated σ of each image."""

@@ -19,7 +19,9 @@ SSIM_K2 = 0.03
 
 def _check_pair(clean: torch.Tensor, estimate: torch.Tensor) -> None:
     if clean.shape != estimate.shape or clean.dim() != 4:
-        raise ValueError(f"metrics need two (B, C, H, W) batches of one shape, got {tuple(clean.shape)} and {tuple(estimate.shape)}")
+        raise ValueError(
+            f"metrics need two (B, C, H, W) batches of one shape, got {tuple(clean.shape)} and {tuple(estimate.shape)}"
+        )
 
 
 def mse(clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
@@ -70,8 +72,11 @@ def _filter_last(images: torch.Tensor) -> torch.Tensor:
     if width <= BAND_LIMIT:
         return images @ _band(width, images.device)
     valid = width - 2 * SSIM_RADIUS
-    blocks = [images[..., start : min(start + BLOCK, valid) + 2 * SSIM_RADIUS] @ _band(min(BLOCK, valid - start) + 2 * SSIM_RADIUS, images.device)
-              for start in range(0, valid, BLOCK)]
+    blocks = [
+        images[..., start : min(start + BLOCK, valid) + 2 * SSIM_RADIUS]
+        @ _band(min(BLOCK, valid - start) + 2 * SSIM_RADIUS, images.device)
+        for start in range(0, valid, BLOCK)
+    ]
     return torch.cat(blocks, dim=-1)
 
 

@@ -22,7 +22,8 @@ MODELS: Registry[nn.Module] = Registry("model")
 
 
 def register_model(name: str):  # noqa: ANN201 - a decorator
-    """Decorator: register a learned model: a factory returning an nn.Module from keyword parameters, as ``@register_model("name")``."""
+    """Decorator: register a learned model, a factory returning an nn.Module from keyword parameters:
+    ``@register_model("name")``."""
     return MODELS.register(name)
 
 
@@ -72,9 +73,7 @@ class ConvolutionalAutoencoder(nn.Module):
         decoder: list[nn.Module] = []
         reversed_widths = widths[::-1]
         for index, (in_width, out_width) in enumerate(zip(reversed_widths[:-1], reversed_widths[1:])):
-            decoder.append(
-                nn.ConvTranspose2d(in_width, out_width, kernel_size=3, stride=2, padding=1, output_padding=1)
-            )
+            decoder.append(nn.ConvTranspose2d(in_width, out_width, kernel_size=3, stride=2, padding=1, output_padding=1))
             decoder.append(nn.Sigmoid() if index == len(channels) - 1 else nn.ReLU())
         self.decoder = nn.Sequential(*decoder)
 
@@ -126,7 +125,7 @@ class DnCNN(nn.Module):
             if convolution.bias is not None:
                 nn.init.zeros_(convolution.bias)
         nn.init.zeros_(convolutions[-1].weight)
-        nn.init.zeros_(convolutions[-1].bias)
+        nn.init.zeros_(convolutions[-1].bias)  # type: ignore[arg-type]  # built with bias=True
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         return (noisy - self.layers(noisy)).clamp(0.0, 1.0)  # (B, 1, H, W)

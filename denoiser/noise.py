@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from denoiser.errors import ConfigurationError
+from denoiser.registry import Registry
 
 MAX_PHOTON_SCALE = 1e12  # Poisson noise of λ = 1e12 is ~1e-6 on [0, 1]: already no noise; float32 counts overflow far beyond
-from denoiser.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ NOISE: Registry[NoiseModel] = Registry("noise model")
 
 
 def register_noise(name: str):  # noqa: ANN201 - a decorator
-    """Decorator: register a noise model: a factory taking level (and options) and returning a NoiseModel, as ``@register_noise("name")``."""
+    """Decorator: register a noise model, a factory taking level (and options) and returning a NoiseModel:
+    ``@register_noise("name")``."""
     return NOISE.register(name)
 
 
@@ -84,8 +85,7 @@ class GaussianNoise(NoiseModel):
     @property
     def protocol(self) -> str:
         sigma = f"{self.level:g}/{self.scale:g}" if self.scale != 1 else f"{self.level:g}"
-        return (f"y = clamp(x + N(0, σ²), 0, 1), σ = {sigma}" if self.clip
-                else f"y = x + N(0, σ²), not clipped, σ = {sigma}")
+        return f"y = clamp(x + N(0, σ²), 0, 1), σ = {sigma}" if self.clip else f"y = x + N(0, σ²), not clipped, σ = {sigma}"
 
     def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
@@ -217,7 +217,7 @@ class EstimatedNoise(NoiseModel):
         raise TypeError("real noise is in the noisy images already: it cannot be drawn")
 
     @classmethod
-    def of(cls, noisy: torch.Tensor) -> "EstimatedNoise":
+    def of(cls, noisy: torch.Tensor) -> EstimatedNoise:
         from skimage.restoration import estimate_sigma
 
         return cls(float(estimate_sigma(noisy.detach().cpu().double().numpy()[0, 0])))

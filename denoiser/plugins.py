@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Iterable
 from importlib.metadata import entry_points
-from typing import Iterable
 
 from denoiser.errors import DenoiserError
 

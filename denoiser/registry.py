@@ -7,8 +7,9 @@ instance of :class:`Registry`; an unknown name fails with the valid ones.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 from denoiser.errors import ConfigurationError
 
@@ -40,8 +41,7 @@ class Entry(Generic[T]):
         return {
             name: parameter.default
             for name, parameter in inspect.signature(self.factory).parameters.items()
-            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-            or parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY or parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
         }
 
 
@@ -56,10 +56,17 @@ class Registry(Generic[T]):
         """Decorator: ``@MODELS.register("dae")`` above a factory function."""
 
         def decorate(factory: Callable[..., T]) -> Callable[..., T]:
-            if (not isinstance(name, str) or not name.strip() or not name.isprintable() or len(name.encode()) > MAX_NAME
-                    or any(character in name for character in "/\\")):
-                raise ConfigurationError(f"{self.kind} name {str(name)[:60]!r}: must be one line of at most {MAX_NAME} "
-                                         "bytes (UTF-8) of printable characters, not blank, without slashes (it names result files)")
+            if (
+                not isinstance(name, str)
+                or not name.strip()
+                or not name.isprintable()
+                or len(name.encode()) > MAX_NAME
+                or any(character in name for character in "/\\")
+            ):
+                raise ConfigurationError(
+                    f"{self.kind} name {str(name)[:60]!r}: must be one line of at most {MAX_NAME} "
+                    "bytes (UTF-8) of printable characters, not blank, without slashes (it names result files)"
+                )
             entry = Entry(name, factory, (inspect.getdoc(factory) or "").split("\n")[0])
             previous = self._entries.get(name)
             if previous is not None and previous.origin != entry.origin:  # the same module imported again replaces itself
@@ -93,7 +100,5 @@ class Registry(Generic[T]):
         unknown = sorted(set(params) - set(accepted))
         if unknown:
             valid = ", ".join(sorted(accepted)) or "none"
-            raise ConfigurationError(
-                f"{self.kind} {name!r} has no parameter {', '.join(unknown)}; valid: {valid}"
-            )
+            raise ConfigurationError(f"{self.kind} {name!r} has no parameter {', '.join(unknown)}; valid: {valid}")
         return entry.factory(**params)

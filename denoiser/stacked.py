@@ -20,7 +20,7 @@ import copy
 import logging
 import math
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -46,7 +46,8 @@ def check_stackable(models: Sequence[nn.Module]) -> None:
         if any(True for _ in model.buffers()) or any(isinstance(module, _DROPOUT) for module in model.modules()):
             raise ConfigurationError(
                 f"{type(model).__name__} has buffers or dropout (BatchNorm's running statistics, random masks), "
-                "which do not stack: train it with denoiser.training.train")
+                "which do not stack: train it with denoiser.training.train"
+            )
 
 
 def train_stacked(
@@ -71,7 +72,9 @@ def train_stacked(
     epochs it took part in, and ``images_per_second`` the stacked run's rate (all K models' images).
     Raises :class:`TrainingDiverged`, naming the model, when one of its losses becomes NaN or infinite."""
     if not len(models) == len(noises) == len(seeds):
-        raise ValueError(f"one noise model and one seed per model: {len(models)} models, {len(noises)} noises, {len(seeds)} seeds")
+        raise ValueError(
+            f"one noise model and one seed per model: {len(models)} models, {len(noises)} noises, {len(seeds)} seeds"
+        )
     check_stackable(models)
     device = pick_device(device) if isinstance(device, str) else device
     count = len(models)
@@ -91,8 +94,9 @@ def train_stacked(
     clean_validation = validation_images.to(device)
     order_generators = [torch.Generator().manual_seed(seed) for seed in seeds]  # as in train(), seed by seed
     noise_generators = [make_generator(seed + 1, device) for seed in seeds]
-    noisy_validation = torch.stack([noise(clean_validation, make_generator(seed + 2, device))
-                                    for noise, seed in zip(noises, seeds)])  # (K, V, 1, H, W)
+    noisy_validation = torch.stack(
+        [noise(clean_validation, make_generator(seed + 2, device)) for noise, seed in zip(noises, seeds)]
+    )  # (K, V, 1, H, W)
     patch_generators = [torch.Generator().manual_seed(seed + 3) for seed in seeds]
 
     results = [TrainResult() for _ in models]
@@ -108,12 +112,25 @@ def train_stacked(
         synchronize(device)  # the clock starts when the device is idle
         start = time.perf_counter()
         if patch_size:
-            epoch_images = torch.stack([random_patches(clean_train, patches_per_epoch or len(clean_train), patch_size, generator)
-                                        for generator in patch_generators])  # (K, n, 1, s, s)
+            epoch_images = torch.stack(
+                [
+                    random_patches(clean_train, patches_per_epoch or len(clean_train), patch_size, generator)
+                    for generator in patch_generators
+                ]
+            )  # (K, n, 1, s, s)
         else:
             epoch_images = clean_train.expand(count, *clean_train.shape)  # (K, N, 1, H, W), no copy
-        mean_losses = _train_epoch(stacked_model, per_model_mse, parameters, optimizer, epoch_images, noises,
-                                   batch_size, order_generators, noise_generators)
+        mean_losses = _train_epoch(
+            stacked_model,
+            per_model_mse,
+            parameters,
+            optimizer,
+            epoch_images,
+            noises,
+            batch_size,
+            order_generators,
+            noise_generators,
+        )
         train_losses = mean_losses.tolist()  # the one host sync of the epoch
         seconds = time.perf_counter() - start
         validation_losses = _validation_losses(stacked_model, per_model_mse, parameters, noisy_validation, clean_validation)
@@ -126,8 +143,10 @@ def train_stacked(
             result.train_losses.append(train_loss)
             result.validation_losses.append(validation_loss)
             if not (math.isfinite(train_loss) and math.isfinite(validation_loss)):
-                raise TrainingDiverged(f"model {index}: loss became "
-                                       f"{train_loss if not math.isfinite(train_loss) else validation_loss} at epoch {epoch}")
+                raise TrainingDiverged(
+                    f"model {index}: loss became "
+                    f"{train_loss if not math.isfinite(train_loss) else validation_loss} at epoch {epoch}"
+                )
             if validation_loss < best_losses[index]:
                 best_losses[index], result.best_epoch, epochs_since_best[index] = validation_loss, epoch, 0
                 best_states[index] = {name: stacked[index].detach().clone() for name, stacked in parameters.items()}
@@ -146,9 +165,17 @@ def train_stacked(
     return results
 
 
-def _train_epoch(stacked_model, per_model_mse, parameters: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
-                 epoch_images: torch.Tensor, noises: Sequence[NoiseModel], batch_size: int,
-                 order_generators: list[torch.Generator], noise_generators: list[torch.Generator]) -> torch.Tensor:
+def _train_epoch(
+    stacked_model,
+    per_model_mse,
+    parameters: dict[str, torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    epoch_images: torch.Tensor,
+    noises: Sequence[NoiseModel],
+    batch_size: int,
+    order_generators: list[torch.Generator],
+    noise_generators: list[torch.Generator],
+) -> torch.Tensor:
     """One pass of every model over its ``epoch_images`` (K, N, 1, H, W), each in its own seeded order with
     its own noise draws, as :func:`denoiser.training.train_epoch` does for one; returns the (K,) mean losses."""
     count, images = epoch_images.shape[:2]
@@ -168,8 +195,11 @@ def _train_epoch(stacked_model, per_model_mse, parameters: dict[str, torch.Tenso
 
 
 @torch.inference_mode()
-def _validation_losses(stacked_model, per_model_mse, parameters: dict[str, torch.Tensor], noisy: torch.Tensor,
-                       clean: torch.Tensor) -> list[float]:
+def _validation_losses(
+    stacked_model, per_model_mse, parameters: dict[str, torch.Tensor], noisy: torch.Tensor, clean: torch.Tensor
+) -> list[float]:
     """Each model's MSE on its own noisy copy of the validation images, ``noisy`` (K, V, 1, H, W), in batches of 256."""
-    estimates = torch.cat([stacked_model(parameters, noisy[:, first : first + 256]) for first in range(0, noisy.shape[1], 256)], dim=1)
+    estimates = torch.cat(
+        [stacked_model(parameters, noisy[:, first : first + 256]) for first in range(0, noisy.shape[1], 256)], dim=1
+    )
     return per_model_mse(estimates, clean.expand_as(estimates)).tolist()

@@ -12,8 +12,8 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -67,8 +67,7 @@ def deterministic_kernels(enabled: bool = True):
     """Within: torch's deterministic algorithms, cuDNN without autotuning, and the cuBLAS workspace
     setting its deterministic mode needs, so two runs of a cell on one GPU give identical numbers.
     Without (``enabled=False``): cuDNN may autotune, for speed. The previous settings come back after."""
-    previous = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-                torch.backends.cudnn.benchmark)
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts, in this process
     torch.use_deterministic_algorithms(enabled)
@@ -299,7 +298,9 @@ def train(
         epoch_images = clean_train
         if patch_size:
             epoch_images = random_patches(clean_train, patches_per_epoch or len(clean_train), patch_size, patch_generator)
-        mean_loss = train_epoch(model, optimizer, epoch_images, noise, batch_size, order_generator, noise_generator, memory_format)
+        mean_loss = train_epoch(
+            model, optimizer, epoch_images, noise, batch_size, order_generator, noise_generator, memory_format
+        )
         train_loss = mean_loss.item()  # the one host sync of the epoch
         training_seconds += time.perf_counter() - start
         images_seen += len(epoch_images)
@@ -307,7 +308,9 @@ def train(
         result.train_losses.append(train_loss)
         result.validation_losses.append(validation_loss)
         if not (math.isfinite(train_loss) and math.isfinite(validation_loss)):
-            raise TrainingDiverged(f"loss became {train_loss if not math.isfinite(train_loss) else validation_loss} at epoch {epoch}")
+            raise TrainingDiverged(
+                f"loss became {train_loss if not math.isfinite(train_loss) else validation_loss} at epoch {epoch}"
+            )
         if validation_loss < best_loss:
             best_loss, result.best_epoch, epochs_since_best = validation_loss, epoch, 0
             best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import io
+import dataclasses
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
 
+from bench.checkpoints import save_checkpoint
 from bench.config import ConfigError, SweepConfig, expand_parameters
 from bench.grid import Cell
 from bench.record import CellRecord, Evaluation, non_finite
-from bench.store import ResultStore, write_atomically
+from bench.store import ResultStore
 from denoiser.baselines import BaselineUnavailable, create_baseline
 from denoiser.data import ImageSet, augment, load_dataset, load_native, load_pairs, split, split_three
 from denoiser.design_loop import SpeedComparison, compare_with_design
@@ -32,7 +33,16 @@ from denoiser.memory import keep_freed_memory
 from denoiser.metrics import SSIM_RADIUS
 from denoiser.models import MODELS, count_parameters, create_model, create_model_shape
 from denoiser.noise import EstimatedNoise
-from denoiser.training import EpochReport, denoise_whole, deterministic_kernels, pick_device, tf32_kernels, train
+from denoiser.training import (
+    EpochReport,
+    TrainSettings,
+    denoise_whole,
+    deterministic_kernels,
+    fit_to_input_size,
+    pick_device,
+    tf32_kernels,
+    train,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -203,16 +213,8 @@ def run_cell(
     The test images are touched once, after training. Any error inside the cell becomes a
     ``failed`` record with the reason: the sweep goes on.
     """
-    test_set = data.test
     device = pick_device(config.device)
-    record = new_record(cell, config)
-    if cell.noise is not None and cell.train_level is not None:  # learned
-        record.train_protocol = config.make_noise(cell.noise, cell.train_level).protocol
-    record.device, record.n_train, record.n_test = str(device), len(data.train), len(test_set)
-    record.n_validation = len(data.validation)
-    record.deterministic = config.deterministic
-    record.tf32 = config.tf32 if device.type == "cuda" else None  # the CPU has no TF32
-    label = cell.label()
+    record = _started_record(cell, config, data, device)
     start = time.perf_counter()
     tiling = None
     try:
@@ -221,53 +223,13 @@ def run_cell(
             if cell.learned:
                 estimate, tiling = _train(cell, config, store, data, device, record, report, speed)
             else:
-                report(CellEvent(cell.cell_id, label, None))
+                report(CellEvent(cell.cell_id, cell.label(), None))
                 baseline = create_baseline(cell.model, **cell.params)
                 baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
                 estimate = baseline
             evaluation_start = time.perf_counter()
-            sets = ([(config.data.label, None)] if config.evaluation.test_split else []) + list(data.whole.items())
-            for dataset, whole in sets:
-                for family, levels in config.eval_noise.items():
-                    for level in levels:
-                        noise = config.make_noise(family, level)
-                        seed = evaluation_seed(config.evaluation.seed, noise)
-                        # each call gets its own copy of the noise model: one that changes it cannot change the next image's noise
-                        denoiser = lambda noisy, noise=noise: estimate(noisy, copy.deepcopy(noise))  # noqa: E731
-                        scores = (
-                            evaluate(denoiser, test_set.images, noise, seed)
-                            if whole is None
-                            else evaluate_whole(denoiser, whole, noise, seed)
-                        )
-                        record.evaluations.append(
-                            Evaluation(
-                                noise=family,
-                                level=level,
-                                **scores.__dict__,
-                                delta_psnr=scores.delta_psnr,
-                                protocol=noise.protocol,
-                                settings=None if cell.learned else baseline.settings(noise),
-                                dataset=dataset,
-                                tiled=tiling if whole is not None else None,
-                            )
-                        )
-            for dataset, pairs in data.pairs.items():  # real noise: scored once, each image at its estimated σ
-                scores, sigmas = evaluate_pairs(estimate, pairs)
-                record.evaluations.append(
-                    Evaluation(
-                        noise=EstimatedNoise.family,
-                        level=round(sum(sigmas) / len(sigmas), 6),
-                        **scores.__dict__,
-                        delta_psnr=scores.delta_psnr,
-                        protocol=EstimatedNoise(0.0).protocol,
-                        dataset=dataset,
-                        tiled=tiling,
-                        settings={
-                            "sigma_estimator": EstimatedNoise.estimator,
-                            "sigma_per_image": [round(sigma, 6) for sigma in sigmas],
-                        },
-                    )
-                )
+            settings = None if cell.learned else baseline.settings
+            record.evaluations = evaluate_cell(config, data, estimate, settings, tiling)
             record.eval_seconds = time.perf_counter() - evaluation_start
         reason = non_finite(record.evaluations)
         if reason is not None:
@@ -276,21 +238,77 @@ def run_cell(
         record.status, record.error = "skipped", str(error)
     except Exception as error:  # noqa: BLE001 - a failing cell is recorded, not fatal to the sweep
         message = str(error).splitlines()[0] if str(error) else ""
-        record.status, record.error = "failed", f"{type(error).__name__}: {message}"
-        record.evaluations = []
+        record.status, record.error, record.evaluations = "failed", f"{type(error).__name__}: {message}", []
         logger.debug("cell %s failed", cell.cell_id, exc_info=True)
     record.seconds = time.perf_counter() - start
     record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    _write(store, record)
+    return record
+
+
+def _started_record(cell: Cell, config: SweepConfig, data: SweepData, device: torch.device) -> CellRecord:
+    """A cell's record before it runs: its identity, the data's sizes, the device and its kernel settings."""
+    record = new_record(cell, config)
+    if cell.noise is not None and cell.train_level is not None:  # learned
+        record.train_protocol = config.make_noise(cell.noise, cell.train_level).protocol
+    record.device, record.n_train, record.n_test = str(device), len(data.train), len(data.test)
+    record.n_validation = len(data.validation)
+    record.deterministic = config.deterministic
+    record.tf32 = config.tf32 if device.type == "cuda" else None  # the CPU has no TF32
+    return record
+
+
+def _write(store: ResultStore, record: CellRecord) -> None:
+    """Store the record. A full disk fails the cell, in a shorter record; if that cannot be written either,
+    the sweep stops."""
     try:
         store.write_record(record)
-    except (
-        OSError
-    ) as error:  # a full disk: the cell fails, in a shorter record; if that cannot be written either, the sweep stops
+    except OSError as error:
         if record.status == "failed":
             raise
         record.status, record.error, record.evaluations = "failed", f"its record could not be written: {error.strerror}", []
         store.write_record(record)
-    return record
+
+
+def evaluate_cell(
+    config: SweepConfig, data: SweepData, estimate: Callable, settings: Callable | None, tiling: str | None
+) -> list[Evaluation]:
+    """Every evaluation of one cell: each data set scored (the test split, whole images) at every
+    evaluation noise and level, then each set of real-noise pairs once, at each image's estimated σ.
+    ``settings(noise)``: a classical baseline's settings, recorded beside its scores."""
+    evaluations = []
+    sets = ([(config.data.label, None)] if config.evaluation.test_split else []) + list(data.whole.items())
+    for dataset, whole in sets:
+        for family, levels in config.eval_noise.items():
+            for level in levels:
+                noise = config.make_noise(family, level)
+                seed = evaluation_seed(config.evaluation.seed, noise)
+                # each call gets its own copy of the noise model: one that changes it cannot change the next image's noise
+                denoiser = lambda noisy, noise=noise: estimate(noisy, copy.deepcopy(noise))  # noqa: E731
+                scores = (
+                    evaluate(denoiser, data.test.images, noise, seed)
+                    if whole is None
+                    else evaluate_whole(denoiser, whole, noise, seed)
+                )
+                evaluations.append(
+                    dataclasses.replace(
+                        scores,
+                        noise=family,
+                        level=level,
+                        dataset=dataset,
+                        tiled=tiling if whole is not None else None,
+                        settings=None if settings is None else settings(noise),
+                    )
+                )
+    for dataset, pairs in data.pairs.items():
+        scores, sigmas = evaluate_pairs(estimate, pairs)
+        sigma_settings = {"sigma_estimator": EstimatedNoise.estimator, "sigma_per_image": [round(sigma, 6) for sigma in sigmas]}
+        evaluations.append(
+            dataclasses.replace(
+                scores, protocol=EstimatedNoise(0.0).protocol, dataset=dataset, tiled=tiling, settings=sigma_settings
+            )
+        )
+    return evaluations
 
 
 def _train(
@@ -316,32 +334,13 @@ def _train(
     record.n_parameters = count_parameters(model)
     label = cell.label()
     report(CellEvent(cell.cell_id, label, config.train.epochs))
-    # A model with a fixed input size (the DAE: 64×64) trains on crops of that size of larger images,
-    # and chooses its epoch on their centres; a fully convolutional one on patch_size crops, if set.
-    fixed = getattr(model, "image_size", None)
-    height, width = data.train.images.shape[-2:]
-    patch_size = fixed if fixed is not None and (height, width) != (fixed, fixed) else (0 if fixed else config.train.patch_size)
-    validation = selection.images
-    if fixed is not None and tuple(validation.shape[-2:]) != (fixed, fixed):
-        top, left = (validation.shape[-2] - fixed) // 2, (validation.shape[-1] - fixed) // 2
-        validation = validation[..., top : top + fixed, left : left + fixed]
-    record.patch_size = patch_size or None
-    result = train(
-        model,
-        data.train.images,
-        validation,
-        config.make_noise(cell.noise, cell.train_level),
-        epochs=config.train.epochs,
-        batch_size=config.train.batch_size,
-        learning_rate=config.train.learning_rate,
-        patience=config.train.patience,
-        seed=cell.seed,
-        device=device,
-        on_epoch=lambda epoch: report(CellEvent(cell.cell_id, label, config.train.epochs, epoch)),
-        patch_size=patch_size,
-        patches_per_epoch=config.train.patches_per_epoch,
-        decay_epoch=config.train.decay_epoch,
-    )
+    # The trainer's settings, built here only: the config's train block less select_on (the split chosen above).
+    settings = TrainSettings(**{item.name: getattr(config.train, item.name) for item in fields(TrainSettings)})
+    settings, validation = fit_to_input_size(model, settings, data.train.images, selection.images)
+    record.patch_size = settings.patch_size or None
+    noise = config.make_noise(cell.noise, cell.train_level)
+    on_epoch = lambda epoch: report(CellEvent(cell.cell_id, label, config.train.epochs, epoch))  # noqa: E731
+    result = train(model, data.train.images, validation, noise, settings, seed=cell.seed, device=device, on_epoch=on_epoch)
     record.epochs, record.best_epoch, record.stopped_early = result.epochs, result.best_epoch, result.stopped_early
     record.train_losses, record.validation_losses = result.train_losses, result.validation_losses
     record.train_seconds, record.train_images_per_s = result.train_seconds, result.images_per_second
@@ -349,20 +348,12 @@ def _train(
         record.reference_images_per_s = speed.design_images_per_s
         record.reference_trainer_images_per_s = speed.trainer_images_per_s
         record.speed_ratio = speed.ratio
-    save_checkpoint(store, cell, model)
+    # the module that registered the model: a plugin's is named in the file (bench denoise, report)
+    save_checkpoint(store.checkpoint_path(cell.cell_id), cell.model, cell.params, model, MODELS.get(cell.model).module)
     size, stride = getattr(model, "image_size", None), config.evaluation.tile_stride
 
     def estimate(noisy: torch.Tensor, noise: object) -> torch.Tensor:
-        return denoise_whole(model, noisy.to(device), stride).cpu()
+        return denoise_whole(model, noisy.to(device), stride)  # scored where it is: the metrics run on the cell's device
 
     tiling = f"{size}×{size} windows, stride {stride}, averaged" if size is not None else None
     return estimate, tiling
-
-
-def save_checkpoint(store: ResultStore, cell: Cell, model: torch.nn.Module) -> None:
-    """state_dict plus the model's name and parameters: loadable with ``weights_only=True``."""
-    buffer = io.BytesIO()
-    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    module = MODELS.get(cell.model).module  # a plugin's model is loaded again by importing it (bench denoise, report)
-    torch.save({"model": cell.model, "params": cell.params, "state_dict": state, "module": module}, buffer)
-    write_atomically(store.checkpoint_path(cell.cell_id), buffer.getvalue())

@@ -1,10 +1,11 @@
 """The regression gate: compare a sweep's results with a committed baseline, in quality and in speed.
 
-Quality: every cell's PSNR and SSIM at every evaluation level (deterministic on a CPU, so the
-tolerances are small). Speed: with ``speed_reference: true`` in the config, each worker times
-the suite's trainer and the founding design's loop in turn on the same fixed images and
-records the ratio (``denoiser.design_loop.compare_with_design``), so that a slower machine
-does not trip the gate and a slower trainer does.
+Quality: every metric the baseline holds (the committed one: PSNR and SSIM), for every cell at every
+evaluation level, in the metric's own direction (deterministic on a CPU, so the tolerances are small).
+Speed: with ``speed_reference: true`` in the config, each worker times the suite's trainer and the
+founding design's loop in turn on the same fixed images and records the ratio
+(``denoiser.design_loop.compare_with_design``), so that a slower machine does not trip the gate and a
+slower trainer does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bench.leaderboard import LeaderboardError, read_folder
 from bench.record import CellRecord
 from bench.store import ResultStore, write_text
 from denoiser.errors import DenoiserError
+from denoiser.metrics import METRICS
 
 BASELINE_FORMAT = 1
 DEFAULT_TOLERANCES = {"psnr_db": 0.05, "ssim": 0.002, "speed_ratio_fraction": 0.15}
@@ -76,10 +78,9 @@ def baseline_from_run(run_dir: Path, tolerances: dict[str, float] | None = None)
             raise CheckError(
                 f"{run_dir}: cell {record.cell_id} did not finish ({record.status}); fix it before updating the baseline"
             )
-        cells[record.cell_id] = {
-            "label": record.label(),
-            "psnr": {record.evaluation_key(item): item.psnr for item in record.evaluations},
-            "ssim": {record.evaluation_key(item): item.ssim for item in record.evaluations},
+        cells[record.cell_id] = {"label": record.label()} | {
+            metric: {record.evaluation_key(item): item.metrics[metric].mean for item in record.evaluations}
+            for metric in dict.fromkeys(name for item in record.evaluations for name in item.metrics)
         }
     return {
         "format": BASELINE_FORMAT,
@@ -115,7 +116,8 @@ def read_baseline(path: Path) -> dict[str, Any]:
     ):
         raise CheckError(f"{path}: not a baseline (each cell needs psnr and ssim mappings)")
     if not all(
-        isinstance(cell.get("label"), str) and all(map(_finite, [*cell["psnr"].values(), *cell["ssim"].values()]))
+        isinstance(cell.get("label"), str)
+        and all(isinstance(figures, dict) and all(map(_finite, figures.values())) for key, figures in _figures(cell))
         for cell in document["cells"].values()
     ):
         raise CheckError(f"{path}: not a baseline (each cell needs a label, and finite numbers as its psnr and ssim)")
@@ -136,20 +138,16 @@ def compare(run_dir: Path, baseline: dict[str, Any]) -> list[Figure]:
     figures: list[Figure] = []
     for cell_id, expected in baseline["cells"].items():
         record = records.get(cell_id)
-        current = {}
+        current: dict[tuple[str, str], float] = {}
         if record is not None and record.status == "ok":
             for item in record.evaluations:
                 key = record.evaluation_key(item)
-                current[("psnr", key)], current[("ssim", key)] = item.psnr, item.ssim
-        for metric, tolerance, unit in (("psnr", tolerances["psnr_db"], " dB"), ("ssim", tolerances["ssim"], "")):
-            for name, value in expected[metric].items():
-                now = current.get((metric, name))
-                passed = now is not None and now >= value - tolerance
-                figures.append(
-                    Figure(
-                        expected["label"], f"{metric.upper()} at {name}", value, now, f"≥ {value - tolerance:.4f}{unit}", passed
-                    )
-                )
+                current |= {(metric, key): scores.mean for metric, scores in item.metrics.items()}
+        for metric, values in _figures(expected):
+            figures += [
+                _figure(expected["label"], metric, name, value, current.get((metric, name)), tolerances)
+                for name, value in values.items()
+            ]
     if baseline["speed_ratio"] is not None:
         now = speed_ratio(list(records.values()))
         floor = baseline["speed_ratio"] * (1 - tolerances["speed_ratio_fraction"])
@@ -164,6 +162,29 @@ def compare(run_dir: Path, baseline: dict[str, Any]) -> list[Figure]:
             )
         )
     return figures
+
+
+def _figures(cell: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A baseline cell's metrics: every key but its label maps evaluations to that metric's value."""
+    return [(key, values) for key, values in cell.items() if key != "label"]
+
+
+def _figure(cell: str, metric: str, evaluation: str, value: float, now: float | None, tolerances: dict[str, float]) -> Figure:
+    """One metric at one evaluation against the baseline: it may fall (or, lower being better, rise) by its
+    tolerance (``psnr_db`` for PSNR, the metric's own name for any other; a metric without one: two
+    units of its last displayed digit)."""
+    if metric not in METRICS:  # a plugin's metric: its direction is the plugin's to say
+        raise CheckError(
+            f"the baseline gates metric {metric!r}, not registered here: pass --plugin with the module that registers it"
+        )
+    registered = METRICS.create(metric)
+    higher = registered.higher_is_better
+    default = 2 * 10**-registered.digits
+    tolerance = tolerances.get("psnr_db" if metric == "psnr" else metric, default)
+    bound = value - tolerance if higher else value + tolerance
+    passed = now is not None and (now >= bound if higher else now <= bound)
+    unit = " dB" if metric == "psnr" else ""
+    return Figure(cell, f"{metric.upper()} at {evaluation}", value, now, f"{'≥' if higher else '≤'} {bound:.4f}{unit}", passed)
 
 
 def _same_sweep(run_dir: Path, records: dict[str, CellRecord], baseline: dict[str, Any]) -> None:

@@ -65,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
+    _add_sweep(commands, common)
+    _add_report_and_leaderboard(commands, common)
+    _add_check_denoise_and_list(commands, common)
+    return parser
+
+
+def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
+    """``sweep``: its options stand for config keys, held to the schema's choices and bounds (bench/config.py)."""
+    from bench.config import EXECUTORS
 
     sweep = commands.add_parser(
         "sweep",
@@ -88,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument(
         "--executor",
-        choices=["local", "submitit"],
+        choices=EXECUTORS,
         help="local: a process pool (default); submitit: a Slurm job array (pip install 'denoise-bench[slurm]')",
     )
     sweep.add_argument(
@@ -109,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.set_defaults(handler=command_sweep)
 
+
+def _add_report_and_leaderboard(commands: Any, common: argparse.ArgumentParser) -> None:
     report = commands.add_parser(
         "report",
         parents=[common],
@@ -130,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         "ties as one shared rank, e.g. 2=.",
     )
     board.add_argument("results_dir", nargs="?", type=Path, default=Path("results"), help="default: %(default)s")
-    board.add_argument("--metric", choices=["psnr", "ssim", "mse", "delta_psnr"], default="psnr", help="rank by (default: psnr)")
+    board.add_argument(
+        "--metric",
+        default="psnr",
+        metavar="NAME",
+        help="rank by any metric the records hold (psnr, ssim, mse, a plugin's), or delta_psnr (default: psnr)",
+    )
     board.add_argument("--dataset", help="only this data set")
     board.add_argument("--noise", help="only this evaluation noise family")
     board.add_argument("--level", type=float, help="only this evaluation level")
@@ -143,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.set_defaults(handler=command_leaderboard)
 
+
+def _add_check_denoise_and_list(commands: Any, common: argparse.ArgumentParser) -> None:
     check = commands.add_parser(
         "check",
         parents=[common],
@@ -175,7 +193,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every registered model, noise model, data set and classical baseline, with its parameters.",
     )
     listing.set_defaults(handler=command_list)
-    return parser
 
 
 def command_check(arguments: argparse.Namespace, live: bool) -> int:
@@ -295,7 +312,7 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
         console = summary_console()
         for title, group in leaderboard.groups(ranked):  # names as Text: a [bracket] in one is not rich markup
             table = Table(title=Text(title), title_justify="left")
-            for header in leaderboard.HEADER:
+            for header in leaderboard.header(ranked):
                 table.add_column(header, justify="left" if header in ("model", "sweep") else "right")
             for cells in leaderboard.display_rows(group):
                 table.add_row(*map(Text, cells))
@@ -327,12 +344,11 @@ def resume_command(arguments: list[str]) -> str:
 def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
     from rich.console import Console
 
-    from bench.config import load_config
+    from bench.config import check_option, load_config
     from bench.summary import print_summary, summary_console
     from bench.sweep import default_output, run_sweep
 
-    if arguments.workers < 0:
-        raise DenoiserError(f"--workers must be ≥ 0, got {arguments.workers}")
+    check_option("--workers", "workers", arguments.workers)  # the config key's declared bounds
     overrides = arguments.overrides + ([f"executor={arguments.executor}"] if arguments.executor else [])
     if arguments.cell_timeout is not None:
         overrides.append(f"cell_timeout={arguments.cell_timeout!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,8 @@ def run_cell_task(config: SweepConfig, root: str, cell: Cell) -> CellRecord:
     return run_cell(cell, config, ResultStore(Path(root)), prepare_data(config), lambda event: None, speed)
 
 
-def make_executor(config: SweepConfig, store: ResultStore) -> Any:
+def submitit_executor(config: SweepConfig, store: ResultStore) -> Any:
+    """submitit's ``AutoExecutor`` for the config's ``submitit:`` settings, its logs under ``<out>/submitit/``."""
     submitit = require_submitit()
     settings = config.submitit
     executor = submitit.AutoExecutor(
@@ -69,17 +71,42 @@ def failed_task_record(config: SweepConfig, cell: Cell, job: Any, error: BaseExc
     return failed_record(cell, config, f"task {job.job_id} failed: {reason[:300]} (log: {job.paths.stderr})")
 
 
-def run_with_submitit(
-    config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress, labels: dict[str, str]
-) -> None:
-    """Submit ``pending`` as one job array and follow it until every task has ended."""
-    executor = make_executor(config, store)
-    n = len(pending)
-    jobs = executor.map_array(run_cell_task, [config] * n, [str(store.root)] * n, pending)
-    logger.info("submitted %d tasks as job array %s (logs in %s)", n, jobs[0].job_id.split("_")[0], store.root / "submitit")
-    waiting = {cell.cell_id: (cell, job) for cell, job in zip(pending, jobs)}
-    last_counts: tuple[int, ...] = ()
-    while waiting:
+@dataclass(frozen=True)
+class SubmititExecutor:
+    """The cells as one submitit job array (an ``Executor``, see bench/executors.py), followed until every
+    task has ended: the display shows the array's state counts, and a task that died without a record
+    becomes a failed cell naming its log."""
+
+    config: SweepConfig
+    store: ResultStore
+
+    def run(self, cells: list[Cell], progress: SweepProgress) -> None:
+        count = len(cells)
+        jobs = submitit_executor(self.config, self.store).map_array(
+            run_cell_task, [self.config] * count, [str(self.store.root)] * count, cells
+        )
+        logger.info(
+            "submitted %d tasks as job array %s (logs in %s)", count, jobs[0].job_id.split("_")[0], self.store.root / "submitit"
+        )
+        waiting = {cell.cell_id: (cell, job) for cell, job in zip(cells, jobs)}
+        last_counts: tuple[int, ...] = ()
+        while waiting:
+            self._collect(waiting, progress)
+            states = [job.state for _, job in waiting.values()]
+            counts = (
+                sum(state in ("PENDING", "REQUEUED", "UNKNOWN") for state in states),
+                sum(state == "RUNNING" for state in states),
+                count - len(waiting),
+            )
+            if counts != last_counts:
+                progress.note(f"job array: {counts[0]} pending, {counts[1]} running, {counts[2]} ended")
+                last_counts = counts
+            if waiting:
+                time.sleep(1.0)
+
+    def _collect(self, waiting: dict[str, tuple[Cell, Any]], progress: SweepProgress) -> None:
+        """Take the tasks that have ended out of ``waiting``: each one's record (written by the task, or a
+        failed one written here) goes to the display."""
         for cell_id, (cell, job) in list(waiting.items()):
             if not job.done():
                 continue
@@ -87,17 +114,6 @@ def run_with_submitit(
             try:
                 record = job.result()
             except Exception as error:  # noqa: BLE001 - the task died: record it, go on
-                record = failed_task_record(config, cell, job, error)
-                store.write_record(record)
-            progress.finished(record, labels[cell.cell_id])
-        states = [job.state for _, job in waiting.values()]
-        counts = (
-            sum(state in ("PENDING", "REQUEUED", "UNKNOWN") for state in states),
-            sum(state == "RUNNING" for state in states),
-            n - len(waiting),
-        )
-        if counts != last_counts:
-            progress.note(f"job array: {counts[0]} pending, {counts[1]} running, {counts[2]} ended")
-            last_counts = counts
-        if waiting:
-            time.sleep(1.0)
+                record = failed_task_record(self.config, cell, job, error)
+                self.store.write_record(record)
+            progress.finished(record, cell.label())

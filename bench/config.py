@@ -1,9 +1,12 @@
 """Sweep configuration: YAML → typed, frozen, validated objects (SPEC §3).
 
-Precedence: ``--set key.path=value`` over the file over the defaults below. Every
-problem (unknown key, wrong type, impossible value, unregistered name, missing
-data path) raises :class:`ConfigError` with one line that names the key and the
-valid choices, before any work starts.
+Precedence: ``--set key.path=value`` over the file over the defaults below. The schema is declared
+once, in the dataclasses: each field's type, its choices (a ``Literal``) and its range (``Bounds`` in
+``Annotated``), all enforced by one converter; the checks that span fields, registries or the disk are
+the named ``_check_*`` functions below, and a data set's parameters are the library's to check
+(:func:`denoiser.data.check_params`). Every problem (unknown key, wrong type, impossible value,
+unregistered name, missing data path) raises :class:`ConfigError` with one line that names the key and
+the valid choices, before any work starts.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import dataclasses
 import inspect
 import itertools
 import math
+import os
 import re
 import reprlib
 import types
@@ -19,7 +23,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
 
@@ -71,16 +75,82 @@ def check_tree(tree: Any, where: str) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
+# ----------------------------------------------------------------------------- the schema's declarations
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A number's range, declared on its field (``epochs: Annotated[int, Bounds(at_least=1)]``) and checked
+    at load; on a list of numbers, each one's. NaN is outside every range."""
+
+    at_least: float | None = None
+    at_most: float | None = None
+    above: float | None = None  # an exclusive lower bound
+    below: float | None = None  # an exclusive upper bound
+    note: str = ""  # said after the range: what 0 means, the unit
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is outside, in one phrase (``must be at least 1, got 0``); None when it is inside."""
+        inside = (
+            (self.at_least is None or value >= self.at_least)
+            and (self.above is None or value > self.above)
+            and (self.at_most is None or value <= self.at_most)
+            and (self.below is None or value < self.below)
+        )
+        if inside:
+            return None
+        return f"must be {self._range()}{f' ({self.note})' if self.note else ''}, got {_show(value)}"
+
+    def _range(self) -> str:
+        low = self.at_least if self.above is None else self.above
+        high = self.at_most if self.below is None else self.below
+        if high is None:
+            return f"greater than {_number(low)}" if self.above is not None else "≥ 0" if low == 0 else f"at least {_number(low)}"
+        if low is None:
+            return f"at most {_number(high)}"
+        if self.above == 0 and self.below is None:
+            return f"a positive number, at most {_number(high)}"
+        return f"between {_number(low)} and {_number(high)}"
+
+
+def _number(value: float | None) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Noun:
+    """What a ``Literal`` field's values are called in its error (``unknown split 'x'; valid: …``); default: choice."""
+
+    word: str
+
+
+Positive = Annotated[int, Bounds(at_least=1)]
+NonNegative = Annotated[int, Bounds(at_least=0)]
+SEED = Bounds(at_least=0, at_most=MAX_SEED)
+Split = Literal["by-source", "augmented-copies"]  # denoiser.data.SPLITS (tests/test_schema.py holds them equal)
+Selection = Literal["validation", "test"]
+Executor = Literal["local", "submitit"]
+Cluster = Literal["auto", "slurm", "local", "debug"]
+SELECTIONS: tuple[str, ...] = typing.get_args(Selection)
+EXECUTORS: tuple[str, ...] = typing.get_args(Executor)
+CLUSTERS: tuple[str, ...] = typing.get_args(Cluster)
+
+
+# ----------------------------------------------------------------------------- the schema
+
+
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = "skimage-natural"  # a registered data set: skimage-natural, cifar10, folder
     name: str = ""  # the label in results and leaderboards; empty: the folder's name (folder), else the data set's
     params: dict[str, Any] = field(default_factory=dict)  # the data set's own parameters (path, limit, tiles, …)
-    augment_copies: int = 0  # augmented copies added per image (the design: 10)
-    split: str = "by-source"  # by-source, or augmented-copies (the design's leaky split)
-    test_fraction: float = 0.2  # share of source images (or images, for augmented-copies) held out for testing
-    validation_fraction: float = 0.1  # share held out (the same way) to choose the epoch on; 0 only with train.select_on: test
-    seed: int = 0  # seeds the augmentation and the split
+    augment_copies: Annotated[int, Bounds(at_least=0, at_most=MAX_AUGMENT_COPIES)] = 0  # added per image (the design: 10)
+    split: Annotated[Split, Noun("split")] = "by-source"  # augmented-copies: the design's leaky split
+    # share of source images (or images, for augmented-copies) held out for testing
+    test_fraction: Annotated[float, Bounds(above=0, below=1)] = 0.2
+    validation_fraction: float = 0.1  # share held out (the same way) to choose the epoch on, below 1 − test_fraction;
+    # 0 only with train.select_on: test
+    seed: Annotated[int, SEED] = 0  # seeds the augmentation and the split
 
     @property
     def label(self) -> str:
@@ -95,51 +165,46 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 200  # the maximum number of epochs
-    patience: int = 10  # epochs without a better validation loss before stopping; 0 never stops early
-    batch_size: int = 64  # images per step
-    learning_rate: float = 1e-3  # Adam's learning rate
-    patch_size: int = 0  # > 0: train fully convolutional models on fresh random crops of this size each epoch
-    patches_per_epoch: int = 0  # crops per epoch; 0: one per training image
-    decay_epoch: int = 0  # > 0: the learning rate falls tenfold from this epoch on
-    select_on: str = "validation"  # what early stopping and the best epoch are chosen on: validation, or
-    # test (the founding design's choice, which scores a model on the images its epoch was chosen on)
+    epochs: Positive = 200  # the maximum number of epochs
+    patience: NonNegative = 10  # epochs without a better validation loss before stopping; 0 never stops early
+    batch_size: Positive = 64  # images per step
+    learning_rate: Annotated[float, Bounds(above=0, at_most=MAX_LEARNING_RATE)] = 1e-3  # Adam's learning rate
+    patch_size: NonNegative = 0  # > 0: train fully convolutional models on fresh random crops of this size each epoch
+    patches_per_epoch: NonNegative = 0  # crops per epoch; 0: one per training image
+    decay_epoch: NonNegative = 0  # > 0: the learning rate falls tenfold from this epoch on
+    select_on: Selection = "validation"  # what early stopping and the best epoch are chosen on; test is
+    # the founding design's choice, which scores a model on the images its epoch was chosen on
 
 
 @dataclass(frozen=True)
 class WholeImagesConfig:
     """An evaluation data set scored on whole images at their own sizes (the literature's protocol)."""
 
-    dataset: str = "folder"  # folder (params: path, limit) or skimage-natural (params: limit)
+    dataset: str = "folder"  # folder or pairs (params: path, limit) or skimage-natural (params: limit)
     params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class EvaluationConfig:
     noise: dict[str, list[float]] = field(default_factory=dict)  # family → levels; empty: the training noise
-    seed: int = 1000  # fixes the evaluation noise, so every model sees the same noisy images
+    seed: Annotated[int, SEED] = 1000  # fixes the evaluation noise, so every model sees the same noisy images
     test_split: bool = True  # score the training data's test split (64×64 images); false: the datasets only
     # name → a data set scored on whole images, e.g. set12: {dataset: folder, params: {path: …/Set12}}
     datasets: dict[str, WholeImagesConfig] = field(default_factory=dict)
-    tile_stride: int = 32  # a model with a fixed 64×64 input (the DAE) runs on windows this far apart, blended
+    tile_stride: Positive = 32  # a model with a fixed 64×64 input (the DAE) runs on windows this far apart, blended
 
 
 @dataclass(frozen=True)
 class SubmititConfig:
     """Where and how `--executor submitit` submits the cells (one Slurm job array)."""
 
-    cluster: str = "auto"  # auto (Slurm when present, else local processes), slurm, local, debug
+    cluster: Annotated[Cluster, Noun("cluster")] = "auto"  # auto: Slurm when present, else local processes
     partition: str = ""  # Slurm partition; empty: the cluster's default
-    timeout_min: int = 60  # time limit per task, minutes
-    cpus_per_task: int = 2  # cores Slurm gives each task (its torch threads are `threads`, as for a local worker)
-    gpus_per_node: int = 0  # GPUs per task
-    mem_gb: int = 8  # memory per task
-    array_parallelism: int = 64  # tasks of the array running at once
-
-
-EXECUTORS = ("local", "submitit")
-SELECTIONS = ("validation", "test")
-CLUSTERS = ("auto", "slurm", "local", "debug")
+    timeout_min: Positive = 60  # time limit per task, minutes
+    cpus_per_task: Positive = 2  # cores Slurm gives each task (its torch threads are `threads`, as for a local worker)
+    gpus_per_node: NonNegative = 0  # GPUs per task
+    mem_gb: Positive = 8  # memory per task, GB
+    array_parallelism: Positive = 64  # tasks of the array running at once
 
 
 @dataclass(frozen=True)
@@ -155,16 +220,19 @@ class SweepConfig:
     noise_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    seeds: list[int] = field(default_factory=lambda: [0])  # one trained model per seed
-    device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1, …
-    workers: int = 0  # parallel cells; 0: as many as the cores allow at `threads` each
-    threads: int = 1  # torch threads of every cell; fixed, so a cell's numbers never depend on the worker layout
+    seeds: Annotated[list[int], SEED] = field(default_factory=lambda: [0])  # one trained model per seed
+    device: str = "auto"  # auto (CUDA when present), cpu, cuda, cuda:1, …, mps
+    # parallel cells; 0: as many as the cores allow at `threads` each (`--workers` is held to the same bounds)
+    workers: Annotated[int, Bounds(at_least=0, note="0 chooses from the CPU count")] = 0
+    # torch threads of every cell; fixed, so a cell's numbers never depend on the worker layout (locally: at most the cores)
+    threads: Annotated[int, Bounds(at_least=1, at_most=MAX_THREADS, note="locally: at most the cores here")] = 1
     plugins: list[str] = field(default_factory=list)  # modules imported first: they register outside models, baselines, …
     deterministic: bool = True  # CUDA: deterministic cuDNN and cuBLAS kernels (the CPU's are already); false for speed
     tf32: bool = False  # CUDA: TF32 matrix products and convolutions (faster, ~10 mantissa bits); false: full float32
-    cell_timeout: float = 0.0  # seconds one cell may run before it is failed ("timed out after N s"); 0: no limit
+    # seconds one cell may run before it is failed ("timed out after N s"); 0: no limit
+    cell_timeout: Annotated[float, Bounds(at_least=0, at_most=MAX_CELL_TIMEOUT, note="seconds; 0: no limit")] = 0.0
     speed_reference: bool = False  # each worker also times the trainer against the founding design's loop, for `bench check`
-    executor: str = "local"  # local (a process pool) or submitit (a Slurm job array)
+    executor: Annotated[Executor, Noun("executor")] = "local"  # local (a process pool) or submitit (a Slurm job array)
     submitit: SubmititConfig = field(default_factory=SubmititConfig)
 
     def make_noise(self, family: str, level: float) -> Any:
@@ -182,7 +250,7 @@ class SweepConfig:
         return dataclasses.asdict(self)
 
 
-# ----------------------------------------------------------------------------- loading
+# ----------------------------------------------------------------------------- the converter: types, choices, bounds
 
 
 def _type_name(kind: Any) -> str:
@@ -202,7 +270,29 @@ _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def _convert(value: Any, kind: Any, key: str) -> Any:
-    """Check ``value`` against the annotation ``kind``; returns it converted (e.g. int → float)."""
+    """Check ``value`` against the annotation ``kind``, its declared choices (``Literal``) and bounds
+    (``Annotated[…, Bounds(…)]``) included; returns it converted (e.g. int → float)."""
+    declared: tuple[Any, ...] = ()
+    if typing.get_origin(kind) is Annotated:
+        kind, *extras = typing.get_args(kind)
+        declared = tuple(extras)
+    if typing.get_origin(kind) is Literal:
+        choices = typing.get_args(kind)
+        if isinstance(value, str) and value in choices:
+            return value
+        noun = next((item.word for item in declared if isinstance(item, Noun)), "choice")
+        raise ConfigError(f"{key}: unknown {noun} {_show(value)}; valid: {', '.join(choices)}")
+    converted = _convert_type(value, kind, key)
+    for bounds in (item for item in declared if isinstance(item, Bounds)):
+        for number in converted if isinstance(converted, list) else [converted]:
+            problem = bounds.problem(number)
+            if problem:
+                raise ConfigError(f"{key}: {problem}")
+    return converted
+
+
+def _convert_type(value: Any, kind: Any, key: str) -> Any:
+    """``value`` as the plain type ``kind``: a dataclass from a mapping, a list, a dict, a scalar."""
     origin = typing.get_origin(kind)
     if kind is Any:
         return value
@@ -230,7 +320,7 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
 
 
 def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     names = [item.name for item in dataclasses.fields(cls)]
     unknown = [name for name in values if name not in names]
     if unknown:
@@ -238,6 +328,19 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
         raise ConfigError(f"unknown key {_show(where)}; valid: {', '.join(names)}")
     converted = {name: _convert(value, hints[name], f"{prefix}.{name}" if prefix else name) for name, value in values.items()}
     return cls(**converted)
+
+
+def check_option(option: str, key: str, value: float) -> None:
+    """A command-line option that stands for the top-level key ``key`` (``--workers`` for ``workers``),
+    held to the bounds the schema declares for it; the one-line error names the option."""
+    kind = typing.get_type_hints(SweepConfig, include_extras=True)[key]
+    for bounds in typing.get_args(kind)[1:] if typing.get_origin(kind) is Annotated else ():
+        problem = bounds.problem(value) if isinstance(bounds, Bounds) else None
+        if problem:
+            raise ConfigError(f"{option} {problem}")
+
+
+# ----------------------------------------------------------------------------- reading
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -398,62 +501,81 @@ def expand_parameters(model: str, params: dict[str, Any]) -> list[dict[str, Any]
     return [dict(zip(names, combination)) for combination in itertools.product(*choices)]
 
 
-# ----------------------------------------------------------------------------- validation
+# ----------------------------------------------------------------------------- checks across fields, registries and the disk
 
 
-def _check_levels(key: str, levels: dict[str, list[float]], options: dict[str, dict[str, Any]]) -> None:
-    from denoiser.noise import NOISE, create_noise
-
-    if not levels:
-        raise ConfigError(f"{key}: name at least one noise family; valid: {', '.join(NOISE.names())}")
-    for family, values in levels.items():
-        if family not in NOISE:
-            raise ConfigError(f"{key}: unknown noise model {_show(family)}; valid: {', '.join(NOISE.names())}")
-        if not values:
-            raise ConfigError(f"{key}.{family}: give at least one level")
-        if len(set(values)) != len(values):
-            raise ConfigError(f"{key}.{family}: a level is listed twice ({_show(values)})")
-        for value in values:
-            if not math.isfinite(value):
-                raise ConfigError(f"{key}.{family}: level {value} is not a finite number")
-            try:
-                create_noise(family, value, **options.get(family, {}))
-            except DenoiserError as error:
-                raise ConfigError(f"{key}.{family}: {error}") from None
+def validate(config: SweepConfig) -> None:
+    """Every check that needs no training and that no single field declares; raises ConfigError naming the
+    first bad key. (A field's type, choices and bounds were checked as it was read.)"""
+    for check in (
+        _check_names,
+        _check_seeds,
+        _check_data,
+        _check_validation_share,
+        _check_models,
+        _check_tiling,
+        _check_threads,
+        _check_noise,
+        _check_evaluation,
+        _check_patches,
+        _check_device,
+    ):
+        check(config)
 
 
-def _check_data(data: DataConfig) -> None:
-    from denoiser.data import DATASETS, SPLITS
+def check_name(key: str, name: str, *, empty: bool = False) -> None:
+    """A name that labels results and becomes part of file names: one line of printable characters,
+    not blank, at most MAX_NAME characters (``empty``: may be empty, meaning a default)."""
+    if empty and name == "":
+        return
+    if not name.strip() or not name.isprintable():
+        raise ConfigError(f"{key}: {_show(name)} must be one line of printable characters, not blank")
+    if len(name.encode()) > MAX_NAME:  # it becomes part of file names
+        raise ConfigError(f"{key}: {len(name.encode())} bytes (UTF-8); at most {MAX_NAME}, as it names files")
 
+
+def _check_names(config: SweepConfig) -> None:
+    if not config.name or any(character in config.name for character in "/\\") or config.name in (".", ".."):
+        raise ConfigError(f"name: {_show(config.name)} must be a plain folder name (no slashes)")
+    check_name("name", config.name)
+    check_name("data.name", config.data.name, empty=True)
+
+
+def _check_seeds(config: SweepConfig) -> None:
+    """Each seed's range is declared on the field; here, that there is one, and none twice."""
+    if not config.seeds:
+        raise ConfigError("seeds: give at least one seed")
+    if len(set(config.seeds)) != len(config.seeds):
+        raise ConfigError(f"seeds: a seed is listed twice ({_show(config.seeds)})")
+
+
+def _check_data(config: SweepConfig) -> None:
+    from denoiser.data import DATASETS, check_params
+
+    data = config.data
     if data.dataset not in DATASETS:
         raise ConfigError(f"data.dataset: unknown data set {_show(data.dataset)}; valid: {', '.join(DATASETS.names())}")
-    accepted = DATASETS.get(data.dataset).parameters
-    for name in data.params:
-        if name not in accepted:
-            raise ConfigError(f"data.params.{name}: {data.dataset} has no such parameter; valid: {', '.join(sorted(accepted))}")
-    check_parameter_types("data.params", data.params, accepted)
-    path = data.params.get("path")
-    if path is not None and not isinstance(path, str):
-        raise ConfigError(f"data.params.path: expected a string, got {_show(path)}")
-    if path is not None and not data.params.get("download", False) and not Path(path).exists():
-        raise ConfigError(f"data.params.path: {path} does not exist")
-    if data.dataset == "folder" and path is None:
-        raise ConfigError("data.params.path: the folder data set needs a path to a folder of images")
-    limit = data.params.get("limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise ConfigError(f"data.params.limit: must be a positive integer, got {_show(limit)}")
-    if data.split not in SPLITS:
-        raise ConfigError(f"data.split: unknown split {_show(data.split)}; valid: {', '.join(SPLITS)}")
-    if not 0 < data.test_fraction < 1:
-        raise ConfigError(f"data.test_fraction: must be between 0 and 1, got {data.test_fraction}")
-    if not 0 <= data.validation_fraction < 1 - data.test_fraction:
+    try:
+        check_params(data.dataset, data.params)
+    except DenoiserError as error:  # its message starts with the parameter's name
+        raise ConfigError(f"data.params.{error}") from None
+    check_parameter_types("data.params", data.params, DATASETS.get(data.dataset).parameters)
+    _check_data_size(data)
+
+
+def _check_validation_share(config: SweepConfig) -> None:
+    """The validation share is bounded by the test share, and needed unless the epoch is chosen on the test split."""
+    data = config.data
+    if not 0 <= data.validation_fraction < 1 - data.test_fraction:  # also NaN
         raise ConfigError(
             f"data.validation_fraction: must be between 0 and 1 − test_fraction "
             f"({1 - data.test_fraction:g}), got {data.validation_fraction}"
         )
-    if not 0 <= data.augment_copies <= MAX_AUGMENT_COPIES:
-        raise ConfigError(f"data.augment_copies: must be between 0 and {MAX_AUGMENT_COPIES}, got {data.augment_copies}")
-    _check_data_size(data)
+    if config.train.select_on == "validation" and data.validation_fraction == 0:
+        raise ConfigError(
+            "data.validation_fraction: 0 leaves nothing to choose the epoch on; "
+            "give a share, or set train.select_on: test (the founding design's leaky choice)"
+        )
 
 
 def _check_data_size(data: DataConfig) -> None:
@@ -476,53 +598,6 @@ def _check_data_size(data: DataConfig) -> None:
         )
 
 
-def _check_whole_images(evaluation: EvaluationConfig) -> None:
-    from denoiser.data import NATIVE_DATASETS
-
-    if not evaluation.test_split and not evaluation.datasets:
-        raise ConfigError("evaluation.test_split: false leaves nothing to score; name evaluation.datasets")
-    if evaluation.tile_stride < 1:
-        raise ConfigError(f"evaluation.tile_stride: must be at least 1, got {evaluation.tile_stride}")
-    for name, spec in evaluation.datasets.items():
-        key = f"evaluation.datasets.{name}"
-        check_name(key, name)
-        if spec.dataset not in NATIVE_DATASETS:
-            raise ConfigError(f"{key}.dataset: {_show(spec.dataset)} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
-        accepted = ("path", "limit") if spec.dataset in ("folder", "pairs") else ("limit",)
-        for parameter in spec.params:
-            if parameter not in accepted:
-                raise ConfigError(f"{key}.params.{parameter}: no such parameter; valid: {', '.join(accepted)}")
-        path = spec.params.get("path")
-        if spec.dataset in ("folder", "pairs") and not isinstance(path, str):
-            raise ConfigError(f"{key}.params.path: the {spec.dataset} data set needs a path to a folder of images")
-        if path is not None and not Path(path).is_dir():
-            raise ConfigError(f"{key}.params.path: {path} is not a folder")
-        limit = spec.params.get("limit")
-        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-            raise ConfigError(f"{key}.params.limit: must be a positive integer, got {_show(limit)}")
-    _check_whole_images_size(evaluation)
-
-
-def _check_whole_images_size(evaluation: EvaluationConfig) -> None:
-    """The evaluation sets' whole images, all in memory in every process that runs cells: counted from
-    the files' headers before any is decoded (a folder of a thousand 20-megapixel photographs)."""
-    from denoiser.data import expected_pixels
-
-    pixels = 0
-    for spec in evaluation.datasets.values():
-        path = spec.params.get("path")
-        if spec.dataset == "pairs" and isinstance(path, str):
-            for part in (Path(path) / "clean", Path(path) / "noisy") if (Path(path) / "clean").is_dir() else (Path(path),):
-                pixels += expected_pixels("folder", path=str(part), mode="native") or 0  # clean and noisy both
-        elif spec.dataset == "folder":
-            pixels += expected_pixels("folder", mode="native", **spec.params) or 0
-    if 4 * pixels > MAX_EVALUATION_IMAGES_BYTES:
-        raise ConfigError(
-            f"evaluation.datasets: {pixels / 1e6:,.0f} megapixels of whole images ({4 * pixels / 2**30:.1f} GiB "
-            f"in memory); at most {MAX_EVALUATION_IMAGES_BYTES / 2**30:.0f} GiB: fewer images (limit) or smaller"
-        )
-
-
 def check_parameter_types(where: str, params: Mapping[str, Any], accepted: Mapping[str, Any]) -> None:
     """Each parameter of the type of its factory's default: ``tiles`` an integer, ``weight_per_sigma``
     a finite number, … (a parameter whose default is None or required is the factory's to check)."""
@@ -540,14 +615,14 @@ def check_parameter_types(where: str, params: Mapping[str, Any], accepted: Mappi
             raise ConfigError(f"{where}.{name}: expected {_type_name(kind)}{finite}, got {_show(value)}")
 
 
-def _check_models(models: dict[str, dict[str, Any]]) -> None:
+def _check_models(config: SweepConfig) -> None:
     from denoiser.baselines import BASELINES
     from denoiser.models import MODELS
 
     valid = ", ".join(MODELS.names() + BASELINES.names())
-    if not models:
+    if not config.models:
         raise ConfigError(f"models: name at least one model; valid: {valid}")
-    for name, params in models.items():
+    for name, params in config.models.items():
         registry = MODELS if name in MODELS else BASELINES if name in BASELINES else None
         if registry is None:
             raise ConfigError(f"models: unknown model {_show(name)}; valid: {valid}")
@@ -591,24 +666,6 @@ def _check_builds(name: str, combination: dict[str, Any]) -> None:
         raise ConfigError(f"models.{name}: {_show(combination)} has {parameters:,} parameters; at most {MAX_PARAMETERS:,}")
 
 
-def check_name(key: str, name: str, *, empty: bool = False) -> None:
-    """A name that labels results and becomes part of file names: one line of printable characters,
-    not blank, at most MAX_NAME characters (``empty``: may be empty, meaning a default)."""
-    if empty and name == "":
-        return
-    if not name.strip() or not name.isprintable():
-        raise ConfigError(f"{key}: {_show(name)} must be one line of printable characters, not blank")
-    if len(name.encode()) > MAX_NAME:  # it becomes part of file names
-        raise ConfigError(f"{key}: {len(name.encode())} bytes (UTF-8); at most {MAX_NAME}, as it names files")
-
-
-def _check_seeds(config: SweepConfig) -> None:
-    for key, seeds in (("data.seed", [config.data.seed]), ("seeds", config.seeds), ("evaluation.seed", [config.evaluation.seed])):
-        for seed in seeds:
-            if not 0 <= seed <= MAX_SEED:
-                raise ConfigError(f"{key}: {_show(seed)} is out of range; a seed is between 0 and {MAX_SEED:,}")
-
-
 def _check_tiling(config: SweepConfig) -> None:
     """A fixed-size model (the DAE) runs on windows ``tile_stride`` apart: a stride wider than the
     window would leave pixels no window covers."""
@@ -626,29 +683,15 @@ def _check_tiling(config: SweepConfig) -> None:
                 )
 
 
-def _check_execution(config: SweepConfig) -> None:
-    import os
-
+def _check_threads(config: SweepConfig) -> None:
+    """Locally, a cell's threads are at most the cores here (a submitit task's cores are Slurm's:
+    the declared MAX_THREADS bounds them)."""
     cores = os.cpu_count() or 1
-    most = cores if config.executor == "local" else MAX_THREADS  # a submitit task's cores are Slurm's
-    if not 1 <= config.threads <= most:
-        where = f"the {cores} cores here" if config.executor == "local" else "a task"
-        raise ConfigError(f"threads: must be between 1 and {most} ({where}), got {config.threads}")
-    if not (0 <= config.cell_timeout <= MAX_CELL_TIMEOUT):  # also NaN
-        raise ConfigError(f"cell_timeout: seconds between 0 (no limit) and {MAX_CELL_TIMEOUT:g}, got {config.cell_timeout}")
+    if config.executor == "local" and config.threads > cores:
+        raise ConfigError(f"threads: must be between 1 and {cores} (the {cores} cores here), got {config.threads}")
 
 
-def validate(config: SweepConfig) -> None:
-    """Every check that needs no training; raises ConfigError naming the first bad key."""
-    if not config.name or any(character in config.name for character in "/\\") or config.name in (".", ".."):
-        raise ConfigError(f"name: {_show(config.name)} must be a plain folder name (no slashes)")
-    check_name("name", config.name)
-    check_name("data.name", config.data.name, empty=True)
-    _check_seeds(config)
-    _check_data(config.data)
-    _check_models(config.models)
-    _check_tiling(config)
-    _check_execution(config)
+def _check_noise(config: SweepConfig) -> None:
     from denoiser.noise import NOISE
 
     for family, options in config.noise_options.items():
@@ -663,59 +706,85 @@ def validate(config: SweepConfig) -> None:
     _check_levels("noise", config.noise, config.noise_options)
     if config.evaluation.noise:
         _check_levels("evaluation.noise", config.evaluation.noise, config.noise_options)
-    _check_whole_images(config.evaluation)
-    train = config.train
-    if train.epochs < 1:
-        raise ConfigError(f"train.epochs: must be at least 1, got {train.epochs}")
-    if train.select_on not in SELECTIONS:
-        raise ConfigError(f"train.select_on: unknown choice {_show(train.select_on)}; valid: {', '.join(SELECTIONS)}")
-    if train.select_on == "validation" and config.data.validation_fraction == 0:
+
+
+def _check_levels(key: str, levels: dict[str, list[float]], options: dict[str, dict[str, Any]]) -> None:
+    from denoiser.noise import NOISE, create_noise
+
+    if not levels:
+        raise ConfigError(f"{key}: name at least one noise family; valid: {', '.join(NOISE.names())}")
+    for family, values in levels.items():
+        if family not in NOISE:
+            raise ConfigError(f"{key}: unknown noise model {_show(family)}; valid: {', '.join(NOISE.names())}")
+        if not values:
+            raise ConfigError(f"{key}.{family}: give at least one level")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{key}.{family}: a level is listed twice ({_show(values)})")
+        for value in values:
+            if not math.isfinite(value):
+                raise ConfigError(f"{key}.{family}: level {value} is not a finite number")
+            try:
+                create_noise(family, value, **options.get(family, {}))
+            except DenoiserError as error:
+                raise ConfigError(f"{key}.{family}: {error}") from None
+
+
+def _check_evaluation(config: SweepConfig) -> None:
+    from denoiser.data import NATIVE_DATASETS, check_params
+
+    evaluation = config.evaluation
+    if not evaluation.test_split and not evaluation.datasets:
+        raise ConfigError("evaluation.test_split: false leaves nothing to score; name evaluation.datasets")
+    for name, spec in evaluation.datasets.items():
+        key = f"evaluation.datasets.{name}"
+        check_name(key, name)
+        if spec.dataset not in NATIVE_DATASETS:
+            raise ConfigError(f"{key}.dataset: {_show(spec.dataset)} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
+        try:
+            check_params(spec.dataset, spec.params, whole=True)
+        except DenoiserError as error:  # its message starts with the parameter's name
+            raise ConfigError(f"{key}.params.{error}") from None
+    _check_whole_images_size(evaluation)
+
+
+def _check_whole_images_size(evaluation: EvaluationConfig) -> None:
+    """The evaluation sets' whole images, all in memory in every process that runs cells: counted from
+    the files' headers before any is decoded (a folder of a thousand 20-megapixel photographs)."""
+    from denoiser.data import expected_pixels
+
+    pixels = 0
+    for spec in evaluation.datasets.values():
+        path = spec.params.get("path")
+        if spec.dataset == "pairs" and isinstance(path, str):
+            for part in (Path(path) / "clean", Path(path) / "noisy") if (Path(path) / "clean").is_dir() else (Path(path),):
+                pixels += expected_pixels("folder", path=str(part), mode="native") or 0  # clean and noisy both
+        elif spec.dataset == "folder":
+            pixels += expected_pixels("folder", mode="native", **spec.params) or 0
+    if 4 * pixels > MAX_EVALUATION_IMAGES_BYTES:
         raise ConfigError(
-            "data.validation_fraction: 0 leaves nothing to choose the epoch on; "
-            "give a share, or set train.select_on: test (the founding design's leaky choice)"
+            f"evaluation.datasets: {pixels / 1e6:,.0f} megapixels of whole images ({4 * pixels / 2**30:.1f} GiB "
+            f"in memory); at most {MAX_EVALUATION_IMAGES_BYTES / 2**30:.0f} GiB: fewer images (limit) or smaller"
         )
-    if train.patience < 0:
-        raise ConfigError(f"train.patience: must be ≥ 0, got {train.patience}")
-    for key in ("patch_size", "patches_per_epoch", "decay_epoch"):
-        if getattr(train, key) < 0:
-            raise ConfigError(f"train.{key}: must be ≥ 0, got {getattr(train, key)}")
-    if 4 * train.patches_per_epoch * train.patch_size**2 > MAX_TRAINING_IMAGES_BYTES:  # one epoch's crops, in memory at once
+
+
+def _check_patches(config: SweepConfig) -> None:
+    """One epoch's crops are in memory at once."""
+    train = config.train
+    if 4 * train.patches_per_epoch * train.patch_size**2 > MAX_TRAINING_IMAGES_BYTES:
         raise ConfigError(
             f"train.patches_per_epoch: {train.patches_per_epoch:,} crops of {train.patch_size}² pixels hold more than "
             f"{MAX_TRAINING_IMAGES_BYTES / 2**30:.0f} GiB; fewer or smaller"
         )
-    if train.batch_size < 1:
-        raise ConfigError(f"train.batch_size: must be at least 1, got {train.batch_size}")
-    if not 0 < train.learning_rate <= MAX_LEARNING_RATE:  # also NaN
-        raise ConfigError(
-            f"train.learning_rate: must be a positive number, at most {MAX_LEARNING_RATE:g}, got {train.learning_rate}"
-        )
-    if not config.seeds:
-        raise ConfigError("seeds: give at least one seed")
-    if len(set(config.seeds)) != len(config.seeds):
-        raise ConfigError(f"seeds: a seed is listed twice ({_show(config.seeds)})")
-    if config.workers < 0:
-        raise ConfigError(f"workers: must be ≥ 0 (0 chooses from the CPU count), got {config.workers}")
-    if any(character in config.data.name for character in "\n\r"):
-        raise ConfigError("data.name: must be one line")
-    if config.executor not in EXECUTORS:
-        raise ConfigError(f"executor: unknown executor {_show(config.executor)}; valid: {', '.join(EXECUTORS)}")
-    if config.submitit.cluster not in CLUSTERS:
-        raise ConfigError(f"submitit.cluster: unknown cluster {_show(config.submitit.cluster)}; valid: {', '.join(CLUSTERS)}")
-    for key in ("timeout_min", "cpus_per_task", "mem_gb", "array_parallelism"):
-        if getattr(config.submitit, key) < 1:
-            raise ConfigError(f"submitit.{key}: must be at least 1, got {getattr(config.submitit, key)}")
-    if config.submitit.gpus_per_node < 0:
-        raise ConfigError(f"submitit.gpus_per_node: must be ≥ 0, got {config.submitit.gpus_per_node}")
-    if config.device != "auto" and (
-        config.device.split(":")[0] not in ("cpu", "cuda", "mps") or not re.fullmatch(r"[a-z]+(:\d+)?", config.device)
-    ):
-        raise ConfigError(f"device: unknown device {_show(config.device)}; valid: auto, cpu, cuda, cuda:N, mps")
-    if config.executor == "local":  # a submitit task runs elsewhere, maybe on a GPU this machine lacks
-        _check_device_present(config.device)
 
 
-def _check_device_present(device: str) -> None:
+def _check_device(config: SweepConfig) -> None:
+    """A device torch names (auto, cpu, cuda, cuda:N, mps), and, for a local sweep, one present here
+    (a submitit task runs elsewhere, maybe on a GPU this machine lacks)."""
+    device = config.device
+    if device != "auto" and (device.split(":")[0] not in ("cpu", "cuda", "mps") or not re.fullmatch(r"[a-z]+(:\d+)?", device)):
+        raise ConfigError(f"device: unknown device {_show(device)}; valid: auto, cpu, cuda, cuda:N, mps")
+    if config.executor != "local":
+        return
     import torch
 
     kind, _, index = device.partition(":")

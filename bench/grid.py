@@ -113,36 +113,54 @@ def build_cells(config: SweepConfig) -> list[Cell]:
         "noise_options": config.noise_options,
         "threads": config.threads,
     }
-    cells: list[Cell] = []
+    return _baseline_cells(config, shared) + _learned_cells(config, shared)
+
+
+def _cell(
+    model: str,
+    params: dict[str, Any],
+    identity: dict[str, Any],
+    code: dict[str, str],
+    training: tuple[str | None, float | None, int | None] = (None, None, None),
+) -> Cell:
+    """A cell whose id hashes ``identity`` and the code behind it; its setting id, the identity alone."""
+    noise, level, seed = training
+    return Cell(
+        f"{model}-{_digest(identity | {'code': code})}",
+        model,
+        params,
+        noise is not None,
+        noise,
+        level,
+        seed,
+        code,
+        _digest(identity),
+    )
+
+
+def _baseline_cells(config: SweepConfig, shared: dict[str, Any]) -> list[Cell]:
     baselines: dict[str, dict[str, Any]] = {"noisy": {}} | {
         name: params for name, params in config.models.items() if name in BASELINES
     }
+    cells = []
     for model, params in baselines.items():
         code = code_versions(config, model, learned=False)
-        for combination in expand_parameters(model, params):
-            identity = shared | {"model": model, "params": combination}
-            cells.append(
-                Cell(
-                    f"{model}-{_digest(identity | {'code': code})}",
-                    model,
-                    combination,
-                    False,
-                    None,
-                    None,
-                    None,
-                    code,
-                    _digest(identity),
-                )
-            )
-    for model, params in config.models.items():
-        if model not in MODELS:
-            continue
+        cells += [
+            _cell(model, combination, shared | {"model": model, "params": combination}, code)
+            for combination in expand_parameters(model, params)
+        ]
+    return cells
+
+
+def _learned_cells(config: SweepConfig, shared: dict[str, Any]) -> list[Cell]:
+    device = resolve_device(config.device)
+    cells = []
+    for model in (name for name in config.models if name in MODELS):
         code = code_versions(config, model, learned=True)
         for combination, (family, levels), seed in itertools.product(
-            expand_parameters(model, params), config.noise.items(), config.seeds
+            expand_parameters(model, config.models[model]), config.noise.items(), config.seeds
         ):
             for level in levels:
-                device = resolve_device(config.device)
                 identity = shared | {
                     "model": model,
                     "params": combination,
@@ -154,17 +172,5 @@ def build_cells(config: SweepConfig) -> list[Cell]:
                 }
                 if device.startswith("cuda"):  # the CPU's kernels are deterministic either way: its ids stay
                     identity["deterministic"], identity["tf32"] = config.deterministic, config.tf32
-                cells.append(
-                    Cell(
-                        f"{model}-{_digest(identity | {'code': code})}",
-                        model,
-                        combination,
-                        True,
-                        family,
-                        level,
-                        seed,
-                        code,
-                        _digest(identity),
-                    )
-                )
+                cells.append(_cell(model, combination, identity, code, (family, level, seed)))
     return cells

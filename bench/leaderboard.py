@@ -1,17 +1,14 @@
-"""Rankings from stored rows only: per data set, noise family and evaluation level, across seeds and sweeps.
+"""Rankings from the records only: per data set, noise family and evaluation level, across seeds and sweeps.
 
-Each entry carries an interval of its mean PSNR and SSIM, and whether a paired comparison on the same
-noisy images tells it apart from the next entry (:mod:`bench.stats`); the per-image values for that
-come from the cell records beside each results.csv, never from a re-run.
-
-Which rows a sweep folder holds is decided once, by :func:`read_folder`: the report, the leaderboard
-and the regression gate all read a folder through it.
+Each entry carries an interval of every metric's mean, and whether a paired comparison on the same
+noisy images tells it apart from the next entry (:mod:`bench.stats`), from the per-image values the
+records keep, never from a re-run. Which rows a sweep folder holds is decided once, by
+:func:`read_folder` (the frame of :mod:`bench.results`): the report, the leaderboard and the
+regression gate all read a folder through it.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import math
 from collections.abc import Iterable
@@ -22,206 +19,75 @@ import numpy as np
 import pandas as pd
 
 from bench.published import describe_published, published_for
-from bench.record import describe
+from bench.record import same_level
+from bench.results import PER_IMAGE, parameters, results_frame
 from bench.stats import distinguishable, half_width, half_width_from_spread
-from bench.store import MANIFEST, ResultStore, results_frame
+from bench.store import MANIFEST, ResultStore
 from denoiser.errors import DenoiserError
+from denoiser.metrics import METRICS
 
 logger = logging.getLogger(__name__)
 
-METRICS = ("psnr", "ssim", "mse", "delta_psnr")
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "mse": False, "delta_psnr": True}
 GROUP = ["dataset", "eval_noise", "eval_level"]
 ENTRY = ["model", "params", "split", "selected_on", "noise", "train_level"]  # one leaderboard entry (seeds are averaged)
 ALPHA = 0.05  # default level of the comparisons; the intervals are 1 − ALPHA (95 %)
-PER_IMAGE = ("psnr_per_image", "ssim_per_image")  # kept in the records, not in results.csv
-# Columns a results table cannot be ranked without: what names an entry and an evaluation, and the metrics.
-REQUIRED = (
-    "cell_id",
-    "model",
-    "params",
-    "status",
-    "dataset",
-    "split",
-    "noise",
-    "train_level",
-    "seed",
-    "eval_noise",
-    "eval_level",
-) + METRICS
-NAMES = ("cell_id", "model", "dataset", "eval_noise")  # an ok row without one of them names nothing
-# Columns older tables lack, and what they mean there (an unknown spread or image count: no interval).
-DEFAULTS: dict[str, Any] = {
-    "sweep": "",
-    "matched": False,
-    "selected_on": "test",
-    "noise_protocol": None,
-    "tiled": None,
-    "n_images": float("nan"),
-    "psnr_std": float("nan"),
-    "ssim_std": float("nan"),
-}
-NUMBERS = METRICS + ("eval_level", "train_level", "seed", "n_images", "psnr_std", "ssim_std")
-# Read as text, whatever they look like: a data set called 2012 or NA is a name, not a number or a gap.
-TEXT = (
-    "sweep",
-    "cell_id",
-    "model",
-    "params",
-    "dataset",
-    "split",
-    "noise",
-    "eval_noise",
-    "selected_on",
-    "status",
-    "error",
-    "worst_eval",
-    "noise_protocol",
-    "tiled",
-)
-GAPS = ("", "nan", "NaN", "-nan", "NA", "N/A", "<NA>", "None", "null", "NULL", "#N/A")  # a missing number, as tables write one
+DELTA = "delta_psnr"  # the gain over the noisy input: ranked as a metric, compared image by image as PSNR
 
 
 class LeaderboardError(DenoiserError):
     """No results to rank, or a filter that matches nothing."""
 
 
-def _parse_table(text: str, where: Path) -> pd.DataFrame:
-    """A results table from its CSV text: names as written (only an empty cell is missing), numbers as pandas reads them."""
-    try:
-        columns = pd.read_csv(io.StringIO(text), nrows=0).columns
-        missing = {column: [""] if column in TEXT else list(GAPS) for column in columns}
-        return pd.read_csv(
-            io.StringIO(text),
-            dtype={column: str for column in TEXT if column in columns},
-            keep_default_na=False,
-            na_values=missing,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
-        raise LeaderboardError(f"{where}: not a results table ({error.__class__.__name__})") from None
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError as error:
-        raise LeaderboardError(f"{path}: not a results table ({error.__class__.__name__})") from None
-    return _parse_table(text, path)
-
-
-def _records_are_newer(store: ResultStore, table: Path) -> bool:
-    """Whether a record or the manifest changed after ``table`` was written: a run interrupted or resumed since."""
-    written = table.stat().st_mtime_ns
-    for path in [store.root / MANIFEST, *store.runs.glob("*.json")]:
-        try:
-            if path.stat().st_mtime_ns > written:
-                return True
-        except OSError:  # gone in between, or never there
-            continue
-    return False
-
-
 def read_folder(root: Path) -> pd.DataFrame:
-    """The rows of the sweep in ``root`` as results.csv holds them (every status): its results.csv, or,
-    where that is missing or older than the records (a run interrupted or resumed since), the rows of
-    the records of the sweep as last run. The one rule of which rows a folder holds."""
+    """The rows of the sweep in ``root`` (every status), from its records: those of the sweep as last run
+    (``cells.json``), also when it was interrupted before writing results.csv. A folder written before
+    the manifest existed: the cells its results.csv names, else every record. The one rule of which
+    rows a folder holds; results.csv itself is an export and its numbers are never read back."""
     if not root.is_dir():
         raise LeaderboardError(f"{root}: no such folder")
-    store, table = ResultStore(root), root / "results.csv"
-    if table.is_file() and not _records_are_newer(store, table):
-        return _read_table(table)
+    store = ResultStore(root)
     if not store.runs.is_dir():
-        raise LeaderboardError(f"{root}: no results here (no results.csv, no runs/ records); is this a sweep's results folder?")
-    if table.is_file():
-        logger.info("%s is older than the records in %s: reading the records", table, store.runs)
-    # Through the same CSV reader, so that the rows are typed exactly as results.csv's would be; "\r\n"
-    # ends lines so that a name holding a carriage return is quoted, not read as a line break.
-    return _parse_table(results_frame(store.current_records()).to_csv(index=False, lineterminator="\r\n"), store.runs)
+        raise LeaderboardError(f"{root}: no results here (no runs/ records); is this a sweep's results folder?")
+    if (root / MANIFEST).is_file() or not (root / "results.csv").is_file():
+        return results_frame(store.current_records())
+    try:  # an older folder: which cells are its sweep's, in order
+        cell_ids = list(dict.fromkeys(pd.read_csv(root / "results.csv", usecols=["cell_id"], dtype=str)["cell_id"]))
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return results_frame(store.read_records())
+    return results_frame(store.read_records(cell_ids))
 
 
-def _typed(rows: pd.DataFrame) -> pd.DataFrame:
-    """Required columns present, numbers numbers and names names in ok rows, defaults where older tables lack a column."""
-    missing = [column for column in REQUIRED if column not in rows]
-    if missing:
-        raise LeaderboardError(f"not a results table: no column {', '.join(missing)}")
-    for column, default in DEFAULTS.items():  # older tables
-        if column not in rows:
-            rows[column] = default
-    ok = rows["status"] == "ok"
-    for column in NUMBERS:
-        numbers = pd.to_numeric(rows[column], errors="coerce")
-        bad = rows[column].notna() & numbers.isna() & ok
-        if bad.any():
-            raise LeaderboardError(f"not a results table: {column} holds {str(rows[column][bad].iloc[0])[:40]!r}, not a number")
-        rows[column] = numbers
-    for column in NAMES:
-        if (rows[column].isna() & ok).any():
-            raise LeaderboardError(f"not a results table: an ok row without a {column}")
-    rows["matched"] = rows["matched"].fillna(False).astype(bool)
-    for column in ("psnr_std", "ssim_std"):  # an infinite spread is no spread we know: no interval from it
-        rows[column] = rows[column].where(np.isfinite(rows[column].astype(float)))
-    return rows
+def metrics(rows: pd.DataFrame) -> list[str]:
+    """What ``rows`` can be ranked by: each metric they hold (registered first), then ΔPSNR."""
+    names = [column[: -len(PER_IMAGE)] for column in rows.columns if column.endswith(PER_IMAGE)]
+    return names + [DELTA]
+
+
+def higher_is_better(metric: str) -> bool:
+    """A registered metric's direction (ΔPSNR's is PSNR's). Records may hold a plugin's metric whose module
+    is not imported here: its numbers show, but its direction is the plugin's to say."""
+    if metric == DELTA:
+        return True
+    if metric not in METRICS:
+        raise LeaderboardError(f"metric {metric!r} is not registered here: pass --plugin with the module that registers it")
+    return METRICS.create(metric).higher_is_better
 
 
 def finite(rows: pd.DataFrame) -> pd.Series:
     """Per row: whether its metrics and evaluation level are all finite numbers (the rows that can be ranked)."""
-    columns = [column for column in (*METRICS, "eval_level") if column in rows]
+    columns = [column for column in metrics(rows) + ["eval_level"] if column in rows]
     return pd.Series(np.isfinite(rows[columns].astype(float)).all(axis=1), index=rows.index)
 
 
-def _failing_non_finite(rows: pd.DataFrame) -> pd.DataFrame:
-    """Cells with an ok row whose metrics are not all finite (older versions wrote NaN and ±inf) as failed,
-    as a record with one is: a cell that scored NaN somewhere is not ranked anywhere."""
-    cells = set(rows.loc[(rows["status"] == "ok") & ~finite(rows), "cell_id"])
-    if cells:
-        logger.warning(
-            "%d cell%s with a NaN or infinite metric in an ok row: not ranked, counted as failed",
-            len(cells),
-            "" if len(cells) == 1 else "s",
-        )
-        rows = rows.assign(status=rows["status"].where(~rows["cell_id"].isin(cells), "failed"))
-    return rows
-
-
 def read_results(paths: Iterable[Path]) -> pd.DataFrame:
-    """Ok rows of every sweep folder (as :func:`read_folder` reads it) or results table given; the
-    same (cell, evaluation) counts once, and a cell with a non-finite metric counts as failed."""
-    paths = list(paths)
-    frames = [read_folder(path) if path.is_dir() else _read_table(path) for path in paths]
+    """Ok rows of every sweep folder given (a results.csv given stands for its folder), as
+    :func:`read_folder` reads them; the same (cell, evaluation) counts once."""
+    frames = [read_folder(path if path.is_dir() else path.parent) for path in paths]
     if not frames:
-        raise LeaderboardError("no results.csv found")
-    rows = _failing_non_finite(_typed(pd.concat(frames, ignore_index=True)))
-    rows = rows[rows["status"] == "ok"].reset_index(drop=True)
-    rows = _with_per_image(rows, paths)
+        raise LeaderboardError("no results found")
+    rows = pd.concat(frames, ignore_index=True)
+    rows = rows[(rows["status"] == "ok") & finite(rows)].reset_index(drop=True)
     return rows.drop_duplicates(subset=["cell_id", "dataset", "eval_noise", "eval_level"]).reset_index(drop=True)
-
-
-def _level_key(level: float) -> float:
-    """An evaluation level as a lookup key: the CSV parser and JSON may differ in the last bit."""
-    return round(float(level), 9)
-
-
-def _with_per_image(rows: pd.DataFrame, paths: Iterable[Path]) -> pd.DataFrame:
-    """``rows`` with the per-image PSNR and SSIM of each (cell, evaluation), read from the records in
-    ``runs/`` beside each results.csv; None where there is no record, or an older one without them."""
-    found: dict[tuple, tuple[list[float], list[float]]] = {}
-    cell_ids = set(rows["cell_id"])
-    for path in paths:
-        store = ResultStore(path if path.is_dir() else path.parent)
-        if not store.runs.is_dir():
-            continue
-        present = sorted(cell_id for cell_id in cell_ids if store.record_path(str(cell_id)).is_file())
-        for record in store.read_records(present):
-            for item in record.evaluations:
-                if item.psnr_per_image:
-                    key = (record.cell_id, item.dataset or record.dataset, item.noise, _level_key(item.level))
-                    found.setdefault(key, (item.psnr_per_image, item.ssim_per_image))
-    keys = zip(rows["cell_id"], rows["dataset"], rows["eval_noise"], rows["eval_level"])
-    values = [found.get((cell_id, dataset, noise, _level_key(level)), (None, None)) for cell_id, dataset, noise, level in keys]
-    return rows.assign(
-        psnr_per_image=pd.Series([psnr for psnr, _ in values], index=rows.index, dtype=object),
-        ssim_per_image=pd.Series([ssim for _, ssim in values], index=rows.index, dtype=object),
-    )
 
 
 def find_results(root: Path) -> list[Path]:
@@ -242,30 +108,6 @@ def find_results(root: Path) -> list[Path]:
     return found
 
 
-def is_leaky(split: object, selected_on: object, trained: bool) -> bool:
-    """A trained entry whose test images leaked into training (the augmented-copies split) or chose its epoch."""
-    return trained and (split == "augmented-copies" or selected_on == "test")
-
-
-def parameters(text: object) -> dict[str, Any]:
-    """A row's ``params`` (JSON text) as a mapping; empty for anything else (a damaged or hand-edited table)."""
-    try:
-        value = json.loads(text) if isinstance(text, str) else {}
-    except (ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def entry_name(row: pd.Series) -> str:
-    """e.g. ``dae latent_dim=128 (trained gaussian 0.1)``; ``noisy``; leaky entries marked."""
-    params = parameters(row["params"])
-    trained = isinstance(row["noise"], str)
-    name = describe(row["model"], params, row["noise"] if trained else None, row["train_level"] if trained else None)
-    if is_leaky(row["split"], row["selected_on"], trained):
-        name += " [leaky]"
-    return name
-
-
 def _keyed(rows: pd.DataFrame) -> pd.DataFrame:
     """Empty entry keys filled (baselines have no training noise or level), so that groupby keeps them."""
     return rows.assign(
@@ -277,59 +119,52 @@ def _keyed(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _unkeyed(table: pd.DataFrame) -> pd.DataFrame:
-    """Undo :func:`_keyed` and name each entry."""
+    """Undo :func:`_keyed`."""
     table["noise"] = table["noise"].replace("", None)
     table["selected_on"] = table["selected_on"].replace("", None)
     table["train_level"] = table["train_level"].where(table["train_level"] >= 0)
-    table["entry"] = table.apply(entry_name, axis=1)
     return table
 
 
 def rank(rows: pd.DataFrame, metric: str = "psnr", alpha: float = ALPHA) -> pd.DataFrame:
-    """One row per (group, entry): metric means and standard deviations over seeds, the 1 − alpha
-    intervals of the mean PSNR and SSIM, ranked within each group; each entry says whether it is
+    """One row per (group, entry): every metric's mean and standard deviation over seeds and the 1 − alpha
+    interval of its mean, ranked within each group by ``metric``; each entry says whether it is
     distinguishable from the next at level ``alpha`` (False for the last of a group, None where the
     records hold no per-image values), and ``tied_rank`` is the rank its run of ties shares."""
-    if metric not in HIGHER_IS_BETTER:
-        raise LeaderboardError(f"unknown metric {metric!r}; valid: {', '.join(HIGHER_IS_BETTER)}")
+    if metric not in metrics(rows):
+        raise LeaderboardError(f"unknown metric {metric!r}; valid: {', '.join(metrics(rows))}")
     if not 0 < alpha < 1:
         raise LeaderboardError(f"alpha must be between 0 and 1 (exclusive), got {alpha:g}")
     rows = rows[finite(rows)]  # rows built without read_results may still hold NaN or ±inf
     if rows.empty:
         raise LeaderboardError("no results match")
-    for column in PER_IMAGE:  # rows built without read_results
-        if column not in rows:
-            rows = rows.assign(**{column: None})
     grouped = _keyed(rows).groupby(GROUP + ENTRY, dropna=False)
     runs = [group for _, group in grouped]  # each entry's rows, in the order of the aggregated table below
+    names = metrics(rows)
     aggregated = grouped.agg(
-        **{f"{name}_mean": (name, "mean") for name in METRICS},
-        **{f"{name}_std": (name, lambda values: values.std(ddof=0)) for name in METRICS},
+        **{f"{name}_mean": (name, "mean") for name in names},
+        **{f"{name}_std": (name, lambda values: values.std(ddof=0)) for name in names},
         seeds=("seed", lambda values: max(1, values.nunique())),
         sweeps=("sweep", lambda values: ", ".join(sorted(set(map(str, values))))),
         n_images=("n_images", "max"),
         noise_protocol=("noise_protocol", "first"),
         tiled=("tiled", "first"),
+        entry=("entry", "first"),
+        leaky=("leaky", "first"),
     ).reset_index()
-    aggregated = _with_intervals(aggregated, runs, alpha)
-    aggregated = _unkeyed(aggregated)
+    aggregated = _unkeyed(_with_intervals(aggregated, runs, names[:-1], alpha))
     aggregated["published_psnr"] = [_published_psnr(row) for _, row in aggregated.iterrows()]
-    aggregated["leaky"] = [
-        is_leaky(split, selected, isinstance(noise, str))
-        for split, selected, noise in zip(aggregated["split"], aggregated["selected_on"], aggregated["noise"])
-    ]
-    ascending = not HIGHER_IS_BETTER[metric]
-    aggregated = aggregated.sort_values(GROUP + [f"{metric}_mean"], ascending=[True, True, True, ascending])
+    aggregated = aggregated.sort_values(GROUP + [f"{metric}_mean"], ascending=[True, True, True, not higher_is_better(metric)])
     aggregated["rank"] = aggregated.groupby(GROUP).cumcount() + 1
     aggregated = aggregated.reset_index(drop=True)
     return _with_ties(aggregated, [runs[entry] for entry in aggregated.pop("_entry")], metric, alpha)
 
 
-def _with_intervals(aggregated: pd.DataFrame, runs: list[pd.DataFrame], alpha: float) -> pd.DataFrame:
-    """``<metric>_ci_low`` and ``_ci_high``: the 1 − alpha intervals of the mean PSNR and SSIM; ``alpha``
+def _with_intervals(aggregated: pd.DataFrame, runs: list[pd.DataFrame], names: list[str], alpha: float) -> pd.DataFrame:
+    """``<metric>_ci_low`` and ``_ci_high``: the 1 − alpha intervals of every metric's mean; ``alpha``
     kept for the notes, ``_entry`` for finding each entry's rows again once the table is sorted."""
     aggregated = aggregated.assign(_entry=range(len(aggregated)), alpha=alpha)
-    for name in ("psnr", "ssim"):
+    for name in names:
         half = pd.Series([entry_half_width(run, name, 1 - alpha) for run in runs], index=aggregated.index)
         aggregated[f"{name}_ci_low"] = aggregated[f"{name}_mean"] - half
         aggregated[f"{name}_ci_high"] = aggregated[f"{name}_mean"] + half
@@ -356,17 +191,18 @@ def entry_half_width(run: pd.DataFrame, name: str, confidence: float = 1 - ALPHA
 def _per_image_by_seed(run: pd.DataFrame, metric: str) -> dict[int | None, list[float]] | None:
     """An entry's per-image values of the ranking metric, one list per training seed (runs of the same
     seed averaged); None when a row has none. ΔPSNR compares as PSNR (the noisy input is the same for
-    both) and MSE follows from each image's PSNR, so PSNR and SSIM per image are all a record keeps."""
-    column = "ssim_per_image" if metric == "ssim" else "psnr_per_image"
+    both); an older record's MSE follows from each image's PSNR."""
+    column = f"{'psnr' if metric == DELTA else metric}{PER_IMAGE}"
+    from_psnr = metric == "mse" and not all(isinstance(values, list) for values in run[column])
     by_seed: dict[int | None, list[list[float]]] = {}
-    for seed, values in zip(_seed_keys(run), run[column]):
+    for seed, values in zip(_seed_keys(run), run["psnr_per_image" if from_psnr else column]):
         if not isinstance(values, list):
             return None
         by_seed.setdefault(seed, []).append(values)
     averaged = {seed: np.mean(values, axis=0) for seed, values in by_seed.items() if len({len(item) for item in values}) == 1}
     if len(averaged) != len(by_seed):
         return None
-    return {seed: (10 ** (-values / 10) if metric == "mse" else values).tolist() for seed, values in averaged.items()}
+    return {seed: (10 ** (-values / 10) if from_psnr else values).tolist() for seed, values in averaged.items()}
 
 
 def _with_ties(ranked: pd.DataFrame, runs: list[pd.DataFrame], metric: str, alpha: float) -> pd.DataFrame:
@@ -399,7 +235,7 @@ def _with_ties(ranked: pd.DataFrame, runs: list[pd.DataFrame], metric: str, alph
 
 def _published_psnr(row: pd.Series) -> float | None:
     """The published PSNR of this entry's method in this group, where one applies (DnCNN-S: 17 × 64 only)."""
-    params = parameters(row["params"])
+    params = parameters(row)
     for figure in published_for(row["dataset"], row["eval_noise"], row["noise_protocol"]):
         if figure.model == row["model"] and (figure.model != "dncnn" or (params.get("depth"), params.get("width")) == (17, 64)):
             return figure.psnr
@@ -431,15 +267,14 @@ def robustness(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows[finite(rows)]
     if rows.empty:
         raise LeaderboardError("no results match")
-    per_evaluation = (
-        _keyed(rows).groupby(["dataset"] + ENTRY + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
-    )
+    keys = ["dataset"] + ENTRY + ["entry"]
+    per_evaluation = _keyed(rows).groupby(keys + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
     per_evaluation["evaluation"] = per_evaluation["eval_noise"] + " " + per_evaluation["eval_level"].map("{:g}".format)
     summary = []
-    for keys, group in per_evaluation.groupby(["dataset"] + ENTRY, dropna=False):
+    for values, group in per_evaluation.groupby(keys, dropna=False):
         worst = group.loc[group["psnr"].idxmin()]  # type: ignore[call-overload]  # an index label
         summary.append(
-            dict(zip(["dataset"] + ENTRY, keys))
+            dict(zip(keys, values))
             | {
                 "mean_psnr": group["psnr"].mean(),
                 "worst_psnr": worst["psnr"],
@@ -479,7 +314,7 @@ def filter_rows(rows: pd.DataFrame, dataset: str | None, noise: str | None, leve
     if noise is not None:
         rows = rows[rows["eval_noise"] == noise]
     if level is not None:
-        rows = rows[(rows["eval_level"] - level).abs() < 1e-9]
+        rows = rows[[same_level(value, level) for value in rows["eval_level"]]]
     if rows.empty:
         raise LeaderboardError("no results match the filters")
     return rows
@@ -499,21 +334,33 @@ def rank_cell(row: pd.Series) -> str:
     return f"{row['tied_rank']}=" if row["tied"] else str(row["rank"])
 
 
-DISPLAY = [("PSNR dB", "psnr", 2), ("SSIM", "ssim", 4), ("MSE", "mse", 5), ("ΔPSNR dB", "delta_psnr", 2)]
+def display_columns(ranked: pd.DataFrame) -> list[tuple[str, str, int]]:
+    """(title, metric, digits) of every metric column of a ranked table: PSNR first, then each other
+    metric in registry order, then ΔPSNR."""
+    names = [column[: -len("_ci_low")] for column in ranked.columns if column.endswith("_ci_low")]
+    shown = [
+        (METRICS.create(name).title, name, METRICS.create(name).digits) if name in METRICS else (name, name, 4) for name in names
+    ]
+    shown.sort(key=lambda item: item[1] != "psnr")
+    return shown + [("ΔPSNR dB", DELTA, 2)]
+
+
+def header(ranked: pd.DataFrame) -> list[str]:
+    """The column titles of :func:`display_rows`."""
+    shown = display_columns(ranked)
+    return ["rank", "model", shown[0][0], "PSNR interval"] + [title for title, _, _ in shown[1:]] + ["seeds", "sweep"]
 
 
 def display_rows(group: pd.DataFrame) -> list[list[str]]:
-    """Cells for one ranked group, in the order of :data:`HEADER`."""
+    """Cells for one ranked group, in the order of :func:`header`."""
+    shown = display_columns(group)
     return [
         [rank_cell(row), row["entry"]]
         + [_format(row["psnr_mean"], row["psnr_std"], row["seeds"], 2), _interval(row["psnr_ci_low"], row["psnr_ci_high"], 2)]
-        + [_format(row[f"{key}_mean"], row[f"{key}_std"], row["seeds"], digits) for _, key, digits in DISPLAY[1:]]
+        + [_format(row[f"{key}_mean"], row[f"{key}_std"], row["seeds"], digits) for _, key, digits in shown[1:]]
         + [str(row["seeds"]), row["sweeps"]]
         for _, row in group.iterrows()
     ]
-
-
-HEADER = ["rank", "model", DISPLAY[0][0], "PSNR interval"] + [title for title, _, _ in DISPLAY[1:]] + ["seeds", "sweep"]
 
 
 def uncertainty_note(ranked: pd.DataFrame) -> str:
@@ -576,7 +423,7 @@ def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None =
         ]
     for title, group in groups(ranked):
         lines += [f"## {markdown_text(title)}", ""] + [markdown_text(note) + "\n" for note in group_notes(group)]
-        lines += _markdown_table(HEADER, display_rows(group)) + [""]
+        lines += _markdown_table(header(ranked), display_rows(group)) + [""]
     if robust is not None:
         for dataset, group in robust.groupby("dataset"):
             lines += [
@@ -611,8 +458,8 @@ def to_records(ranked: pd.DataFrame) -> list[dict]:
             "selected_on",
             "leaky",
         ]
-        + [f"{name}_{kind}" for name in METRICS for kind in ("mean", "std")]
-        + [f"{name}_ci_{edge}" for name in ("psnr", "ssim") for edge in ("low", "high")]
+        + [f"{name}_{kind}" for _, name, _ in display_columns(ranked) for kind in ("mean", "std")]
+        + [f"{name}_ci_{edge}" for _, name, _ in display_columns(ranked)[:-1] for edge in ("low", "high")]
         + ["distinct_from_next", "tied_rank", "seeds", "sweeps", "n_images", "noise_protocol", "tiled", "published_psnr"]
     )
     table = ranked[columns].astype(object).where(ranked[columns].notna(), None)

@@ -18,8 +18,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from bench.leaderboard import ALPHA, entry_half_width, parameters  # noqa: E402
+from bench.leaderboard import ALPHA, entry_half_width  # noqa: E402
 from bench.record import CellRecord, describe  # noqa: E402
+from bench.results import parameters  # noqa: E402
 from bench.store import write_atomically  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def _level_label(family: str) -> str:
 
 
 def _series_name(row: pd.Series) -> str:
-    return describe(row["model"], parameters(row["params"]))
+    return describe(row["model"], parameters(row))
 
 
 SLUG_LENGTH = 60  # characters of a name kept readable in a file name

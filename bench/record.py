@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from denoiser.errors import DenoiserError
+from denoiser.evaluation import Evaluation, MetricScores
+
+__all__ = ["CellRecord", "Evaluation", "MetricScores", "RecordError", "describe", "non_finite", "same_level"]
 
 STATUSES = ("ok", "failed", "skipped")
 _LEVEL_TOLERANCE = 1e-9
-# Per-image metrics are stored to 1e-4 dB and 1e-6 (SPEC §7 asks 1e-4 of the metrics): far below any
-# difference a paired comparison can resolve, and it keeps a record of a few hundred images small.
-PSNR_DECIMALS = 4
-SSIM_DECIMALS = 6
 
 
 class RecordError(DenoiserError):
@@ -39,21 +38,17 @@ def non_finite(evaluations: list[Evaluation]) -> str | None:
     """The first metric that is not a finite number, in words; None when every one is finite. Such a
     number ranks nowhere and averages to NaN: its cell is failed, not ``ok`` (e.g. a NaN in one pixel)."""
     for item in evaluations:
-        values = {
-            "MSE": [item.mse],
-            "PSNR": [item.psnr],
-            "SSIM": [item.ssim],
-            "the noisy input's PSNR": [item.psnr_noisy],
-            "the noisy input's SSIM": [item.ssim_noisy],
-            "per-image PSNR": item.psnr_per_image,
-            "per-image SSIM": item.ssim_per_image,
-        }
-        for name, numbers in values.items():
-            bad = next((value for value in numbers if not math.isfinite(value)), None)
-            if bad is not None:
-                where = f" on {item.dataset}" if item.dataset else ""
-                hint = " (the estimate equals the clean image: MSE 0)" if bad == math.inf and "PSNR" in name else ""
-                return f"{name} is {bad} at {item.name}{where}{hint}: not a finite number"
+        for metric, scores in item.metrics.items():
+            values = {
+                metric.upper(): [scores.mean],
+                f"the noisy input's {metric.upper()}": [] if scores.noisy is None else [scores.noisy],
+                f"per-image {metric.upper()}": scores.per_image,
+            }
+            for name, numbers in values.items():
+                bad = next((value for value in numbers if not math.isfinite(value)), None)
+                if bad is not None:
+                    where = f" on {item.dataset}" if item.dataset else ""
+                    return f"{name} is {bad} at {item.name}{where}: not a finite number"
     return None
 
 
@@ -72,44 +67,6 @@ def describe(
     if seed is not None:
         label += f" seed {seed}"
     return label
-
-
-def evaluation_name(noise: str | None, level: float | None) -> str:
-    """``gaussian 0.1``: how an evaluation (noise, level) is named in records, tables and the gate."""
-    return f"{noise} {level:g}" if noise is not None and level is not None else ""
-
-
-@dataclass
-class Evaluation:
-    """Metrics of one cell on the test images at one evaluation (noise, level): means and spreads over images,
-    and the PSNR and SSIM of each image in image order (empty in records written before they were kept)."""
-
-    noise: str
-    level: float
-    mse: float
-    psnr: float
-    ssim: float
-    psnr_std: float
-    ssim_std: float
-    psnr_noisy: float
-    ssim_noisy: float
-    n_images: int
-    delta_psnr: float  # gain over the noisy input on the same images
-    settings: dict[str, Any] | None = None  # a classical baseline's settings at this noise
-    protocol: str | None = None  # exactly what the noise was, e.g. "y = x + N(0, σ²), not clipped, σ = 25/255"
-    dataset: str | None = None  # where it was scored: the training data's test split, or an evaluation data set
-    tiled: str | None = None  # how a fixed-size model (the DAE) ran on whole images
-    psnr_per_image: list[float] = field(default_factory=list)  # dB, one per test image: the paired comparisons' input
-    ssim_per_image: list[float] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        # Lists whether they come from Scores (tuples) or JSON, rounded once, so a record round-trips unchanged.
-        self.psnr_per_image = [round(float(value), PSNR_DECIMALS) for value in self.psnr_per_image]
-        self.ssim_per_image = [round(float(value), SSIM_DECIMALS) for value in self.ssim_per_image]
-
-    @property
-    def name(self) -> str:
-        return evaluation_name(self.noise, self.level)
 
 
 @dataclass
@@ -250,24 +207,19 @@ class CellRecord:
                 "eval_noise": item.noise,
                 "eval_level": item.level,
                 "matched": self.is_matched(item),
-                "mse": item.mse,
-                "psnr": item.psnr,
-                "ssim": item.ssim,
-                "psnr_std": item.psnr_std,
-                "ssim_std": item.ssim_std,
-                "psnr_noisy": item.psnr_noisy,
-                "ssim_noisy": item.ssim_noisy,
                 "delta_psnr": item.delta_psnr,
                 "n_images": item.n_images,
                 "noise_protocol": item.protocol,
                 "psnr_drop_from_matched": drops.get(item.name) if item.dataset == first else None,
             }
+            | metric_columns(item)
             for item in self.evaluations
         ]
 
     # ------------------------------------------------------------------ JSON
 
     def to_dict(self) -> dict[str, Any]:
+        """The stored form: every field, and what the record says (leaky, its robustness summary)."""
         return dataclasses.asdict(self) | {"leaky": self.leaky, "robustness": self.robustness()}
 
     def to_json(self) -> str:
@@ -281,10 +233,10 @@ class CellRecord:
         names = {item.name for item in dataclasses.fields(cls)}
         values = {name: value for name, value in data.items() if name in names}
         try:
-            evaluations = [Evaluation(**item) for item in values.pop("evaluations", [])]
+            evaluations = [read_evaluation(item) for item in values.pop("evaluations", [])]
             record = cls(**values, evaluations=evaluations)
-        except (TypeError, ValueError) as error:  # ValueError: a per-image value that is not a number
-            raise RecordError(str(error)) from None
+        except (TypeError, ValueError, AttributeError) as error:  # ValueError: a per-image value that is not a number
+            raise RecordError(str(error)[:200]) from None
         record._check()
         reason = non_finite(record.evaluations) if record.status == "ok" else None
         if reason is not None:  # written by an older version, which let such a record pass as ok
@@ -297,17 +249,68 @@ class CellRecord:
         if self.status not in STATUSES:
             raise RecordError(f"status {self.status!r}; valid: {', '.join(STATUSES)}")
         for item in self.evaluations:
-            numbers = (item.level, item.mse, item.psnr, item.ssim, item.psnr_noisy, item.delta_psnr)
-            if not isinstance(item.noise, str) or not all(_is_number(value) for value in numbers):
-                raise RecordError(f"evaluation {item.noise!r}: non-numeric metrics")
-            kept = (len(item.psnr_per_image), len(item.ssim_per_image))
-            if kept != (0, 0) and kept != (item.n_images, item.n_images):  # none (an older record), or one per image
-                raise RecordError(
-                    f"evaluation {item.name!r}: {len(item.psnr_per_image)} per-image PSNRs and "
-                    f"{len(item.ssim_per_image)} SSIMs for {item.n_images} images"
-                )
+            _check_evaluation(item)
         if self.learned and self.train_level is not None and not _is_number(self.train_level):
             raise RecordError("train_level must be a number")
+
+
+def _check_evaluation(item: Evaluation) -> None:
+    """Numbers where numbers belong; per-image values none (an older record) or one per image; PSNR and SSIM kept."""
+    if not isinstance(item.noise, str) or not _is_number(item.level) or not isinstance(item.n_images, int):
+        raise RecordError(f"evaluation {str(item.noise)[:40]!r}: a noise name, a numeric level and an image count")
+    if not {"psnr", "ssim"} <= item.metrics.keys():
+        raise RecordError(f"evaluation {item.name!r}: no PSNR or SSIM")
+    for name, scores in item.metrics.items():
+        numbers = [scores.mean] + [value for value in (scores.std, scores.noisy) if value is not None]
+        if not isinstance(name, str) or not all(_is_number(value) for value in numbers):
+            raise RecordError(f"evaluation {item.name!r}: non-numeric {str(name)[:40]}")
+        if not isinstance(scores.per_image, list) or len(scores.per_image) not in (0, item.n_images):
+            raise RecordError(
+                f"evaluation {item.name!r}: {str(name)[:40].upper()} per image for {item.n_images} images: not one each"
+            )
+    if item.psnr_noisy is None:
+        raise RecordError(f"evaluation {item.name!r}: no PSNR of the noisy input")
+
+
+def read_evaluation(item: Any) -> Evaluation:
+    """An evaluation from its stored form; records written before metrics were a registry kept MSE,
+    PSNR and SSIM as named fields (``psnr``, ``psnr_std``, ``psnr_noisy``, ``psnr_per_image``, …)."""
+    if not isinstance(item, dict):
+        raise TypeError(f"an evaluation is a mapping, got {type(item).__name__}")
+    item = dict(item)
+    stored = item.pop("metrics", None)
+    if stored is None:  # the older form
+        stored = {
+            name: {
+                "mean": item.pop(name),
+                "std": item.pop(f"{name}_std", None),
+                "noisy": item.pop(f"{name}_noisy", None),
+                "per_image": item.pop(f"{name}_per_image", []),
+            }
+            for name in ("mse", "psnr", "ssim")
+            if name in item
+        }
+        item.pop("delta_psnr", None)
+    if not isinstance(stored, dict):
+        raise TypeError("metrics must be a mapping")
+    metrics = {name: MetricScores(**scores) for name, scores in stored.items()}
+    for scores in metrics.values():
+        scores.per_image = [float(value) for value in scores.per_image]
+    return Evaluation(**item, metrics=metrics)
+
+
+def metric_columns(item: Evaluation) -> dict[str, Any]:
+    """One evaluation's metrics as table columns: ``<metric>``, ``<metric>_std``, ``<metric>_noisy`` and
+    ``<metric>_per_image`` (a list; the frame keeps it, results.csv does not) for every metric it holds."""
+    columns: dict[str, Any] = {}
+    for name, scores in item.metrics.items():
+        columns |= {
+            name: scores.mean,
+            f"{name}_std": scores.std,
+            f"{name}_noisy": scores.noisy,
+            f"{name}_per_image": scores.per_image or None,
+        }
+    return columns
 
 
 def _is_number(value: Any) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from bench import leaderboard, plots
 from bench.store import ResultStore, write_text
@@ -68,54 +69,52 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
 
     Needs the checkpoints and the data set; returns nothing (and says why) when they are gone.
     """
-    from bench.apply import load_checkpoint
     from bench.cell import prepare_data
+    from bench.checkpoints import load_checkpoint
     from bench.config import load_config
-    from denoiser import metrics
-    from denoiser.evaluation import add_noise, evaluation_seed
-    from denoiser.training import denoise_whole
 
     learned = rows[rows["train_level"].notna()]
     if learned.empty:
         return {}
     store = ResultStore(root)
+    examples: dict[str, list[dict[str, Any]]] = {}
     try:
         # the folder's config is data: its plugins are not imported (a name only they register fails in one line)
         config = load_config(root / "config.yaml", import_plugins=False)
-        test_set = prepare_data(config).test
+        clean = prepare_data(config).test.images
+        for (family, level), group in learned.groupby(["eval_noise", "eval_level"]):
+            if family not in config.eval_noise:  # real noise of a pairs data set: nothing to draw on the test split
+                continue
+            best = group.sort_values("psnr", ascending=False).iloc[0]
+            path = store.checkpoint_path(best["cell_id"])
+            if not path.is_file():
+                raise DenoiserError(f"no checkpoint {path}")
+            noise = config.make_noise(str(family), float(level))  # type: ignore[arg-type]  # a groupby key: a number
+            example = _example(load_checkpoint(path), clean, noise, config)
+            examples.setdefault(str(family), []).append(example | {"name": str(best["entry"]).split(" (")[0]})
     except DenoiserError as error:
         logger.info("example images skipped: %s", error)
         return {}
-    clean = test_set.images
-    examples: dict[str, list[dict[str, Any]]] = {}
-    for (family, level), group in learned.groupby(["eval_noise", "eval_level"]):
-        if family not in config.eval_noise:  # real noise of a pairs data set: nothing to draw on the test split
-            continue
-        best = group.sort_values("psnr", ascending=False).iloc[0]
-        path = store.checkpoint_path(best["cell_id"])
-        if not path.is_file():
-            logger.info("example images skipped: no checkpoint %s", path)
-            return {}
-        try:
-            model = load_checkpoint(path)
-        except DenoiserError as error:
-            logger.info("example images skipped: %s", error)
-            return {}
-        noise = config.make_noise(str(family), float(level))  # type: ignore[arg-type]  # a groupby key: a number
-        noisy = add_noise(clean, noise, evaluation_seed(config.evaluation.seed, noise))[:1]
-        denoised = denoise_whole(model, noisy, config.evaluation.tile_stride)
-        examples.setdefault(family, []).append(
-            {
-                "level": float(level),  # type: ignore[arg-type]
-                "clean": clean[0, 0].numpy(),
-                "noisy": noisy[0, 0].numpy(),
-                "denoised": denoised[0, 0].numpy(),
-                "name": leaderboard.entry_name(best).split(" (")[0],
-                "psnr": metrics.psnr(clean[:1], denoised).item(),
-                "psnr_noisy": metrics.psnr(clean[:1], noisy).item(),
-            }
-        )
     return examples
+
+
+def _example(model: Any, clean: torch.Tensor, noise: Any, config: Any) -> dict[str, Any]:
+    """The first test image, noisy as in evaluation (the test split's draw), and the model's estimate, with their PSNRs."""
+    from denoiser import metrics
+    from denoiser.evaluation import add_noise, evaluation_seed
+    from denoiser.training import denoise_whole
+
+    noisy = add_noise(clean, noise, evaluation_seed(config.evaluation.seed, noise))[:1]
+    clean = clean[:1]
+    denoised = denoise_whole(model, noisy, config.evaluation.tile_stride)
+    return {
+        "level": float(noise.level),
+        "clean": clean[0, 0].numpy(),
+        "noisy": noisy[0, 0].numpy(),
+        "denoised": denoised[0, 0].numpy(),
+        "psnr": metrics.psnr(clean, denoised).item(),
+        "psnr_noisy": metrics.psnr(clean, noisy).item(),
+    }
 
 
 SORT_SCRIPT = """
@@ -183,7 +182,9 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
     if ranked is not None:
         for title, group in leaderboard.groups(ranked):
             notes = "".join(f"<p>{html.escape(note)}</p>" for note in leaderboard.group_notes(group))
-            parts.append(f"<h3>{html.escape(title)}</h3>" + notes + _table(leaderboard.HEADER, leaderboard.display_rows(group)))
+            parts.append(
+                f"<h3>{html.escape(title)}</h3>" + notes + _table(leaderboard.header(ranked), leaderboard.display_rows(group))
+            )
     if robust is not None:
         for dataset, group in robust.groupby("dataset"):
             parts.append(

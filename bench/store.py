@@ -19,58 +19,13 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.record import CellRecord, RecordError
+from bench.results import results_frame, to_csv
 from denoiser.errors import DenoiserError
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 logger = logging.getLogger(__name__)
-
-# Then one ``param_<name>`` column per model parameter of the sweep (``latent_dim`` kept for the DAE).
-RESULT_COLUMNS = [
-    "sweep",
-    "cell_id",
-    "model",
-    "params",
-    "dataset",
-    "split",
-    "noise",
-    "train_level",
-    "eval_noise",
-    "eval_level",
-    "matched",
-    "latent_dim",
-    "seed",
-    "mse",
-    "psnr",
-    "ssim",
-    "psnr_std",
-    "ssim_std",
-    "psnr_noisy",
-    "ssim_noisy",
-    "delta_psnr",
-    "n_images",
-    "epochs",
-    "best_epoch",
-    "stopped_early",
-    "train_seconds",
-    "train_images_per_s",
-    "threads",
-    "selected_on",
-    "status",
-    "error",
-    "mean_psnr_all_levels",
-    "worst_psnr",
-    "worst_eval",
-    "psnr_drop_from_matched",
-    "noise_protocol",
-    "tiled",
-]
-
-INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch", "threads"]
 
 
 class StoreError(DenoiserError):
@@ -301,24 +256,11 @@ class ResultStore:
 
     def write_results_csv(self, records: list[CellRecord]) -> Path:
         path = self.root / "results.csv"
-        # "\r\n" ends rows so that a name holding a bare carriage return is quoted, not read back as a row break
-        write_text(path, results_frame(records).to_csv(index=False, lineterminator="\r\n"))
+        write_text(path, to_csv(results_frame(records)))  # an export: nothing reads it back for analysis
         return path
 
     def write_env(self, device: str, workers: int, threads: int, workers_reason: str = "") -> None:
         write_text(self.root / "env.json", json.dumps(environment(device, workers, threads, workers_reason), indent=1))
-
-
-def results_frame(records: list[CellRecord]) -> pd.DataFrame:
-    """The flat rows of ``records`` (results.csv's table): one per (cell, evaluation)."""
-    import pandas as pd
-
-    rows = [row for record in records for row in record.rows()]
-    parameters = sorted({name for row in rows for name in row if name.startswith("param_")})
-    table = pd.DataFrame(rows, columns=RESULT_COLUMNS + parameters)
-    for column in INTEGER_COLUMNS:  # integers stay integers beside the empty cells of baselines
-        table[column] = table[column].astype("Int64")
-    return table
 
 
 def _process_alive(pid_text: str) -> bool:

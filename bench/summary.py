@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from bench.record import CellRecord, Evaluation, format_params
+from bench.record import CellRecord, Evaluation, format_params, same_level
 
 if TYPE_CHECKING:  # the sweep module imports torch: keep it out of light commands such as `check`
     from bench.sweep import SweepOutcome
@@ -70,7 +70,8 @@ def matched_rows(records: list[CellRecord]) -> list[tuple[CellRecord, Evaluation
         if record.status != "ok":
             continue
         for item in record.evaluations:
-            matched = record.is_matched(item) if record.learned else (item.noise, item.level) in training or not training
+            at_training = any(item.noise == noise and same_level(item.level, level) for noise, level in training)
+            matched = record.is_matched(item) if record.learned else at_training or not training
             if matched:
                 rows.append((record, item))
     rows.sort(key=lambda row: (row[1].noise, row[1].level, -_finite(row[1].psnr)))

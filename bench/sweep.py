@@ -1,33 +1,25 @@
-"""The sweep runner: trains and evaluates every pending cell of a grid, here or in worker processes, and stores the results."""
+"""The sweep runner: plans a grid's cells (which are pending, how many run at once and why), runs the
+pending ones with an executor (``bench/executors.py``: here, in worker processes or as a submitit job
+array) and stores the results."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bench.cell import (
-    CellEvent,
-    SweepData,
-    check_fits,
-    failed_record,
-    measure_speed,
-    needs_speed,
-    prepare_data,
-    run_cell,
-    start_process,
-)
+from bench.cell import SweepData, check_fits, prepare_data
+from bench.cluster import require_submitit
 from bench.config import SweepConfig, dump_config
+from bench.executors import choose_executor
 from bench.grid import Cell, build_cells, changed_code
 from bench.progress import SweepProgress
 from bench.record import CellRecord
 from bench.store import ResultStore, write_text
-from bench.workers import WorkerPool
 from denoiser.models import create_model_shape
 from denoiser.training import pick_device, training_memory_bytes
 
@@ -100,18 +92,76 @@ def cell_memory(config: SweepConfig, data: SweepData, cells: list[Cell]) -> int:
     return largest + CUDA_CONTEXT_BYTES
 
 
-# ----------------------------------------------------------------------------- worker processes
-
-_worker: dict[str, Any] = {}
+# ----------------------------------------------------------------------------- planning
 
 
-def _start_worker(config: SweepConfig, root: str, data: SweepData, speed: bool) -> None:
-    start_process(config.threads, config.plugins)
-    _worker.update(config=config, store=ResultStore(Path(root)), data=data, speed=measure_speed() if speed else None)
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep will do, decided before any cell runs: its cells, which are finished already,
+    which run (and which of those run again because their code changed), where, and how many at once."""
+
+    cells: list[Cell]  # every cell of the grid, in grid order
+    finished: set[str]  # ids of the cells with an ``ok`` record: skipped
+    pending: list[Cell]  # the cells to run, in grid order
+    reruns: dict[str, list[str]]  # pending cell id → the pieces whose code changed since its last run
+    device: torch.device
+    workers: WorkerChoice  # how many cells at once, and why (env.json's workers_reason)
 
 
-def _run_in_worker(cell: Cell, report: Callable[[CellEvent], None]) -> CellRecord:
-    return run_cell(cell, _worker["config"], _worker["store"], _worker["data"], report, _worker["speed"])
+def plan_sweep(config: SweepConfig, store: ResultStore, data: SweepData, cells: list[Cell], requested: int) -> SweepPlan:
+    """Which of ``cells`` are pending under ``store``, and how many workers run them (``requested`` > 0:
+    that many; a submitit job array: its ``array_parallelism``)."""
+    finished = store.finished(cell.cell_id for cell in cells)
+    pending = [cell for cell in cells if cell.cell_id not in finished]
+    device = pick_device(config.device)
+    if config.executor == "submitit":
+        workers = WorkerChoice(config.submitit.array_parallelism, "submitit: the job array's array_parallelism")
+    else:
+        workers = _local_workers(config, data, pending, device, requested)
+    return SweepPlan(cells, finished, pending, code_changes(store, pending), device, workers)
+
+
+def _local_workers(
+    config: SweepConfig, data: SweepData, pending: list[Cell], device: torch.device, requested: int
+) -> WorkerChoice:
+    """:func:`choose_workers` for ``pending``, with the GPU's free memory and a cell's need where CUDA picks the count."""
+    free_memory, per_cell = None, 0
+    if device.type == "cuda" and not requested and pending:
+        free_memory = torch.cuda.mem_get_info(device)[0]
+        try:
+            per_cell = cell_memory(config, data, pending)
+        except Exception as error:  # a plugin model that cannot be built on the meta device: no memory cap
+            logger.warning("could not estimate a cell's GPU memory (%s): workers not capped by memory", error)
+    return choose_workers(requested, len(pending), config.threads, device, free_memory, per_cell)
+
+
+def code_changes(store: ResultStore, pending: list[Cell]) -> dict[str, list[str]]:
+    """Pending cells that finished before under other code (a stored ``ok`` record with the same
+    settings, another id): cell id → the pieces whose code changed. Says why a resumed sweep reruns them."""
+    wanted = {cell.setting_id: cell for cell in pending}
+    reruns: dict[str, list[str]] = {}
+    for record in store.read_records():
+        cell = wanted.get(record.setting_id or "")
+        if cell is not None and record.status == "ok" and record.cell_id != cell.cell_id:
+            reruns[cell.cell_id] = changed_code(record.code, cell.code) or ["its code"]
+    return reruns
+
+
+def _log_plan(config: SweepConfig, plan: SweepPlan) -> None:
+    if plan.finished:
+        logger.info("%d of %d cells already finished: skipped", len(plan.finished), len(plan.cells))
+    if plan.reruns:
+        logger.info(
+            "%d cell(s) run again: the code behind them changed (%s)",
+            len(plan.reruns),
+            ", ".join(sorted({piece for pieces in plan.reruns.values() for piece in pieces})),
+        )
+    if plan.pending:
+        if config.executor == "submitit":
+            where = "a submitit job array"
+        else:
+            where = f"{plan.workers.count} worker(s) × {config.threads} thread(s)"
+        logger.info("running %d cells on %s: %s", len(plan.pending), plan.device, where)
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -158,8 +208,6 @@ def run_sweep(
 
     console = console or Console(stderr=True)
     if config.executor == "submitit":
-        from bench.cluster import require_submitit
-
         require_submitit()  # before anything is written
     store = ResultStore(root)
     store.claim(config.name, fresh=fresh, force=force)
@@ -173,118 +221,33 @@ def run_sweep(
 def _run_locked(
     config: SweepConfig, store: ResultStore, data: SweepData, *, workers: int, fresh: bool, console: Any, live: bool
 ) -> SweepOutcome:
-    root = store.root
+    """The sweep under its lock: the folder set up, the plan made and written down (the manifest, env.json),
+    the pending cells run by the chosen executor, then results.csv."""
+    _start_folder(config, store, fresh)
+    cells = build_cells(config)
+    store.write_manifest(cell.cell_id for cell in cells)
+    plan = plan_sweep(config, store, data, cells, workers or config.workers)
+    store.write_env(str(plan.device), plan.workers.count, config.threads, plan.workers.reason)
+    _log_plan(config, plan)
+    with SweepProgress(len(cells), len(plan.finished), console, live) as progress:
+        if plan.pending:
+            executor = choose_executor(config, store, data, plan.workers.count)
+            try:
+                executor.run(plan.pending, progress)
+            except KeyboardInterrupt:
+                store.remove_leftovers()  # the stopped workers' unfinished writes
+                raise
+    records = store.read_records(cell.cell_id for cell in cells)
+    store.write_results_csv(records)
+    return SweepOutcome(store.root, cells, len(plan.finished), records, plan.reruns)
+
+
+def _start_folder(config: SweepConfig, store: ResultStore, fresh: bool) -> None:
+    """With ``fresh``, the previous results moved aside; then the folder marked as this sweep's, with its config."""
     if fresh:
         aside = store.move_aside()
         if aside is not None:
             logger.info("--fresh: moved the previous results to %s", aside)
         store.create()
     store.mark(config.name)
-    write_text(root / "config.yaml", dump_config(config))
-
-    cells = build_cells(config)
-    store.write_manifest(cell.cell_id for cell in cells)
-    finished = store.finished(cell.cell_id for cell in cells)
-    pending = [cell for cell in cells if cell.cell_id not in finished]
-    reruns = code_changes(store, pending)
-    device = pick_device(config.device)
-    requested = workers or config.workers
-    free_memory, per_cell = None, 0
-    if device.type == "cuda" and not requested and pending:
-        free_memory = torch.cuda.mem_get_info(device)[0]
-        try:
-            per_cell = cell_memory(config, data, pending)
-        except Exception as error:  # a plugin model that cannot be built on the meta device: no memory cap
-            logger.warning("could not estimate a cell's GPU memory (%s): workers not capped by memory", error)
-    choice = choose_workers(requested, len(pending), config.threads, device, free_memory, per_cell)
-    worker_count, workers_reason = choice.count, choice.reason
-    if config.executor == "submitit":
-        worker_count = config.submitit.array_parallelism
-        workers_reason = "submitit: the job array's array_parallelism"
-    threads = config.threads
-    store.write_env(str(device), worker_count, threads, workers_reason)
-    if finished:
-        logger.info("%d of %d cells already finished: skipped", len(finished), len(cells))
-    if reruns:
-        logger.info(
-            "%d cell(s) run again: the code behind them changed (%s)",
-            len(reruns),
-            ", ".join(sorted({piece for pieces in reruns.values() for piece in pieces})),
-        )
-    if pending:
-        where = "a submitit job array" if config.executor == "submitit" else f"{worker_count} worker(s) × {threads} thread(s)"
-        logger.info("running %d cells on %s: %s", len(pending), device, where)
-
-    with SweepProgress(len(cells), len(finished), console, live) as progress:
-        if pending:
-            labels = {cell.cell_id: cell.label() for cell in cells}
-            try:
-                if config.executor == "submitit":
-                    from bench.cluster import run_with_submitit
-
-                    run_with_submitit(config, store, pending, progress, labels)
-                elif worker_count == 1 and not config.cell_timeout:  # a timeout needs a process it can stop
-                    _run_here(config, store, pending, progress, labels, data)
-                else:
-                    _run_in_pool(config, store, pending, worker_count, progress, labels, data)
-            except KeyboardInterrupt:
-                store.remove_leftovers()  # the stopped workers' unfinished writes
-                raise
-
-    records = store.read_records(cell.cell_id for cell in cells)
-    store.write_results_csv(records)
-    return SweepOutcome(root, cells, len(finished), records, reruns)
-
-
-def code_changes(store: ResultStore, pending: list[Cell]) -> dict[str, list[str]]:
-    """Pending cells that finished before under other code (a stored ``ok`` record with the same
-    settings, another id): cell id → the pieces whose code changed. Says why a resumed sweep reruns them."""
-    wanted = {cell.setting_id: cell for cell in pending}
-    reruns: dict[str, list[str]] = {}
-    for record in store.read_records():
-        cell = wanted.get(record.setting_id or "")
-        if cell is not None and record.status == "ok" and record.cell_id != cell.cell_id:
-            reruns[cell.cell_id] = changed_code(record.code, cell.code) or ["its code"]
-    return reruns
-
-
-def _run_here(
-    config: SweepConfig, store: ResultStore, pending: list[Cell], progress: SweepProgress, labels: dict[str, str], data: SweepData
-) -> None:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
-    try:
-        speed = measure_speed() if needs_speed(config, pending) else None
-        for cell in pending:
-            record = run_cell(cell, config, store, data, progress.event, speed)
-            progress.finished(record, labels[cell.cell_id])
-    finally:
-        torch.set_num_threads(previous)  # the caller's own setting (the API and the tests run sweeps in-process)
-
-
-def _run_in_pool(
-    config: SweepConfig,
-    store: ResultStore,
-    pending: list[Cell],
-    workers: int,
-    progress: SweepProgress,
-    labels: dict[str, str],
-    data: SweepData,
-) -> None:
-    """The pending cells in ``workers`` spawned processes. A worker killed mid-cell (the OOM killer,
-    ``kill -9``) fails its own cell, recorded with the signal, and so does a cell past ``cell_timeout``
-    (its worker killed); the others go on."""
-
-    def died(cell: Cell, reason: str) -> None:
-        record = failed_record(cell, config, reason)
-        store.write_record(record)
-        progress.finished(record, labels[cell.cell_id])
-
-    pool = WorkerPool(
-        workers,
-        _run_in_worker,
-        _start_worker,
-        (config, str(store.root), data, needs_speed(config, pending)),
-        timeout=config.cell_timeout,
-    )
-    pool.run(pending, progress.event, lambda cell, record: progress.finished(record, labels[cell.cell_id]), died)
+    write_text(store.root / "config.yaml", dump_config(config))

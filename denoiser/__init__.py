@@ -15,6 +15,8 @@ _EXPORTS = {
     "DATASETS": "denoiser.data",
     "register_dataset": "denoiser.data",
     "register_model": "denoiser.models",
+    "register_metric": "denoiser.metrics",
+    "TrainSettings": "denoiser.training",
     "register_noise": "denoiser.noise",
     "register_baseline": "denoiser.baselines",
     "BASELINES": "denoiser.baselines",

@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import reprlib
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,9 +238,34 @@ def _header_pixels(path: Path) -> int:
         return 0
 
 
-def _check_limit(limit: int | None) -> None:
-    if limit is not None and limit < 1:
-        raise ConfigurationError(f"limit must be at least 1, got {limit}")
+def _check_limit(limit: object) -> None:
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise ConfigurationError(f"limit: must be a positive integer, got {reprlib.repr(limit)}")
+
+
+def check_params(name: str, params: Mapping[str, object], *, whole: bool = False) -> None:
+    """The parameters of data set ``name`` as a config gives them, checked before anything loads: each one
+    the data set takes (``whole``: scored on whole images, which take ``path`` and ``limit`` only), ``path``
+    a string naming what exists (a folder, for whole images; required by folder and pairs), ``limit`` a
+    positive integer. The ConfigurationError's message starts with the parameter's name (``path: …``)."""
+    if whole:
+        accepted = ["path", "limit"] if name in ("folder", "pairs") else ["limit"]
+    else:
+        accepted = sorted(DATASETS.get(name).parameters)
+    for parameter in params:
+        if parameter not in accepted:
+            owner = "" if whole else f"{name} has "
+            raise ConfigurationError(f"{parameter}: {owner}no such parameter; valid: {', '.join(accepted)}")
+    path = params.get("path")
+    if path is not None and not isinstance(path, str):
+        raise ConfigurationError(f"path: expected a string, got {reprlib.repr(path)}")
+    if path is None and name in ("folder", "pairs"):
+        raise ConfigurationError(f"path: the {name} data set needs a path to a folder of images")
+    if path is not None and whole and not Path(path).is_dir():
+        raise ConfigurationError(f"path: {path} is not a folder")
+    if path is not None and not whole and not params.get("download", False) and not Path(path).exists():
+        raise ConfigurationError(f"path: {path} does not exist")  # a download creates it
+    _check_limit(params.get("limit"))
 
 
 # ----------------------------------------------------------------------------- skimage-natural

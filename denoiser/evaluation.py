@@ -1,11 +1,13 @@
-"""Evaluation: per-image metrics of a denoiser on clean images under a noise model with fixed seed."""
+"""Evaluation: every registered metric of a denoiser, per image, on clean images under a noise model with a
+fixed seed; :class:`Evaluation` is what a cell's record keeps of each."""
 
 from __future__ import annotations
 
 import copy
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -15,22 +17,52 @@ from denoiser.noise import EstimatedNoise, NoiseModel, make_generator
 Denoiser = Callable[[torch.Tensor], torch.Tensor]  # (N, 1, H, W) noisy → (N, 1, H, W) estimate, both in [0, 1]
 
 
-@dataclass(frozen=True)
-class Scores:
-    """Aggregated metrics of one denoiser on one (noise, level): means and standard deviations over images,
-    and the per-image PSNR and SSIM themselves, in image order, so that two denoisers scored on the same
-    noisy images can later be compared image by image (a paired comparison) without scoring them again."""
+@dataclass
+class MetricScores:
+    """One metric on one evaluation: its mean and spread over the images, the noisy input's mean
+    (None where an older record did not keep it), and each image's value in image order, so that two
+    denoisers scored on the same noisy images can be compared image by image without scoring them again."""
 
-    mse: float
-    psnr: float
-    ssim: float
-    psnr_std: float
-    ssim_std: float
-    psnr_noisy: float
-    ssim_noisy: float
+    mean: float
+    std: float | None = None  # population std over the images
+    noisy: float | None = None
+    per_image: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Evaluation:
+    """Every registered metric of one denoiser on one (noise, level) and data set: what a cell's record
+    keeps of each evaluation. Built by :func:`evaluate`, :func:`evaluate_whole` and :func:`evaluate_pairs`."""
+
+    noise: str
+    level: float
     n_images: int
-    psnr_per_image: tuple[float, ...] = ()
-    ssim_per_image: tuple[float, ...] = ()
+    metrics: dict[str, MetricScores] = field(default_factory=dict)  # metric name → its numbers
+    settings: dict[str, Any] | None = None  # a classical baseline's settings at this noise
+    protocol: str | None = None  # exactly what the noise was, e.g. "y = x + N(0, σ²), not clipped, σ = 25/255"
+    dataset: str | None = None  # where it was scored: the training data's test split, or an evaluation data set
+    tiled: str | None = None  # how a fixed-size model (the DAE) ran on whole images
+
+    @property
+    def name(self) -> str:
+        """``gaussian 0.1``: how an evaluation is named in records, tables and the gate."""
+        return f"{self.noise} {self.level:g}"
+
+    def mean(self, metric: str) -> float | None:
+        scores = self.metrics.get(metric)
+        return None if scores is None else scores.mean
+
+    @property
+    def psnr(self) -> float:
+        return self.metrics["psnr"].mean
+
+    @property
+    def ssim(self) -> float:
+        return self.metrics["ssim"].mean
+
+    @property
+    def psnr_noisy(self) -> float:
+        return self.metrics["psnr"].noisy  # type: ignore[return-value]  # every record keeps it
 
     @property
     def delta_psnr(self) -> float:
@@ -64,67 +96,57 @@ def run_isolated(denoiser: Callable[..., torch.Tensor], noisy: torch.Tensor, *op
         torch.set_grad_enabled(state[2])
 
 
-def _per_image(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Each metric of one batch, one value per image: (B,) tensors on the CPU."""
-    clean, noisy, estimate = clean.cpu(), noisy.cpu(), estimate.cpu()
-    return {
-        "mse": metrics.mse(clean, estimate),
-        "psnr": metrics.psnr(clean, estimate),
-        "ssim": metrics.ssim(clean, estimate),
-        "psnr_noisy": metrics.psnr(clean, noisy),
-        "ssim_noisy": metrics.ssim(clean, noisy),
-    }
+def _per_image(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Every registered metric of one batch, of the estimate and of the noisy input: (B,) tensors, computed
+    on the estimate's device (a cell's: the GPU for a learned model there)."""
+    device = estimate.device
+    clean, noisy = clean.to(device), noisy.to(device)
+    return {metric.name: (metric(clean, estimate), metric(clean, noisy)) for metric in metrics.registered()}
 
 
-def _aggregate_images(per_image: list[dict[str, torch.Tensor]]) -> Scores:
-    """:func:`_aggregate` over images scored one at a time (whole images of different sizes)."""
-    return _aggregate({name: torch.cat([values[name] for values in per_image]) for name in per_image[0]})
+def _aggregate(values: list[dict[str, tuple[torch.Tensor, torch.Tensor]]], noise: NoiseModel) -> Evaluation:
+    """Means and spreads over images, and each image's value, of every metric of batches scored in turn."""
+    scores = {}
+    for metric in metrics.registered():
+        estimate = torch.cat([batch[metric.name][0] for batch in values]).double()
+        noisy = torch.cat([batch[metric.name][1] for batch in values]).double()
+        per_image = (
+            estimate.tolist() if metric.decimals is None else [round(value, metric.decimals) for value in estimate.tolist()]
+        )
+        scores[metric.name] = MetricScores(
+            estimate.mean().item(), estimate.std(correction=0).item(), noisy.mean().item(), per_image
+        )
+    count = len(next(iter(scores.values())).per_image)
+    return Evaluation(noise.family, noise.level, count, scores, protocol=noise.protocol)
 
 
-def _aggregate(values: dict[str, torch.Tensor]) -> Scores:
-    """Means over images, the spread of PSNR and SSIM, and their per-image values."""
-    psnr, ssim = values["psnr"], values["ssim"]
-    return Scores(
-        mse=values["mse"].mean().item(),
-        psnr=psnr.mean().item(),
-        ssim=ssim.mean().item(),
-        psnr_std=psnr.std(correction=0).item(),
-        ssim_std=ssim.std(correction=0).item(),
-        psnr_noisy=values["psnr_noisy"].mean().item(),
-        ssim_noisy=values["ssim_noisy"].mean().item(),
-        n_images=len(psnr),
-        psnr_per_image=tuple(psnr.tolist()),
-        ssim_per_image=tuple(ssim.tolist()),
-    )
-
-
-def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> Scores:
-    """Per-image MSE, PSNR and SSIM of ``estimate`` (and of ``noisy``, for ΔPSNR), averaged over images.
+def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor, noise: NoiseModel) -> Evaluation:
+    """Every registered metric of ``estimate`` (and of ``noisy``, for ΔPSNR) per image, and over the images.
 
     The estimate is scored as returned (every shipped denoiser returns [0, 1]), and so is the noisy
     input, which unclipped Gaussian noise leaves outside [0, 1]: the noisy PSNR is the literature's."""
-    return _aggregate(_per_image(clean, noisy, estimate))
+    return _aggregate([_per_image(clean, noisy, estimate)], noise)
 
 
-def evaluate(denoiser: Denoiser, clean: torch.Tensor, noise: NoiseModel, seed: int) -> Scores:
+def evaluate(denoiser: Denoiser, clean: torch.Tensor, noise: NoiseModel, seed: int) -> Evaluation:
     """Add seeded noise to ``clean``, denoise it and score the result."""
     noisy = add_noise(clean, noise, seed)
-    return score(clean, noisy, run_isolated(denoiser, noisy))
+    return score(clean, noisy, run_isolated(denoiser, noisy), noise)
 
 
-def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseModel, seed: int) -> Scores:
+def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseModel, seed: int) -> Evaluation:
     """The same for whole images of different sizes, each (1, 1, H, W): each image gets its own seeded
     noise (``seed + index``) and its own PSNR and SSIM over the whole image, then they are averaged."""
     per_image = []
     for index, clean in enumerate(images):
         noisy = add_noise(clean, noise, seed + index)
         per_image.append(_per_image(clean, noisy, run_isolated(denoiser, noisy)))
-    return _aggregate_images(per_image)
+    return _aggregate(per_image, noise)
 
 
 def evaluate_pairs(
     denoiser: Callable[[torch.Tensor, NoiseModel], torch.Tensor], pairs: list[tuple[str, torch.Tensor, torch.Tensor]]
-) -> tuple[Scores, list[float]]:
+) -> tuple[Evaluation, list[float]]:
     """Score ``denoiser(noisy, noise)`` on paired images whose noise is real: each noisy image goes
     in as it is, with its σ estimated from it alone (:class:`EstimatedNoise`); returns the scores
     and the estimated σ of each image."""
@@ -133,4 +155,5 @@ def evaluate_pairs(
         noise = EstimatedNoise.of(noisy)
         sigmas.append(noise.level)
         per_image.append(_per_image(clean, noisy, run_isolated(denoiser, noisy, noise)))
-    return _aggregate_images(per_image), sigmas
+    level = round(sum(sigmas) / len(sigmas), 6)  # the rows' level: the mean estimate
+    return _aggregate(per_image, EstimatedNoise(level)), sigmas

@@ -1,4 +1,6 @@
-"""Image-quality metrics, batched in torch: each maps two (B, 1, H, W) batches in [0, 1] to a (B,) tensor.
+"""Image-quality metrics, batched in torch: each maps two (B, 1, H, W) batches in [0, 1] to a (B,) tensor,
+on the device the batches are on. A registry by name (``register_metric``, plugins included): every
+registered metric is computed per image in every cell, stored, ranked, reported and gated.
 
 Definitions follow scikit-image (SPEC §7) so that numbers compare with the literature:
 PSNR per image (averaged afterwards, not the PSNR of the mean MSE), and SSIM of
@@ -8,8 +10,12 @@ Wang et al. 2004 with an 11-tap Gaussian window of σ = 1.5.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
+
+from denoiser.registry import Registry
 
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = int(3.5 * SSIM_SIGMA + 0.5)  # scikit-image's truncate=3.5 → 5, i.e. 11 taps
@@ -120,3 +126,59 @@ def ssim(clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     denominator = (squared_means + c1) * (mean_squares - squared_means + c2)  # σx² + σy² = E[x² + y²] − μx² − μy²
     ssim_map = numerator / denominator  # (B·C, W-10, H-10)
     return ssim_map.double().flatten(1).mean(dim=1).view(batch, channels).mean(dim=1)
+
+
+# ----------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One image-quality metric: ``function(clean, estimate)`` maps two (B, C, H, W) batches in [0, 1]
+    on any device to (B,) values there; whether higher is better; the digits tables show; and the
+    decimals each per-image value is stored to (None: as computed)."""
+
+    name: str
+    function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    higher_is_better: bool
+    digits: int
+    title: str  # a table's column header, e.g. "PSNR dB"
+    decimals: int | None = None
+
+    def __call__(self, clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        return self.function(clean, estimate)
+
+
+METRICS: Registry[Metric] = Registry("metric")
+
+
+def register_metric(
+    name: str, *, higher_is_better: bool, digits: int = 4, title: str = "", decimals: int | None = None
+) -> Callable[[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]], Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+    """Decorator: register ``function(clean, estimate) -> (B,) tensor`` as metric ``name``. Every sweep then
+    scores every cell with it per image, stores it, ranks it (``leaderboard --metric NAME``), reports it
+    and gates it where a baseline holds it; nothing else needs an edit."""
+
+    def decorate(
+        function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        metric = Metric(name, function, higher_is_better, digits, title or name.upper(), decimals)
+
+        def factory() -> Metric:
+            return metric
+
+        factory.__module__, factory.__qualname__, factory.__doc__ = function.__module__, function.__qualname__, function.__doc__
+        METRICS.register(name)(factory)
+        return function
+
+    return decorate
+
+
+def registered() -> list[Metric]:
+    """Every registered metric: the package's own first (MSE, PSNR, SSIM), then the plugins', by name."""
+    own = [METRICS.create(name) for name in ("mse", "psnr", "ssim")]
+    return own + [METRICS.create(name) for name in METRICS.names() if name not in ("mse", "psnr", "ssim")]
+
+
+register_metric("mse", higher_is_better=False, digits=5, title="MSE")(mse)
+register_metric("psnr", higher_is_better=True, digits=2, title="PSNR dB", decimals=4)(psnr)
+register_metric("ssim", higher_is_better=True, digits=4, title="SSIM", decimals=6)(ssim)

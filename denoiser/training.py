@@ -13,7 +13,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -53,6 +53,53 @@ class TrainResult:
     @property
     def epochs(self) -> int:
         return len(self.train_losses)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How :func:`train` trains, in one value (a sweep builds it from its config's ``train:`` block)."""
+
+    epochs: int = 200  # the maximum number of epochs, ≥ 1
+    batch_size: int = 64  # images per step, ≥ 1
+    learning_rate: float = 1e-3  # Adam's learning rate, ≥ 0
+    patience: int = 10  # epochs without a better validation loss before stopping; 0: never stops early
+    patch_size: int = 0  # pixels; > 0: train on fresh random patch_size×patch_size crops each epoch; 0: whole images
+    patches_per_epoch: int = 0  # crops per epoch when patch_size > 0; 0: one per training image
+    decay_epoch: int = 0  # 1-based epoch from which the learning rate is divided by 10; 0: never
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be at least 1, got {self.epochs} and {self.batch_size}")
+        if not self.learning_rate >= 0:  # also NaN
+            raise ValueError(f"learning_rate must be ≥ 0, got {self.learning_rate}")
+        for name in ("patience", "patch_size", "patches_per_epoch", "decay_epoch"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+
+
+class EarlyStopping:
+    """The best validation loss so far and its epoch; ``should_stop`` once ``patience`` epochs in a row
+    have not improved on it (patience 0: never)."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best_loss = math.inf
+        self.best_epoch = 0  # 1-based; 0 until a first finite loss
+        self.epochs_seen = 0
+        self.epochs_since_best = 0
+
+    def update(self, loss: float) -> bool:
+        """Count one epoch's ``loss``; True when it is the best so far (its weights are the ones to keep)."""
+        self.epochs_seen += 1
+        if loss < self.best_loss:
+            self.best_loss, self.best_epoch, self.epochs_since_best = loss, self.epochs_seen, 0
+            return True
+        self.epochs_since_best += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience > 0 and self.epochs_since_best >= self.patience
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -240,92 +287,139 @@ def random_patches(images: torch.Tensor, count: int, size: int, generator: torch
     return patches.unsqueeze(1).contiguous()
 
 
+@dataclass
+class _Generators:
+    """The seeded random streams of one training run (``seed`` + 0…3), each for one purpose."""
+
+    order: torch.Generator  # batch permutations, on the CPU
+    noise: torch.Generator  # training noise, fresh per batch, on the device
+    validation: torch.Generator  # the one fixed noisy copy of the validation images
+    patches: torch.Generator  # crops, flips and rotations, on the CPU
+
+    @classmethod
+    def seeded(cls, seed: int, device: torch.device) -> _Generators:
+        return cls(
+            order=torch.Generator().manual_seed(seed),
+            noise=make_generator(seed + 1, device),
+            validation=make_generator(seed + 2, device),
+            patches=torch.Generator().manual_seed(seed + 3),
+        )
+
+
+def _timed_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    clean_train: torch.Tensor,
+    noise: NoiseModel,
+    settings: TrainSettings,
+    generators: _Generators,
+    memory_format: torch.memory_format,
+) -> tuple[float, float, int]:
+    """One epoch, on fresh crops when ``settings.patch_size`` is set: (mean training loss, seconds, images).
+    The time counts the training steps only, from an idle device to the loss on the host."""
+    device = clean_train.device
+    synchronize(device)
+    start = time.perf_counter()
+    epoch_images = clean_train
+    if settings.patch_size:
+        count = settings.patches_per_epoch or len(clean_train)
+        epoch_images = random_patches(clean_train, count, settings.patch_size, generators.patches)
+    mean_loss = train_epoch(
+        model, optimizer, epoch_images, noise, settings.batch_size, generators.order, generators.noise, memory_format
+    )
+    train_loss = mean_loss.item()  # the one host sync of the epoch
+    return train_loss, time.perf_counter() - start, len(epoch_images)
+
+
+def _check_finite(train_loss: float, validation_loss: float, epoch: int) -> None:
+    if not (math.isfinite(train_loss) and math.isfinite(validation_loss)):
+        raise TrainingDiverged(f"loss became {train_loss if not math.isfinite(train_loss) else validation_loss} at epoch {epoch}")
+
+
+def _set_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+
+
+def _restore(model: nn.Module, best_state: dict[str, torch.Tensor] | None) -> None:
+    """The best epoch's weights back in ``model``, in the default memory format and evaluation mode."""
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.to(memory_format=torch.contiguous_format).eval()
+
+
+def _prepare(model: nn.Module, device: torch.device | str) -> tuple[torch.device, torch.memory_format]:
+    """Move ``model`` to its device and memory format, in training mode."""
+    device = pick_device(device) if isinstance(device, str) else device
+    memory_format = fast_memory_format(device)
+    model.to(device).train()
+    model.to(memory_format=memory_format)
+    return device, memory_format
+
+
+def fit_to_input_size(
+    model: nn.Module, settings: TrainSettings, train_images: torch.Tensor, validation_images: torch.Tensor
+) -> tuple[TrainSettings, torch.Tensor]:
+    """``settings`` and the validation images fitted to ``model``'s input. A model with a fixed input size
+    (``image_size``, the DAE: 64×64) trains on crops of that size of larger images, chooses its epoch on
+    the centres of the validation images, and on images of its own size trains on them whole (no
+    ``patch_size``); a fully convolutional model keeps both as they are."""
+    size = getattr(model, "image_size", None)
+    if size is None:
+        return settings, validation_images
+    whole = tuple(train_images.shape[-2:]) == (size, size)
+    settings = replace(settings, patch_size=0 if whole else size)
+    if tuple(validation_images.shape[-2:]) != (size, size):
+        top, left = (validation_images.shape[-2] - size) // 2, (validation_images.shape[-1] - size) // 2
+        validation_images = validation_images[..., top : top + size, left : left + size]
+    return settings, validation_images
+
+
 def train(
     model: nn.Module,
     train_images: torch.Tensor,
     validation_images: torch.Tensor,
     noise: NoiseModel,
+    settings: TrainSettings,
     *,
-    epochs: int = 200,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    patience: int = 10,
     seed: int = 0,
     device: torch.device | str = "auto",
     on_epoch: Callable[[EpochReport], None] | None = None,
-    patch_size: int = 0,
-    patches_per_epoch: int = 0,
-    decay_epoch: int = 0,
 ) -> TrainResult:
-    """Train ``model`` to map ``noise(x)`` back to ``x`` with MSE and Adam.
+    """Train ``model`` to map ``noise(x)`` back to ``x`` with MSE and Adam, as ``settings`` say.
 
-    Early stopping: training stops once the validation loss has not improved for ``patience``
-    epochs (0 disables it), and the best epoch's weights are restored. The validation loss is
-    measured on one fixed noisy copy of ``validation_images`` (seeded), so epochs compare fairly.
+    Early stopping (:class:`EarlyStopping`) on the validation loss, measured on one fixed noisy copy of
+    ``validation_images`` (seeded), so epochs compare fairly; the best epoch's weights are restored.
     Pass held-out validation images, never the test images: the epoch is chosen on them.
-
-    ``patch_size`` > 0 trains on fresh random crops of the training images each epoch
-    (``patches_per_epoch`` of them, default one per image; flips and rotations at random, seeded),
-    as learned denoisers are trained on large images. ``decay_epoch`` > 0 divides the learning
-    rate by 10 from that epoch on.
     Raises :class:`TrainingDiverged` when a loss becomes NaN or infinite.
     """
-    device = pick_device(device) if isinstance(device, str) else device
-    model.to(device).train()
-    memory_format = fast_memory_format(device)
-    model.to(memory_format=memory_format)
-    clean_train = train_images.to(device)  # (N, 1, 64, 64)
-    clean_validation = validation_images.to(device)
-    order_generator = torch.Generator().manual_seed(seed)  # permutations, on the CPU
-    noise_generator = make_generator(seed + 1, device)  # training noise, fresh per batch
+    device, memory_format = _prepare(model, device)
+    clean_train, clean_validation = train_images.to(device), validation_images.to(device)  # (N, 1, H, W), (V, 1, H, W)
+    generators = _Generators.seeded(seed, device)
     # fixed for the whole run; the noise model gets a copy, so the shared validation images stay as they are
-    noisy_validation = noise(clean_validation.clone(), make_generator(seed + 2, device))
-    optimizer = make_optimizer(model, learning_rate)
-
-    result = TrainResult()
-    best_loss = math.inf
+    noisy_validation = noise(clean_validation.clone(), generators.validation)
+    optimizer = make_optimizer(model, settings.learning_rate)
+    result, stopping, images_seen = TrainResult(), EarlyStopping(settings.patience), 0
     best_state: dict[str, torch.Tensor] | None = None
-    epochs_since_best = 0
-    images_seen = 0
-    training_seconds = 0.0
-    patch_generator = torch.Generator().manual_seed(seed + 3)  # crops, flips and rotations, on the CPU
-    for epoch in range(1, epochs + 1):
-        if decay_epoch and epoch == decay_epoch:
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate / 10
-        synchronize(device)
-        start = time.perf_counter()
-        epoch_images = clean_train
-        if patch_size:
-            epoch_images = random_patches(clean_train, patches_per_epoch or len(clean_train), patch_size, patch_generator)
-        mean_loss = train_epoch(
-            model, optimizer, epoch_images, noise, batch_size, order_generator, noise_generator, memory_format
-        )
-        train_loss = mean_loss.item()  # the one host sync of the epoch
-        training_seconds += time.perf_counter() - start
-        images_seen += len(epoch_images)
+    for epoch in range(1, settings.epochs + 1):
+        if settings.decay_epoch and epoch == settings.decay_epoch:
+            _set_learning_rate(optimizer, settings.learning_rate / 10)
+        train_loss, seconds, images = _timed_epoch(model, optimizer, clean_train, noise, settings, generators, memory_format)
+        result.train_seconds, images_seen = result.train_seconds + seconds, images_seen + images
         validation_loss = _mean_loss(model, noisy_validation, clean_validation, 256)
         result.train_losses.append(train_loss)
         result.validation_losses.append(validation_loss)
-        if not (math.isfinite(train_loss) and math.isfinite(validation_loss)):
-            raise TrainingDiverged(
-                f"loss became {train_loss if not math.isfinite(train_loss) else validation_loss} at epoch {epoch}"
-            )
-        if validation_loss < best_loss:
-            best_loss, result.best_epoch, epochs_since_best = validation_loss, epoch, 0
+        _check_finite(train_loss, validation_loss, epoch)
+        if stopping.update(validation_loss):
             best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
-        else:
-            epochs_since_best += 1
         if on_epoch is not None:
-            on_epoch(EpochReport(epoch, epochs, train_loss, validation_loss, best_loss))
-        logger.debug("epoch %d/%d train %.5f validation %.5f", epoch, epochs, train_loss, validation_loss)
-        if patience and epochs_since_best >= patience:
-            result.stopped_early = epoch < epochs
+            on_epoch(EpochReport(epoch, settings.epochs, train_loss, validation_loss, stopping.best_loss))
+        logger.debug("epoch %d/%d train %.5f validation %.5f", epoch, settings.epochs, train_loss, validation_loss)
+        if stopping.should_stop:
+            result.stopped_early = epoch < settings.epochs
             break
+    result.best_epoch = stopping.best_epoch
     # Throughput counts training steps only (not the per-epoch validation loss), so it compares with the design's loop.
-    result.train_seconds = training_seconds
-    result.images_per_second = images_seen / training_seconds if training_seconds > 0 else 0.0
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.to(memory_format=torch.contiguous_format).eval()
+    result.images_per_second = images_seen / result.train_seconds if result.train_seconds > 0 else 0.0
+    _restore(model, best_state)
     return result

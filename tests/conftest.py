@@ -35,10 +35,11 @@ def registries_as_they_were() -> Iterator[None]:
     from denoiser import plugins
     from denoiser.baselines import BASELINES
     from denoiser.data import DATASETS
+    from denoiser.metrics import METRICS
     from denoiser.models import MODELS
     from denoiser.noise import NOISE
 
-    registries = (MODELS, BASELINES, NOISE, DATASETS)
+    registries = (MODELS, BASELINES, NOISE, DATASETS, METRICS)
     saved = [dict(registry._entries) for registry in registries]
     loaded = set(plugins._loaded)
     yield

@@ -136,7 +136,7 @@ def test_a_full_disk_fails_the_cell_or_stops_in_one_line_and_leaves_no_partial_f
         real_write(path, data)
 
     full["after"] = 10**9
-    monkeypatch.setattr("bench.cell.write_atomically", small_only)
+    monkeypatch.setattr("bench.checkpoints.write_atomically", small_only)
     outcome = ci_sweep_here(tmp_path / "small", "models.dae.latent_dim=[16]", "noise={gaussian: [0.1]}", "train.epochs=1")
     failed = {record.model: record.error for record in outcome.failed}
     assert list(failed) == ["dae"] and "No space left on device" in failed["dae"]

@@ -29,7 +29,7 @@ from bench.cell import SweepData, prepare_data, run_cell
 from bench.cli import resume_command
 from bench.config import ConfigError, load_config
 from bench.grid import build_cells
-from bench.record import CellRecord, Evaluation
+from bench.record import CellRecord, read_evaluation
 from bench.store import ResultStore, StoreError
 from bench.sweep import run_sweep
 from tests.conftest import CI_CONFIG, bench_here
@@ -334,11 +334,12 @@ def test_a_non_finite_number_anywhere_fails_its_cell(value: float, index: int, b
 @given(field=st.sampled_from(["mse", "psnr", "ssim", "psnr_noisy", "ssim_noisy", "psnr_per_image", "ssim_per_image"]),
        value=st.sampled_from([math.nan, math.inf, -math.inf]))
 def test_a_stored_ok_record_with_a_non_finite_number_is_read_as_failed(field: str, value: float) -> None:
+    # the older form of an evaluation (metrics as named fields), as records written before the registry hold it
     evaluation = dict(noise="gaussian", level=0.1, mse=0.01, psnr=20.0, ssim=0.5, psnr_std=1.0, ssim_std=0.1,
                       psnr_noisy=20.0, ssim_noisy=0.4, n_images=1, delta_psnr=0.0, psnr_per_image=[20.0], ssim_per_image=[0.5])
     evaluation[field] = [value] if field.endswith("per_image") else value
     record = CellRecord(cell_id="tv-0", sweep="ci", model="tv", params={}, learned=False, dataset="d", split="by-source",
-                        noise=None, train_level=None, seed=None, evaluations=[Evaluation(**evaluation)])
+                        noise=None, train_level=None, seed=None, evaluations=[read_evaluation(evaluation)])
     read = CellRecord.from_dict(json.loads(record.to_json()))
     assert read.status == "failed" and "not a finite number" in read.error and read.rows()[0].get("psnr") is None
 

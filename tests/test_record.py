@@ -12,7 +12,7 @@ from bench.cell import needs_speed, run_cell
 from bench.config import load_config
 from bench.grid import build_cells
 from bench.progress import SweepProgress
-from bench.record import CellRecord, Evaluation, RecordError, describe, same_level
+from bench.record import CellRecord, Evaluation, MetricScores, RecordError, describe, same_level
 from bench.store import ResultStore
 from bench.sweep import choose_workers
 from denoiser.design_loop import SpeedComparison
@@ -20,8 +20,8 @@ from tests.conftest import CI_CONFIG
 
 
 def evaluation(noise: str, level: float, psnr: float) -> Evaluation:
-    return Evaluation(noise, level, mse=10 ** (-psnr / 10), psnr=psnr, ssim=0.5, psnr_std=0.0, ssim_std=0.0,
-                      psnr_noisy=20.0, ssim_noisy=0.4, n_images=4, delta_psnr=psnr - 20.0)
+    return Evaluation(noise, level, 4, {"mse": MetricScores(10 ** (-psnr / 10)), "psnr": MetricScores(psnr, 0.0, 20.0),
+                                        "ssim": MetricScores(0.5, 0.0, 0.4)})
 
 
 def learned_record(**changes) -> CellRecord:
@@ -157,18 +157,25 @@ def test_a_cell_records_its_threads_its_speed_ratio_and_its_progress(tmp_path: P
 
 
 def test_per_image_metrics_round_trip_rounded_and_old_records_without_them_still_load() -> None:
-    scored = evaluation("gaussian", 0.1, 24.0)
-    scored.psnr_per_image, scored.ssim_per_image, scored.n_images = [23.123456789, 24.9], [0.51234567, 0.6], 2
+    from denoiser.evaluation import score
+    from denoiser.noise import create_noise
+
+    clean = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    noisy = (clean + 0.1).clamp(0, 1)
+    scored = score(clean, noisy, (clean + 0.01).clamp(0, 1), create_noise("gaussian", 0.1))
+    psnr, ssim = scored.metrics["psnr"].per_image, scored.metrics["ssim"].per_image
+    assert psnr == [round(value, 4) for value in psnr] and ssim == [round(value, 6) for value in ssim]  # the metric's decimals
     stored = json.loads(learned_record(evaluations=[scored]).to_json())
     again = CellRecord.from_dict(stored)
-    assert again.evaluations[0].psnr_per_image == [23.1235, 24.9] and again.evaluations[0].ssim_per_image == [0.512346, 0.6]
-    assert CellRecord.from_dict(json.loads(again.to_json())) == again  # rounding is done once
-    for item in stored["evaluations"]:  # a record written before per-image metrics were kept
-        del item["psnr_per_image"], item["ssim_per_image"]
-    assert CellRecord.from_dict(stored).evaluations[0].psnr_per_image == []
-    stored["evaluations"][0] |= {"psnr_per_image": [23.0, 24.0], "ssim_per_image": [0.5]}
-    with pytest.raises(RecordError, match="2 per-image PSNRs and 1 SSIMs"):
+    assert again.evaluations[0] == scored and CellRecord.from_dict(json.loads(again.to_json())) == again
+    older = {"noise": "gaussian", "level": 0.1, "mse": 0.01, "psnr": 20.0, "ssim": 0.5, "psnr_std": 1.0, "ssim_std": 0.1,
+             "psnr_noisy": 19.0, "ssim_noisy": 0.4, "n_images": 2, "delta_psnr": 1.0}  # before metrics were a registry
+    stored["evaluations"] = [older]  # and before per-image metrics were kept
+    loaded = CellRecord.from_dict(stored).evaluations[0]
+    assert loaded.metrics["psnr"].per_image == [] and loaded.delta_psnr == 1.0 and loaded.metrics["mse"].noisy is None
+    stored["evaluations"] = [older | {"psnr_per_image": [23.0, 24.0], "ssim_per_image": [0.5]}]
+    with pytest.raises(RecordError, match="SSIM per image for 2 images"):
         CellRecord.from_dict(stored)
-    stored["evaluations"][0] |= {"ssim_per_image": ["high", "low"]}
+    stored["evaluations"] = [older | {"ssim_per_image": ["high", "low"]}]
     with pytest.raises(RecordError):
         CellRecord.from_dict(stored)

@@ -291,7 +291,8 @@ def test_damaged_files_and_odd_values_are_one_line_exit_2(ci_sweep: Path, tmp_pa
 
     table = tmp_path / "sweep" / "results.csv"
     write_sweep(table.parent, [record("noisy", "noisy", {0.1: 20.0}, train_level=None)])
-    table.write_text(table.read_text().replace("20.0,", "abc,", 1))
+    stored = table.parent / "runs" / "noisy.json"  # its only record damaged: nothing left to rank (results.csv is not read)
+    stored.write_text(stored.read_text().replace("20.0", '"abc"', 1))
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps({"format": 1, "tolerances": 5, "speed_ratio": None, "cells": {}}))
     listed = tmp_path / "listed.pt"
@@ -301,7 +302,7 @@ def test_damaged_files_and_odd_values_are_one_line_exit_2(ci_sweep: Path, tmp_pa
 
     Image.new("L", (64, 64), 128).save(image)
     cases = [
-        (["leaderboard", str(table.parent)], "not a number"),
+        (["leaderboard", str(table.parent)], "no results match"),
         (["check", str(ci_sweep), "--baseline", str(baseline)], "tolerances must map names to numbers"),
         (["check", str(ci_sweep), "--baseline", str(tmp_path), "--update"], "is a folder"),
         (["denoise", "--checkpoint", str(listed), str(image), "--out", str(tmp_path / "o")], "not a checkpoint"),

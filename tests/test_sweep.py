@@ -9,6 +9,7 @@ import torch
 
 from bench.config import DataConfig, load_config
 from bench.grid import build_cells
+from bench.store import ResultStore
 from denoiser import create_model, create_noise
 from denoiser.evaluation import add_noise, evaluation_seed, score
 from denoiser.training import denoise
@@ -82,12 +83,14 @@ def test_a_checkpoint_reproduces_its_record(ci_sweep: Path) -> None:
     test_set = prepare_data(load_config(Path(CI_CONFIG))).test
     noise = create_noise("gaussian", record["train_level"])
     noisy = add_noise(test_set.images, noise, evaluation_seed(1000, noise))
-    scores = score(test_set.images, noisy, denoise(model, noisy))
-    stored = next(item for item in record["evaluations"] if item["level"] == record["train_level"])
-    assert scores.psnr == pytest.approx(stored["psnr"], abs=1e-6)
+    scores = score(test_set.images, noisy, denoise(model, noisy), noise)
+    stored_record = ResultStore(ci_sweep).read_record(record["cell_id"])
+    assert stored_record is not None
+    stored = next(item for item in stored_record.evaluations if item.level == record["train_level"])
+    assert scores.psnr == pytest.approx(stored.psnr, abs=1e-6)
     # per image, in image order, to the 1e-4 dB a record keeps: what the leaderboard's paired comparisons read
-    assert stored["psnr_per_image"] == pytest.approx(list(scores.psnr_per_image), abs=1e-4)
-    assert len(stored["ssim_per_image"]) == stored["n_images"] == len(test_set.images)
+    assert stored.metrics["psnr"].per_image == pytest.approx(scores.metrics["psnr"].per_image, abs=1e-4)
+    assert len(stored.metrics["ssim"].per_image) == stored.n_images == len(test_set.images)
 
 
 def test_a_second_run_trains_nothing(ci_copy: Path) -> None:
@@ -240,3 +243,32 @@ def test_published_figures_apply_to_set12_under_the_literatures_noise_only() -> 
     assert {(figure.method, figure.psnr) for figure in figures} == {("BM3D", 29.97), ("DnCNN-S", 30.44)}
     assert published_for("set12", "gaussian", "y = clamp(x + N(0, σ²), 0, 1), σ = 25/255") == []  # clipped: not comparable
     assert published_for("bsd68", "gaussian", literature_protocol(25)) == []
+
+
+def test_the_plan_says_which_cells_run_where_and_why(ci_sweep: Path) -> None:
+    from bench.cell import prepare_data
+    from bench.sweep import plan_sweep
+
+    config = load_config(Path(CI_CONFIG), ["speed_reference=false", "models.dae.latent_dim=[16, 8]"])
+    cells = build_cells(config)
+    plan = plan_sweep(config, ResultStore(ci_sweep), prepare_data(config), cells, requested=1)
+    assert len(plan.finished) == 3 and [cell.params for cell in plan.pending] == [{"latent_dim": 8}] * 2
+    assert plan.reruns == {} and plan.workers.count == 1 and plan.workers.reason.startswith("1 requested")
+    submitit = load_config(Path(CI_CONFIG), ["executor=submitit", "submitit.array_parallelism=7"])
+    plan = plan_sweep(submitit, ResultStore(ci_sweep), prepare_data(config), build_cells(submitit), requested=1)
+    assert (plan.workers.count, plan.workers.reason) == (7, "submitit: the job array's array_parallelism")
+
+
+@pytest.mark.parametrize("settings, workers, expected", [
+    ([], 1, "InProcessExecutor"),
+    (["cell_timeout=30"], 1, "PoolExecutor"),  # a timeout needs a process it can stop
+    ([], 2, "PoolExecutor"),
+    (["executor=submitit"], 1, "SubmititExecutor"),
+])
+def test_the_executor_follows_the_config_and_the_worker_count(tmp_path: Path, settings: list[str], workers: int,
+                                                              expected: str) -> None:
+    from bench.executors import choose_executor
+
+    config = load_config(Path(CI_CONFIG), settings)
+    data = object()  # held for the cells, not read when the executor is chosen
+    assert type(choose_executor(config, ResultStore(tmp_path), data, workers)).__name__ == expected

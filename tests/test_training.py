@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from denoiser import TrainingDiverged, create_model, create_noise, load_dataset, split, train
-from denoiser.training import denoise
+from denoiser.training import EarlyStopping, TrainSettings, denoise, fit_to_input_size
 
 
 @pytest.fixture(scope="module")
@@ -12,11 +12,12 @@ def natural_split():
     return split(load_dataset("skimage-natural"), "by-source", 0.2, seed=0)
 
 
-def run(natural_split, seed: int = 0, model_name: str = "dae", **options):
+def run(natural_split, seed: int = 0, model_name: str = "dae", **settings):
     train_set, test_set = natural_split
     torch.manual_seed(seed)  # weight initialisation
     model = create_model(model_name, **({"latent_dim": 32} if model_name == "dae" else {"depth": 5, "width": 16}))
-    result = train(model, train_set.images, test_set.images, create_noise("gaussian", 0.1), seed=seed, device="cpu", **options)
+    result = train(model, train_set.images, test_set.images, create_noise("gaussian", 0.1), TrainSettings(**settings), seed=seed,
+                   device="cpu")
     return model, result
 
 
@@ -48,7 +49,8 @@ def test_best_weights_are_restored(natural_split) -> None:
     train_set, test_set = natural_split
     model = create_model("dae", latent_dim=32)
     noise = create_noise("gaussian", 0.1)
-    result = train(model, train_set.images, test_set.images, noise, epochs=3, patience=0, device="cpu", on_epoch=wreck_weights)
+    result = train(model, train_set.images, test_set.images, noise, TrainSettings(epochs=3, patience=0), device="cpu",
+                   on_epoch=wreck_weights)
     noisy = noise(test_set.images, torch.Generator().manual_seed(2))  # the trainer's fixed test noise (seed + 2)
     assert result.best_epoch == 1 + result.validation_losses.index(min(result.validation_losses))
     restored = torch.nn.functional.mse_loss(denoise(model, noisy), test_set.images).item()
@@ -67,7 +69,7 @@ def test_a_diverging_run_stops_with_a_reason(natural_split) -> None:
     with torch.no_grad():
         model.to_latent.weight.fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="loss became nan at epoch 1"):
-        train(model, train_set.images, test_set.images, create_noise("gaussian", 0.1), epochs=3, device="cpu")
+        train(model, train_set.images, test_set.images, create_noise("gaussian", 0.1), TrainSettings(epochs=3), device="cpu")
 
 
 def test_patch_training_draws_fresh_seeded_crops_of_large_images() -> None:
@@ -81,15 +83,16 @@ def test_patch_training_draws_fresh_seeded_crops_of_large_images() -> None:
     random_patches(images, 32, 16, generator)
     assert not torch.equal(first, random_patches(images, 32, 16, generator))  # the next epoch's are fresh
     model = create_model("dncnn", depth=3, width=4)
-    result = train(model, images[:2], images[2:], create_noise("gaussian", 0.1), epochs=3, patience=0, device="cpu",
-                   patch_size=16, patches_per_epoch=40, batch_size=8, decay_epoch=3)
+    settings = TrainSettings(epochs=3, patience=0, patch_size=16, patches_per_epoch=40, batch_size=8, decay_epoch=3)
+    result = train(model, images[:2], images[2:], create_noise("gaussian", 0.1), settings, device="cpu")
     assert len(result.train_losses) == 3 and all(torch.isfinite(torch.tensor(result.train_losses)))
+    settings = TrainSettings(epochs=2, patience=0, patch_size=16, patches_per_epoch=40, batch_size=8)
     torch.manual_seed(0)
-    one = train(create_model("dncnn", depth=3, width=4), images[:2], images[2:], create_noise("gaussian", 0.1), epochs=2,
-                patience=0, device="cpu", patch_size=16, patches_per_epoch=40, batch_size=8)
+    one = train(create_model("dncnn", depth=3, width=4), images[:2], images[2:], create_noise("gaussian", 0.1), settings,
+                device="cpu")
     torch.manual_seed(0)
-    two = train(create_model("dncnn", depth=3, width=4), images[:2], images[2:], create_noise("gaussian", 0.1), epochs=2,
-                patience=0, device="cpu", patch_size=16, patches_per_epoch=40, batch_size=8)
+    two = train(create_model("dncnn", depth=3, width=4), images[:2], images[2:], create_noise("gaussian", 0.1), settings,
+                device="cpu")
     assert one.train_losses == two.train_losses and one.validation_losses == two.validation_losses
 
 
@@ -116,8 +119,8 @@ def test_two_trainings_under_deterministic_kernels_are_identical(device: torch.d
         torch.manual_seed(0)
         model = create_model("dae", latent_dim=8)
         with deterministic_kernels(True):
-            train(model, images[:32], images[32:], create_noise("gaussian", level=0.1), epochs=2, batch_size=16,
-                  patience=0, seed=0, device=device)
+            train(model, images[:32], images[32:], create_noise("gaussian", level=0.1),
+                  TrainSettings(epochs=2, batch_size=16, patience=0), seed=0, device=device)
         states.append({name: tensor.cpu() for name, tensor in model.state_dict().items()})
     assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])
 
@@ -153,3 +156,36 @@ def test_tf32_is_off_within_unless_asked_and_restored_after() -> None:
     with tf32_kernels(True):
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
     assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+
+
+def test_early_stopping_keeps_the_best_epoch_and_stops_after_patience_epochs_without_it() -> None:
+    stopping = EarlyStopping(patience=2)
+    improved = [stopping.update(loss) for loss in (0.5, 0.4, 0.4, 0.45)]  # equal is not better
+    assert improved == [True, True, False, False]
+    assert (stopping.best_epoch, stopping.best_loss, stopping.should_stop) == (2, 0.4, True)
+    never = EarlyStopping(patience=0)
+    for loss in (0.1, 0.2, 0.3, 0.4):
+        never.update(loss)
+    assert never.best_epoch == 1 and not never.should_stop  # patience 0 never stops
+    assert not EarlyStopping(patience=1).update(float("nan"))  # a NaN is never the best
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 0), ("batch_size", 0), ("learning_rate", -1.0),
+                                          ("learning_rate", float("nan")), ("patience", -1), ("patch_size", -8),
+                                          ("patches_per_epoch", -1), ("decay_epoch", -2)])
+def test_impossible_settings_are_refused_when_made(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        TrainSettings(**{field: value})
+
+
+def test_a_fixed_size_model_trains_on_crops_of_its_size_and_chooses_on_the_centres() -> None:
+    settings = TrainSettings(patch_size=40)
+    dae, dncnn = create_model("dae", latent_dim=8), create_model("dncnn", depth=3, width=4)
+    large, small = torch.rand(4, 1, 80, 96), torch.rand(4, 1, 64, 64)
+    fitted, validation = fit_to_input_size(dae, settings, large, large)
+    assert fitted.patch_size == 64 and validation.shape[-2:] == (64, 64)
+    assert torch.equal(validation, large[..., 8:72, 16:80])  # the centres
+    fitted, validation = fit_to_input_size(dae, settings, small, small)
+    assert fitted.patch_size == 0 and validation is small  # its own size: whole images
+    fitted, validation = fit_to_input_size(dncnn, settings, large, large)
+    assert fitted is settings and validation is large  # fully convolutional: as asked

@@ -189,8 +189,8 @@ def _add_check_denoise_and_list(commands: Any, common: argparse.ArgumentParser) 
     listing = commands.add_parser(
         "list",
         parents=[common],
-        help="registered models, noise models, data sets and baselines",
-        description="Every registered model, noise model, data set and classical baseline, with its parameters.",
+        help="registered models, noise models, data sets, baselines and metrics",
+        description="Every registered model, noise model, data set, classical baseline and metric, with its parameters.",
     )
     listing.set_defaults(handler=command_list)
 
@@ -252,6 +252,7 @@ def command_list(arguments: argparse.Namespace, live: bool) -> int:
     from bench.summary import summary_console
     from denoiser.baselines import BASELINES
     from denoiser.data import DATASETS
+    from denoiser.metrics import METRICS
     from denoiser.models import MODELS
     from denoiser.noise import NOISE
     from denoiser.registry import Registry
@@ -262,6 +263,7 @@ def command_list(arguments: argparse.Namespace, live: bool) -> int:
         ("classical baselines", BASELINES),
         ("noise models (one severity level each)", NOISE),
         ("data sets", DATASETS),
+        ("metrics (every cell is scored with each)", METRICS),
     ]
     for title, registry in registries:
         table = Table(title=title, title_justify="left")

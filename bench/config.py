@@ -519,8 +519,34 @@ def validate(config: SweepConfig) -> None:
         _check_evaluation,
         _check_patches,
         _check_device,
+        _check_metrics,
     ):
         check(config)
+
+
+def _check_metrics(config: SweepConfig) -> None:
+    """Every registered metric (a plugin's too) scores two small batches as a metric must: one finite
+    value per image. Refused here, not after every cell has trained."""
+    import torch
+
+    from denoiser.metrics import registered
+
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.rand(2, 1, 16, 16, generator=generator)
+    estimate = (clean + 0.1 * torch.rand(clean.shape, generator=generator)).clamp(0, 1)
+    for metric in registered():
+        try:
+            values = metric(clean, estimate)
+        except Exception as error:  # noqa: BLE001 - a plugin's metric failing is one line
+            raise ConfigError(
+                f"metric {metric.name!r} fails on two 16×16 images: {type(error).__name__}: {str(error)[:120]}"
+            ) from None
+        if not isinstance(values, torch.Tensor) or tuple(values.shape) != (2,) or not torch.isfinite(values).all():
+            shown = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+            raise ConfigError(
+                f"metric {metric.name!r} must return one finite value per image, a (2,) tensor for two "
+                f"images; it returned {shown}"
+            )
 
 
 def check_name(key: str, name: str, *, empty: bool = False) -> None:

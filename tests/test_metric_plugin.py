@@ -74,3 +74,27 @@ def test_a_plugin_metric_is_stored_ranked_reported_and_gated(
     assert code == 2 and "pass --plugin" in stderr and stderr.count("\n") == 1
     code, _, stderr = bench_here(capsys, "check", str(tmp_path / "out"), "--baseline", str(tmp_path / "baseline.json"))
     assert code == 2 and "pass --plugin" in stderr
+
+
+BROKEN = '''
+import torch
+from denoiser import register_metric
+
+
+@register_metric("broken", higher_is_better=True)
+def broken(clean, estimate):
+    return KIND
+'''
+
+
+@pytest.mark.parametrize("kind", ["clean.mean()", "clean.flatten(1)", "torch.full((clean.shape[0],), float('nan'))",
+                                  "[1.0] * len(clean)", "1 / 0"])
+def test_a_metric_that_is_no_metric_is_refused_before_any_cell(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    """A scalar, a map, NaN, a list or an error: one line at load, nothing written, not a failure of every cell."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "broken_metric.py").write_text(textwrap.dedent(BROKEN.replace("KIND", kind)))
+    code, _, stderr = bench_here(capsys, "sweep", CI_CONFIG, "--out", str(tmp_path / "out"), "--quiet",
+                                 "--plugin", "broken_metric")
+    assert code == 2 and stderr.count("\n") == 1 and "metric 'broken'" in stderr, stderr
+    assert not (tmp_path / "out").exists()

@@ -40,6 +40,7 @@ MAX_CONFIG_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 32
 MAX_COMBINATIONS = 256  # parameter combinations of one model in one sweep
+MAX_CELLS = 10_000  # cells of one sweep: each is a record, a checkpoint and (learned) a training run
 MAX_PARAMETERS = 1_000_000_000  # weights of one model: far beyond what a sweep here trains
 MAX_NAME = 100  # characters of a name that becomes part of a file name (the sweep, a data set, a model)
 MAX_SEED = 2**32 - 1  # seeds are offset (seed + 3, + the evaluation level's hash, + the image index) and fed to
@@ -520,8 +521,23 @@ def validate(config: SweepConfig) -> None:
         _check_patches,
         _check_device,
         _check_metrics,
+        _check_cell_count,
     ):
         check(config)
+
+
+def _check_cell_count(config: SweepConfig) -> None:
+    """The grid's size, counted before it is built: parameter combinations × training levels × seeds per
+    learned model, combinations per baseline (a list of a thousand seeds is short on disk, long to run)."""
+    from denoiser.models import MODELS
+
+    levels = sum(len(values) for values in config.noise.values())
+    count = 1  # the noisy input
+    for name, params in config.models.items():
+        combinations = math.prod(len(value) if _is_axis(name, parameter, value) else 1 for parameter, value in params.items())
+        count += combinations * (levels * len(config.seeds) if name in MODELS else 1)
+    if count > MAX_CELLS:
+        raise ConfigError(f"models × noise × seeds: {count:,} cells; at most {MAX_CELLS:,} in one sweep: split it into several")
 
 
 def _check_metrics(config: SweepConfig) -> None:

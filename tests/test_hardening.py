@@ -361,6 +361,7 @@ def test_a_stored_ok_record_with_a_non_finite_number_is_read_as_failed(field: st
     ("name=" + "x" * 101, "at most 100"),
     ("cell_timeout=-1", "cell_timeout: "),
     ("train={patch_size: 40, patches_per_epoch: 1000000000}", "train.patches_per_epoch: "),
+    ("seeds=[" + ", ".join(map(str, range(5001))) + "]", "10,003 cells; at most 10,000"),
 ])
 def test_a_bound_is_checked_at_load_in_one_line_with_nothing_written(override: str, message: str, tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from bench.checkpoints import save_checkpoint
-from bench.config import ConfigError, SweepConfig, expand_parameters
+from bench.config import ConfigError, SweepConfig, data_channels, expand_parameters
 from bench.grid import Cell
 from bench.record import CellRecord, Evaluation, non_finite
 from bench.store import ResultStore
@@ -32,7 +32,7 @@ from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evalua
 from denoiser.memory import keep_freed_memory
 from denoiser.metrics import SSIM_RADIUS
 from denoiser.models import MODELS, count_parameters, create_model, create_model_shape
-from denoiser.noise import EstimatedNoise
+from denoiser.noise import EstimatedNoise, protocol_for
 from denoiser.training import (
     EpochReport,
     TrainSettings,
@@ -77,18 +77,29 @@ def prepare_data(config: SweepConfig) -> SweepData:
     data = config.data
     images = load_dataset(data.dataset, **data.params)
     augmented = augment(images, data.augment_copies, seed=data.seed)
+    # evaluation sets are read as the training data is: in colour for a colour sweep (a set's own `color` must agree)
+    colour = {"color": True} if data_channels(config) == 3 else {}
     whole = {
-        name: [image for _, image in load_native(spec.dataset, **spec.params)]
+        evaluation_label(name, config): [image for _, image in load_native(spec.dataset, **(spec.params | colour))]
         for name, spec in config.evaluation.datasets.items()
         if spec.dataset != "pairs"
     }
-    pairs = {name: load_pairs(**spec.params) for name, spec in config.evaluation.datasets.items() if spec.dataset == "pairs"}
+    pairs = {
+        evaluation_label(name, config): load_pairs(**(spec.params | colour))
+        for name, spec in config.evaluation.datasets.items()
+        if spec.dataset == "pairs"
+    }
     if data.validation_fraction == 0:  # only with train.select_on: test (the founding design): no validation split
         train, test = split(augmented, data.split, data.test_fraction, seed=data.seed)
         return SweepData(train, test, test, whole, pairs)
     return SweepData(
         *split_three(augmented, data.split, data.test_fraction, data.validation_fraction, seed=data.seed), whole, pairs
     )
+
+
+def evaluation_label(name: str, config: SweepConfig) -> str:
+    """How results name an evaluation set: its config name, marked in a colour sweep, as the data's label is."""
+    return name + (" (colour)" if data_channels(config) == 3 else "")
 
 
 def check_fits(config: SweepConfig, data: SweepData) -> None:
@@ -250,7 +261,8 @@ def _started_record(cell: Cell, config: SweepConfig, data: SweepData, device: to
     """A cell's record before it runs: its identity, the data's sizes, the device and its kernel settings."""
     record = new_record(cell, config)
     if cell.noise is not None and cell.train_level is not None:  # learned
-        record.train_protocol = config.make_noise(cell.noise, cell.train_level).protocol
+        # as its evaluations will say it, so that "evaluated at its training level" holds in colour too
+        record.train_protocol = protocol_for(config.make_noise(cell.noise, cell.train_level), data_channels(config))
     record.device, record.n_train, record.n_test = str(device), len(data.train), len(data.test)
     record.n_validation = len(data.validation)
     record.deterministic = config.deterministic
@@ -275,7 +287,8 @@ def evaluate_cell(
 ) -> list[Evaluation]:
     """Every evaluation of one cell: each data set scored (the test split, whole images) at every
     evaluation noise and level, then each set of real-noise pairs once, at each image's estimated σ.
-    ``settings(noise)``: a classical baseline's settings, recorded beside its scores."""
+    ``settings(noise, channels)``: a classical baseline's settings (its colour options in colour), recorded
+    beside its scores."""
     evaluations = []
     sets = ([(config.data.label, None)] if config.evaluation.test_split else []) + list(data.whole.items())
     for dataset, whole in sets:
@@ -297,7 +310,7 @@ def evaluate_cell(
                         level=level,
                         dataset=dataset,
                         tiled=tiling if whole is not None else None,
-                        settings=None if settings is None else settings(noise),
+                        settings=None if settings is None else settings(noise, data_channels(config)),
                     )
                 )
     for dataset, pairs in data.pairs.items():
@@ -305,7 +318,11 @@ def evaluate_cell(
         sigma_settings = {"sigma_estimator": EstimatedNoise.estimator, "sigma_per_image": [round(sigma, 6) for sigma in sigmas]}
         evaluations.append(
             dataclasses.replace(
-                scores, protocol=EstimatedNoise(0.0).protocol, dataset=dataset, tiled=tiling, settings=sigma_settings
+                scores,
+                protocol=protocol_for(EstimatedNoise(0.0), data_channels(config)),
+                dataset=dataset,
+                tiled=tiling,
+                settings=sigma_settings,
             )
         )
     return evaluations

@@ -156,12 +156,13 @@ class DataConfig:
     @property
     def label(self) -> str:
         """How results and leaderboards name this data: ``name``, else a folder's own name, else the data set."""
+        colour = " (colour)" if self.params.get("color") is True else ""  # every table says which
         if self.name:
-            return self.name
+            return self.name + colour
         path = self.params.get("path")
         if self.dataset == "folder" and isinstance(path, str) and Path(path).name:
-            return Path(path).name
-        return self.dataset
+            return Path(path).name + colour
+        return self.dataset + colour
 
 
 @dataclass(frozen=True)
@@ -679,12 +680,37 @@ def _check_models(config: SweepConfig) -> None:
         for combination in expand_parameters(name, params):
             check_parameter_types(f"models.{name}", combination, accepted)
             if registry is MODELS:
-                _check_builds(name, combination)
+                _check_builds(name, with_channels(name, combination, data_channels(config)))
             else:
                 try:
                     BASELINES.create(name, **combination)
                 except DenoiserError as error:
                     raise ConfigError(f"models.{name}: {error}") from None
+
+
+def data_channels(config: SweepConfig) -> int:
+    """The channels of the sweep's images: 3 for a colour data set (``data.params.color: true``), else 1."""
+    return 3 if config.data.params.get("color") is True else 1
+
+
+def with_channels(name: str, combination: dict[str, Any], channels: int) -> dict[str, Any]:
+    """A learned model's parameters with the data's channel count, in colour only (grayscale parameters,
+    and so cell ids, stay as they were): ``image_channels`` for a factory that takes it (dae, dncnn), else
+    ``channels`` (a plugin's). A factory that takes neither cannot take colour: one line, before any work."""
+    if channels == 1:
+        return combination
+    from denoiser.models import MODELS
+
+    accepted = MODELS.get(name).parameters
+    key = "image_channels" if "image_channels" in accepted else "channels" if "channels" in accepted else None
+    if key is None:
+        raise ConfigError(
+            f"models.{name}: cannot take colour images (its factory has no image_channels or channels "
+            "parameter); use grayscale data, or give the factory a channels parameter"
+        )
+    if combination.get(key, channels) != channels:
+        raise ConfigError(f"models.{name}.{key}: {_show(combination[key])}, but the data's images have {channels} channels")
+    return combination | {key: channels}
 
 
 def _check_builds(name: str, combination: dict[str, Any]) -> None:
@@ -786,22 +812,29 @@ def _check_evaluation(config: SweepConfig) -> None:
             check_params(spec.dataset, spec.params, whole=True)
         except DenoiserError as error:  # its message starts with the parameter's name
             raise ConfigError(f"{key}.params.{error}") from None
-    _check_whole_images_size(evaluation)
+        if "color" in spec.params and spec.params["color"] != (data_channels(config) == 3):
+            raise ConfigError(
+                f"{key}.params.color: {_show(spec.params['color'])}, but the training data is "
+                f"{'colour' if data_channels(config) == 3 else 'grayscale'}: the sets are read as it is"
+            )
+    _check_whole_images_size(evaluation, colour=data_channels(config) == 3)
 
 
-def _check_whole_images_size(evaluation: EvaluationConfig) -> None:
+def _check_whole_images_size(evaluation: EvaluationConfig, colour: bool = False) -> None:
     """The evaluation sets' whole images, all in memory in every process that runs cells: counted from
-    the files' headers before any is decoded (a folder of a thousand 20-megapixel photographs)."""
+    the files' headers before any is decoded (a folder of a thousand 20-megapixel photographs); three
+    values a pixel in a colour sweep, whose evaluation sets are read in colour."""
     from denoiser.data import expected_pixels
 
     pixels = 0
     for spec in evaluation.datasets.values():
         path = spec.params.get("path")
+        color = colour or spec.params.get("color") is True
         if spec.dataset == "pairs" and isinstance(path, str):
             for part in (Path(path) / "clean", Path(path) / "noisy") if (Path(path) / "clean").is_dir() else (Path(path),):
-                pixels += expected_pixels("folder", path=str(part), mode="native") or 0  # clean and noisy both
+                pixels += expected_pixels("folder", path=str(part), mode="native", color=color) or 0  # clean and noisy both
         elif spec.dataset == "folder":
-            pixels += expected_pixels("folder", mode="native", **spec.params) or 0
+            pixels += expected_pixels("folder", mode="native", **(spec.params | {"color": color})) or 0
     if 4 * pixels > MAX_EVALUATION_IMAGES_BYTES:
         raise ConfigError(
             f"evaluation.datasets: {pixels / 1e6:,.0f} megapixels of whole images ({4 * pixels / 2**30:.1f} GiB "

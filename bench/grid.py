@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import denoiser
-from bench.config import SweepConfig, expand_parameters
+from bench.config import SweepConfig, data_channels, expand_parameters, with_channels
 from bench.record import describe
 from denoiser.baselines import BASELINES
 from denoiser.data import DATASETS
@@ -157,9 +157,10 @@ def _learned_cells(config: SweepConfig, shared: dict[str, Any]) -> list[Cell]:
     cells = []
     for model in (name for name in config.models if name in MODELS):
         code = code_versions(config, model, learned=True)
-        for combination, (family, levels), seed in itertools.product(
-            expand_parameters(model, config.models[model]), config.noise.items(), config.seeds
-        ):
+        combinations = [
+            with_channels(model, params, data_channels(config)) for params in expand_parameters(model, config.models[model])
+        ]
+        for combination, (family, levels), seed in itertools.product(combinations, config.noise.items(), config.seeds):
             for level in levels:
                 identity = shared | {
                     "model": model,

@@ -226,7 +226,7 @@ def example_grid(examples: list[dict], family: str, out: Path) -> Path | None:
                 (f"{example['name']} ({example['psnr']:.1f} dB)", example["denoised"]),
             ],
         ):
-            axis.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            axis.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")  # RGB as is
             axis.set_title(title, fontsize=8)
             axis.set_xticks([])
             axis.set_yticks([])

@@ -22,6 +22,15 @@ class Published:
 
 _BM3D = "Dabov et al., IEEE TIP 2007, as tabulated in Zhang et al., IEEE TIP 2017 (DnCNN), Table II"
 _DNCNN = "Zhang et al., IEEE TIP 2017 (DnCNN), Table II (DnCNN-S: 17 layers, 64 channels, fully trained)"
+_BSD68 = "Zhang et al., IEEE TIP 2017 (DnCNN), Table I"
+# CBM3D, CDnCNN-B and FFDNet, as the FFDNet paper tabulates them
+_COLOUR = "Zhang, Zuo and Zhang, IEEE TIP 2018 (FFDNet), colour denoising results"
+_DRUNET = "Zhang et al., IEEE TPAMI 2022 (DPIR), colour denoising results"
+
+
+def _figures(method: str, model: str, dataset: str, psnrs: tuple[float, float, float], source: str) -> list[Published]:
+    return [Published(method, model, dataset, sigma, psnr, source) for sigma, psnr in zip((15, 25, 50), psnrs)]
+
 
 PUBLISHED = [
     Published("BM3D", "bm3d", "set12", 15, 32.37, _BM3D),
@@ -30,20 +39,45 @@ PUBLISHED = [
     Published("DnCNN-S", "dncnn", "set12", 15, 32.86, _DNCNN),
     Published("DnCNN-S", "dncnn", "set12", 25, 30.44, _DNCNN),
     Published("DnCNN-S", "dncnn", "set12", 50, 27.18, _DNCNN),
+    *_figures("BM3D", "bm3d", "bsd68", (31.07, 28.57, 25.62), _BSD68),
+    *_figures("DnCNN-S", "dncnn", "bsd68", (31.73, 29.23, 26.23), _BSD68),
+    # colour: the noise drawn independently in each channel
+    *_figures("CBM3D", "bm3d", "cbsd68", (33.52, 30.71, 27.38), _COLOUR),
+    *_figures("CBM3D", "bm3d", "kodak24", (34.28, 31.68, 28.46), _COLOUR),
+    *_figures("CBM3D", "bm3d", "mcmaster", (34.06, 31.66, 28.51), _COLOUR),
+    *_figures("CDnCNN-B", "dncnn", "cbsd68", (33.89, 31.23, 27.92), _COLOUR),
+    *_figures("CDnCNN-B", "dncnn", "kodak24", (34.48, 32.03, 28.85), _COLOUR),
+    *_figures("CDnCNN-B", "dncnn", "mcmaster", (33.44, 31.51, 28.61), _COLOUR),
+    *_figures("FFDNet", "ffdnet", "cbsd68", (33.87, 31.21, 27.96), _COLOUR),
+    *_figures("FFDNet", "ffdnet", "kodak24", (34.63, 32.13, 28.98), _COLOUR),
+    *_figures("FFDNet", "ffdnet", "mcmaster", (34.66, 32.35, 29.18), _COLOUR),
+    *_figures("DRUNet", "drunet", "cbsd68", (34.30, 31.69, 28.51), _DRUNET),
+    *_figures("DRUNet", "drunet", "kodak24", (35.31, 32.89, 29.86), _DRUNET),
+    *_figures("DRUNet", "drunet", "mcmaster", (35.40, 33.14, 30.08), _DRUNET),
 ]
+COLOUR_SETS = ("cbsd68", "kodak24", "mcmaster")
+COLOUR_MARK = " (colour)"  # how results label a colour data set (bench.config.DataConfig.label)
 
 
-def literature_protocol(sigma: int) -> str:
-    """The noise protocol string a record carries for the literature's Gaussian noise at σ/255."""
-    return f"y = x + N(0, σ²), not clipped, σ = {sigma:g}/255"
+def literature_protocol(sigma: int, color: bool = False) -> str:
+    """The noise protocol string a record carries for the literature's Gaussian noise at σ/255 (drawn
+    independently in each channel of a colour image)."""
+    return f"y = x + N(0, σ²){' per channel' if color else ''}, not clipped, σ = {sigma:g}/255"
 
 
 def published_for(dataset: str, noise: str, protocol: object) -> list[Published]:
-    """The published figures for one leaderboard group (data set, noise family, protocol)."""
+    """The published figures for one leaderboard group (data set, noise family, protocol). Data-set names
+    match case-insensitively, so a user's own copy of CBSD68 named ``CBSD68`` gets the figures beside it."""
     if noise != "gaussian" or not isinstance(protocol, str):
         return []
+    name = str(dataset).removesuffix(COLOUR_MARK).lower()
+    color = str(dataset).endswith(COLOUR_MARK) or name in COLOUR_SETS
     return [
-        figure for figure in PUBLISHED if figure.dataset == str(dataset).lower() and protocol == literature_protocol(figure.sigma)
+        figure
+        for figure in PUBLISHED
+        if figure.dataset == name
+        and protocol == literature_protocol(figure.sigma, color=figure.dataset in COLOUR_SETS)
+        and color == (figure.dataset in COLOUR_SETS)
     ]
 
 

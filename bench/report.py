@@ -109,12 +109,19 @@ def _example(model: Any, clean: torch.Tensor, noise: Any, config: Any) -> dict[s
     denoised = denoise_whole(model, noisy, config.evaluation.tile_stride)
     return {
         "level": float(noise.level),
-        "clean": clean[0, 0].numpy(),
-        "noisy": noisy[0, 0].numpy(),
-        "denoised": denoised[0, 0].numpy(),
+        "clean": _picture(clean),
+        "noisy": _picture(noisy),
+        "denoised": _picture(denoised),
         "psnr": metrics.psnr(clean, denoised).item(),
         "psnr_noisy": metrics.psnr(clean, noisy).item(),
     }
+
+
+def _picture(batch: torch.Tensor) -> Any:
+    """The first image of a (B, C, H, W) batch as a picture shows it: (H, W) grayscale or (H, W, 3) colour,
+    clipped to [0, 1] (unclipped noise leaves the noisy image outside it)."""
+    image = batch[0].detach().cpu().clamp(0, 1)
+    return (image[0] if image.shape[0] == 1 else image.permute(1, 2, 0)).numpy()
 
 
 SORT_SCRIPT = """

@@ -1,4 +1,5 @@
-"""Data sets of 64×64 grayscale images in [0, 1], held in memory, each image tagged with its source image.
+"""Data sets of 64×64 images in [0, 1], held in memory, each image tagged with its source image: grayscale
+(one channel) by default, RGB (three channels) with ``color=True``.
 
 Three registered data sets (SPEC §4):
 
@@ -6,6 +7,9 @@ Three registered data sets (SPEC §4):
   non-overlapping tiles (offline, the default);
 - ``cifar10``: CIFAR-10's python batch format (a ``cifar-10-batches-py`` folder or one batch file);
 - ``folder``: any folder of PNG/JPEG/TIFF/BMP images.
+
+In colour, a grayscale file (L, I;16, I, F) is replicated to three equal channels, so one folder may
+mix grayscale and colour files; in grayscale, a colour file becomes its luma (ITU-R 601).
 
 Then :func:`augment` adds the design's seeded offline augmentation and :func:`split`
 divides by source image (``by-source``) or, only when asked by name, over augmented
@@ -38,6 +42,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 PATCH_MODES = ("resize", "center-crop", "tiles", "native")
 MAX_TILES = 64  # tiles × tiles patches of one picture: 4,096 patches, a 4096×4096 resize of it
 CIFAR_IMAGES = 60_000  # the whole of CIFAR-10 (five training batches and the test batch)
+SHIPPED_DATASETS = ("skimage-natural", "folder", "cifar10")  # the package's own; a plugin's types its own parameters
 
 # Photographs that ship inside scikit-image's wheel (no download needed).
 SKIMAGE_PHOTOGRAPHS = (
@@ -58,9 +63,9 @@ SKIMAGE_PHOTOGRAPHS = (
 
 @dataclass(frozen=True)
 class ImageSet:
-    """Images (N, 1, 64, 64) float32 in [0, 1] and, per image, the index of its source image."""
+    """Images (N, C, 64, 64) float32 in [0, 1] (C = 1, grayscale, or 3, RGB) and, per image, the index of its source image."""
 
-    images: torch.Tensor  # (N, 1, 64, 64)
+    images: torch.Tensor  # (N, C, 64, 64)
     sources: torch.Tensor  # (N,) int64; images with one source come from one original picture
     source_names: tuple[str, ...]  # name of each source index, e.g. "camera/tile-3"
 
@@ -112,7 +117,7 @@ def _square_center(image: torch.Tensor) -> torch.Tensor:
 
 
 def image_to_patches(image: torch.Tensor, mode: str, tiles: int = 4) -> torch.Tensor:
-    """(1, H, W) → (P, 1, 64, 64) patches.
+    """(C, H, W) → (P, C, 64, 64) patches.
 
     ``resize``: the centred square, resized to 64×64 (one patch); ``center-crop``: the central
     64×64 pixels (one patch; smaller images are resized up first); ``tiles``: the centred square
@@ -129,14 +134,19 @@ def image_to_patches(image: torch.Tensor, mode: str, tiles: int = 4) -> torch.Te
     if mode == "tiles":
         _check_tiles(tiles)
     side = IMAGE_SIZE * (tiles if mode == "tiles" else 1)
-    resized = TF.resize(square, [side, side], antialias=True).clamp(0, 1)  # (1, side, side)
-    # (1, side, side) → (tiles·tiles, 1, 64, 64), row by row
-    patches = resized.unfold(1, IMAGE_SIZE, IMAGE_SIZE).unfold(2, IMAGE_SIZE, IMAGE_SIZE)
-    return patches.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).contiguous()
+    resized = TF.resize(square, [side, side], antialias=True).clamp(0, 1)  # (C, side, side)
+    # (C, side, side) → (C, tiles, tiles, 64, 64) → (tiles·tiles, C, 64, 64), row by row
+    patches = resized.unfold(1, IMAGE_SIZE, IMAGE_SIZE).unfold(2, IMAGE_SIZE, IMAGE_SIZE).permute(1, 2, 0, 3, 4)
+    return patches.reshape(-1, image.shape[-3], IMAGE_SIZE, IMAGE_SIZE).contiguous()
 
 
-def read_image(path: Path) -> torch.Tensor:
-    """Read one image file as (1, H, W) float32 grayscale in [0, 1]; a bad file raises DataError naming it."""
+def read_image(path: Path, color: bool = False) -> torch.Tensor:
+    """Read one image file as (1, H, W) float32 grayscale in [0, 1], or with ``color`` as (3, H, W) RGB;
+    a bad file raises DataError naming it.
+
+    Palette (P) and grayscale+alpha (LA) files go through PIL's RGB conversion, alpha dropped, as every
+    8-bit mode does. A grayscale file read in colour is replicated to three equal channels (16-bit and
+    float files scaled as in grayscale first); a colour file read in grayscale becomes its luma."""
     if path.exists() and not path.is_file():
         raise DataError(f"{path}: not a regular file")
     try:
@@ -147,10 +157,9 @@ def read_image(path: Path) -> torch.Tensor:
             opened.load()  # decodes now, so a truncated file fails here
             if opened.mode.startswith("I") or opened.mode == "F":
                 sixteen_bits = opened.mode.startswith("I;16") or opened.format == "PNG"  # PNG's "I" is 16-bit
-                return torch.from_numpy(_scaled(np.asarray(opened, dtype=np.float64), opened.mode, path, sixteen_bits)).unsqueeze(
-                    0
-                )
-            rgb = np.asarray(opened.convert("RGB"))
+                gray = torch.from_numpy(_scaled(np.asarray(opened, dtype=np.float64), opened.mode, path, sixteen_bits))
+                return gray.unsqueeze(0).expand(3 if color else 1, -1, -1).contiguous()  # (C, H, W)
+            rgb = np.asarray(opened.convert("RGB"))  # P, LA, L, RGBA, CMYK, …: alpha dropped
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -158,7 +167,8 @@ def read_image(path: Path) -> torch.Tensor:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise DataError(f"{path}: cannot read image ({str(error)[:200]})") from None
     image = torch.from_numpy(rgb.copy()).permute(2, 0, 1).float() / 255.0  # (3, H, W)
-    return to_grayscale(image)
+    # grayscale: 8-bit files through luma as they always were (an L file gives 0.9999·L/255), bit for bit
+    return image.contiguous() if color else to_grayscale(image)
 
 
 def _from_patches(named_patches: list[tuple[str, torch.Tensor]]) -> ImageSet:
@@ -206,16 +216,18 @@ def _check_tiles(tiles: int) -> None:
 def expected_pixels(name: str, **params: object) -> int | None:
     """The pixels a shipped data set holds in memory at its largest while it loads (float32 values),
     known before it loads, from its parameters and the files' headers; None for another data set.
-    Lets a config refuse a data set that cannot fit (``tiles: 1000`` is 196 GB) before it allocates."""
+    Lets a config refuse a data set that cannot fit (``tiles: 1000`` is 196 GB) before it allocates.
+    In colour (``color: true``) each pixel holds three values."""
     tiles = params.get("tiles", 4)
     limit = params.get("limit")
+    channels = 3 if params.get("color") is True else 1
     if name in ("skimage-natural", "folder") and not (isinstance(params.get("mode"), str) and params["mode"] != "tiles"):
         _check_tiles(tiles)  # type: ignore[arg-type]
     if name == "skimage-natural":
-        return len(SKIMAGE_PHOTOGRAPHS) * tiles**2 * IMAGE_SIZE**2  # type: ignore[operator]
+        return channels * len(SKIMAGE_PHOTOGRAPHS) * tiles**2 * IMAGE_SIZE**2  # type: ignore[operator]
     if name == "cifar10":
         count = limit if isinstance(limit, int) else CIFAR_IMAGES
-        return 3 * min(count, CIFAR_IMAGES) * IMAGE_SIZE**2  # resized in colour, then grayscale
+        return 3 * min(count, CIFAR_IMAGES) * IMAGE_SIZE**2  # resized in colour (then grayscale, unless color)
     if name != "folder" or not isinstance(params.get("path"), str) or not Path(str(params["path"])).is_dir():
         return None
     try:
@@ -225,8 +237,8 @@ def expected_pixels(name: str, **params: object) -> int | None:
     files = files[:limit] if isinstance(limit, int) and limit > 0 else files
     mode = params.get("mode", "resize")
     if mode == "native":
-        return sum(_header_pixels(file) for file in files)
-    return len(files) * (tiles**2 if mode == "tiles" else 1) * IMAGE_SIZE**2  # type: ignore[operator]
+        return channels * sum(_header_pixels(file) for file in files)
+    return channels * len(files) * (tiles**2 if mode == "tiles" else 1) * IMAGE_SIZE**2  # type: ignore[operator]
 
 
 def _header_pixels(path: Path) -> int:
@@ -245,11 +257,12 @@ def _check_limit(limit: object) -> None:
 
 def check_params(name: str, params: Mapping[str, object], *, whole: bool = False) -> None:
     """The parameters of data set ``name`` as a config gives them, checked before anything loads: each one
-    the data set takes (``whole``: scored on whole images, which take ``path`` and ``limit`` only), ``path``
-    a string naming what exists (a folder, for whole images; required by folder and pairs), ``limit`` a
-    positive integer. The ConfigurationError's message starts with the parameter's name (``path: …``)."""
+    the data set takes (``whole``: scored on whole images, which take ``path``, ``limit`` and ``color`` only),
+    ``path`` a string naming what exists (a folder, for whole images; required by folder and pairs), ``limit``
+    a positive integer, ``color`` true or false (the shipped data sets'). The ConfigurationError's message
+    starts with the parameter's name (``path: …``)."""
     if whole:
-        accepted = ["path", "limit"] if name in ("folder", "pairs") else ["limit"]
+        accepted = ["path", "limit", "color"] if name in ("folder", "pairs") else ["limit", "color"]
     else:
         accepted = sorted(DATASETS.get(name).parameters)
     for parameter in params:
@@ -266,20 +279,27 @@ def check_params(name: str, params: Mapping[str, object], *, whole: bool = False
     if path is not None and not whole and not params.get("download", False) and not Path(path).exists():
         raise ConfigurationError(f"path: {path} does not exist")  # a download creates it
     _check_limit(params.get("limit"))
+    color = params.get("color")
+    if (whole or name in SHIPPED_DATASETS) and color is not None and not isinstance(color, bool):
+        raise ConfigurationError(f"color: expected true or false, got {reprlib.repr(color)}")
 
 
 # ----------------------------------------------------------------------------- skimage-natural
 
 
 @DATASETS.register("skimage-natural")
-def skimage_natural(tiles: int = 4, limit: int | None = None) -> ImageSet:
-    """The 12 photographs bundled with scikit-image, grayscale, cut into tiles×tiles 64×64 tiles each (offline)."""
+def skimage_natural(tiles: int = 4, limit: int | None = None, color: bool = False) -> ImageSet:
+    """The 12 photographs bundled with scikit-image, grayscale or RGB (``color``), in tiles×tiles 64×64 tiles each (offline).
+
+    In colour, its six grayscale photographs (brick, camera, coins, grass, gravel, moon) are replicated to three channels."""
     import skimage.data
 
     _check_tiles(tiles)
     _check_limit(limit)
     directory = Path(skimage.data.__file__).parent  # the files inside the wheel: no download
-    named = [(Path(name).stem, image_to_patches(read_image(directory / name), "tiles", tiles)) for name in SKIMAGE_PHOTOGRAPHS]
+    named = [
+        (Path(name).stem, image_to_patches(read_image(directory / name, color), "tiles", tiles)) for name in SKIMAGE_PHOTOGRAPHS
+    ]
     data = _from_patches(named)
     return data if limit is None else data.subset(torch.arange(min(limit, len(data))))
 
@@ -288,9 +308,10 @@ def skimage_natural(tiles: int = 4, limit: int | None = None) -> ImageSet:
 
 
 @DATASETS.register("folder")
-def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = None) -> ImageSet:
-    """Every PNG/JPEG/TIFF/BMP image in a folder, grayscale, as 64×64 patches (mode: resize, center-crop, tiles),
-    or whole (native: for training on random patches; centre-cropped to the smallest size among them)."""
+def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = None, color: bool = False) -> ImageSet:
+    """Every PNG/JPEG/TIFF/BMP image in a folder, grayscale (or RGB: ``color``, grayscale files replicated), as 64×64
+    patches (mode: resize, center-crop, tiles), or whole (native: for training on random patches; centre-cropped
+    to the smallest size among them)."""
     directory = Path(path)
     _check_limit(limit)
     if not directory.is_dir():
@@ -298,7 +319,7 @@ def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = 
     files = _image_files(directory)
     files = files[:limit] if limit is not None else files
     if mode == "native":
-        images = [read_image(file) for file in files]
+        images = [read_image(file, color) for file in files]  # each (C, H, W)
         height, width = min(image.shape[-2] for image in images), min(image.shape[-1] for image in images)
         if {tuple(image.shape[-2:]) for image in images} != {(height, width)}:
             logger.info("%s: images of several sizes, centre-cropped to %d×%d", directory, height, width)
@@ -307,7 +328,7 @@ def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = 
             for image in images
         ]
         return _from_patches([(file.name, crop.unsqueeze(0)) for file, crop in zip(files, crops)])
-    return _from_patches([(file.name, image_to_patches(read_image(file), mode, tiles)) for file in files])
+    return _from_patches([(file.name, image_to_patches(read_image(file, color), mode, tiles)) for file in files])
 
 
 # ----------------------------------------------------------------------------- whole images (native resolution)
@@ -315,9 +336,10 @@ def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = 
 NATIVE_DATASETS = ("folder", "skimage-natural", "pairs")
 
 
-def load_pairs(path: str, limit: int | None = None) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+def load_pairs(path: str, limit: int | None = None, color: bool = False) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """Clean and noisy images of the same scenes, the noise already in them (real camera noise in the
-    style of SIDD, or a user's own corrupted set): ``[(name, clean, noisy), …]``, each (1, 1, H, W).
+    style of SIDD, or a user's own corrupted set): ``[(name, clean, noisy), …]``, each (1, C, H, W)
+    (C = 3 with ``color``).
 
     Either one folder of ``NAME_clean.EXT`` and ``NAME_noisy.EXT`` files, or a folder with two
     parallel folders ``clean/`` and ``noisy/`` of the same file names."""
@@ -349,16 +371,18 @@ def load_pairs(path: str, limit: int | None = None) -> list[tuple[str, torch.Ten
         raise DataError(f"{directory}: {what}, e.g. {sorted(alone or stray)[0]}; every image must be one of a clean/noisy pair")
     pairs = []
     for name in names[:limit] if limit is not None else names:
-        clean, noisy = read_image(clean_files[name]), read_image(noisy_files[name])
+        clean, noisy = read_image(clean_files[name], color), read_image(noisy_files[name], color)
         if clean.shape != noisy.shape:
             raise DataError(f"{noisy_files[name]}: {tuple(noisy.shape[1:])} pixels, its clean image {tuple(clean.shape[1:])}")
         pairs.append((name, clean.unsqueeze(0), noisy.unsqueeze(0)))
     return pairs
 
 
-def load_native(name: str, path: str | None = None, limit: int | None = None) -> list[tuple[str, torch.Tensor]]:
-    """Whole grayscale images at their own sizes, for scoring as the literature does:
-    ``[(file name, (1, 1, H, W) in [0, 1]), …]``. ``folder``: every image file in ``path``;
+def load_native(
+    name: str, path: str | None = None, limit: int | None = None, color: bool = False
+) -> list[tuple[str, torch.Tensor]]:
+    """Whole images at their own sizes, for scoring as the literature does: ``[(file name, (1, C, H, W)
+    in [0, 1]), …]``, grayscale (C = 1) or RGB (``color``, C = 3). ``folder``: every image file in ``path``;
     ``skimage-natural``: the 12 photographs bundled with scikit-image."""
     _check_limit(limit)
     if name == "folder":
@@ -377,7 +401,7 @@ def load_native(name: str, path: str | None = None, limit: int | None = None) ->
     else:
         raise ConfigurationError(f"data set {name!r} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
     files = files[:limit] if limit is not None else files
-    return [(file.name, read_image(file).unsqueeze(0)) for file in files]
+    return [(file.name, read_image(file, color).unsqueeze(0)) for file in files]
 
 
 # ----------------------------------------------------------------------------- cifar10
@@ -459,8 +483,10 @@ def read_cifar(path: Path, limit: int | None = None) -> tuple[torch.Tensor, torc
 
 
 @DATASETS.register("cifar10")
-def cifar10(path: str = "data/cifar-10-batches-py", limit: int | None = None, download: bool = False) -> ImageSet:
-    """CIFAR-10 images (python batch format), resized 32→64 (bilinear, antialiased), then grayscale."""
+def cifar10(
+    path: str = "data/cifar-10-batches-py", limit: int | None = None, download: bool = False, color: bool = False
+) -> ImageSet:
+    """CIFAR-10 images (python batch format), resized 32→64 (bilinear, antialiased), then grayscale (kept RGB: ``color``)."""
     TF = _transforms()
     _check_limit(limit)
     location = Path(path)
@@ -476,9 +502,9 @@ def cifar10(path: str = "data/cifar-10-batches-py", limit: int | None = None, do
             ) from None
         location = location.parent / "cifar-10-batches-py"
     pixels, _, names = read_cifar(location, limit)
-    color = pixels.float() / 255.0  # (N, 3, 32, 32)
-    resized = TF.resize(color, [IMAGE_SIZE, IMAGE_SIZE], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
-    images = to_grayscale(resized.clamp(0, 1))
+    rgb = pixels.float() / 255.0  # (N, 3, 32, 32)
+    resized = TF.resize(rgb, [IMAGE_SIZE, IMAGE_SIZE], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    images = resized.clamp(0, 1) if color else to_grayscale(resized.clamp(0, 1))  # (N, C, 64, 64)
     return ImageSet(images.contiguous(), torch.arange(len(images)), tuple(names))
 
 
@@ -490,10 +516,11 @@ def _uniform(low: float, high: float, generator: torch.Generator) -> float:
 
 
 def augment_image(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """The design's augmentation of one (1, 64, 64) image, drawing from ``generator``.
+    """The design's augmentation of one (C, 64, 64) image (C = 1 or 3), drawing from ``generator``.
 
     Random horizontal flip, random vertical flip, RandomResizedCrop(64, scale=(0.9, 1.0)),
-    ColorJitter(brightness=0.1, contrast=0.1), with torchvision's parameter rules.
+    ColorJitter(brightness=0.1, contrast=0.1), with torchvision's parameter rules: the contrast pivots
+    on the image's mean (of its luma, for RGB, as torchvision's), the same factors for every channel.
     """
     TF = _transforms()
     if torch.rand((), generator=generator) < 0.5:
@@ -519,7 +546,7 @@ def augment_image(image: torch.Tensor, generator: torch.Generator) -> torch.Tens
         if operation == 0:
             image = (image * brightness).clamp(0, 1)
         else:
-            mean = image.mean()
+            mean = image.mean() if image.shape[-3] == 1 else to_grayscale(image).mean()
             image = (contrast * image + (1 - contrast) * mean).clamp(0, 1)
     return image
 

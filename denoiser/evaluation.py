@@ -12,9 +12,9 @@ from typing import Any
 import torch
 
 from denoiser import metrics
-from denoiser.noise import EstimatedNoise, NoiseModel, make_generator
+from denoiser.noise import EstimatedNoise, NoiseModel, make_generator, protocol_for
 
-Denoiser = Callable[[torch.Tensor], torch.Tensor]  # (N, 1, H, W) noisy → (N, 1, H, W) estimate, both in [0, 1]
+Denoiser = Callable[[torch.Tensor], torch.Tensor]  # (N, C, H, W) noisy → (N, C, H, W) estimate, both in [0, 1]
 
 
 @dataclass
@@ -104,8 +104,9 @@ def _per_image(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor)
     return {metric.name: (metric(clean, estimate), metric(clean, noisy)) for metric in metrics.registered()}
 
 
-def _aggregate(values: list[dict[str, tuple[torch.Tensor, torch.Tensor]]], noise: NoiseModel) -> Evaluation:
-    """Means and spreads over images, and each image's value, of every metric of batches scored in turn."""
+def _aggregate(values: list[dict[str, tuple[torch.Tensor, torch.Tensor]]], noise: NoiseModel, channels: int) -> Evaluation:
+    """Means and spreads over images, and each image's value, of every metric of batches scored in turn;
+    ``channels``, the clean images' channel count, words the protocol ("per channel" in colour)."""
     scores = {}
     for metric in metrics.registered():
         estimate = torch.cat([batch[metric.name][0] for batch in values]).double()
@@ -117,7 +118,7 @@ def _aggregate(values: list[dict[str, tuple[torch.Tensor, torch.Tensor]]], noise
             estimate.mean().item(), estimate.std(correction=0).item(), noisy.mean().item(), per_image
         )
     count = len(next(iter(scores.values())).per_image)
-    return Evaluation(noise.family, noise.level, count, scores, protocol=noise.protocol)
+    return Evaluation(noise.family, noise.level, count, scores, protocol=protocol_for(noise, channels))
 
 
 def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor, noise: NoiseModel) -> Evaluation:
@@ -125,7 +126,7 @@ def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor, nois
 
     The estimate is scored as returned (every shipped denoiser returns [0, 1]), and so is the noisy
     input, which unclipped Gaussian noise leaves outside [0, 1]: the noisy PSNR is the literature's."""
-    return _aggregate([_per_image(clean, noisy, estimate)], noise)
+    return _aggregate([_per_image(clean, noisy, estimate)], noise, clean.shape[1])
 
 
 def evaluate(denoiser: Denoiser, clean: torch.Tensor, noise: NoiseModel, seed: int) -> Evaluation:
@@ -141,7 +142,7 @@ def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseM
     for index, clean in enumerate(images):
         noisy = add_noise(clean, noise, seed + index)
         per_image.append(_per_image(clean, noisy, run_isolated(denoiser, noisy)))
-    return _aggregate(per_image, noise)
+    return _aggregate(per_image, noise, images[0].shape[1])
 
 
 def evaluate_pairs(
@@ -156,4 +157,4 @@ def evaluate_pairs(
         sigmas.append(noise.level)
         per_image.append(_per_image(clean, noisy, run_isolated(denoiser, noisy, noise)))
     level = round(sum(sigmas) / len(sigmas), 6)  # the rows' level: the mean estimate
-    return _aggregate(per_image, EstimatedNoise(level)), sigmas
+    return _aggregate(per_image, EstimatedNoise(level), pairs[0][1].shape[1]), sigmas

@@ -45,8 +45,12 @@ class ConvolutionalAutoencoder(nn.Module):
     With the default widths (32, 64, 128) and 64×64 inputs, latent 128 has 2,290,689 parameters.
     """
 
-    def __init__(self, latent_dim: int = 128, channels: tuple[int, ...] = (32, 64, 128), image_size: int = 64):
+    def __init__(
+        self, latent_dim: int = 128, channels: tuple[int, ...] = (32, 64, 128), image_size: int = 64, image_channels: int = 1
+    ):
         super().__init__()
+        if image_channels not in (1, 3):
+            raise ConfigurationError(f"image_channels must be 1 (grayscale) or 3 (colour), got {image_channels}")
         if latent_dim < 1:
             raise ConfigurationError(f"latent_dim must be at least 1, got {latent_dim}")
         if not channels or any(width < 1 for width in channels):
@@ -55,8 +59,9 @@ class ConvolutionalAutoencoder(nn.Module):
         if image_size % downsampling:
             raise ConfigurationError(f"image_size must be a multiple of {downsampling}, got {image_size}")
         self.image_size = image_size
+        self.image_channels = image_channels
         self.latent_dim = latent_dim
-        widths = (1, *channels)
+        widths = (image_channels, *channels)
 
         encoder: list[nn.Module] = []
         for in_width, out_width in zip(widths[:-1], widths[1:]):
@@ -78,21 +83,25 @@ class ConvolutionalAutoencoder(nn.Module):
         self.decoder = nn.Sequential(*decoder)
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        if noisy.shape[-2:] != (self.image_size, self.image_size) or noisy.shape[-3] != 1:
+        if noisy.shape[-2:] != (self.image_size, self.image_size) or noisy.shape[-3] != self.image_channels:
             shape = "×".join(str(size) for size in noisy.shape[-3:])
             raise ConfigurationError(
-                f"dae needs 1×{self.image_size}×{self.image_size} inputs, got {shape} "
+                f"dae needs {self.image_channels}×{self.image_size}×{self.image_size} inputs, got {shape} "
                 "(its bottleneck is a linear layer of fixed size)"
             )
         code = self.to_latent(self.encoder(noisy).flatten(1))  # (B, latent_dim)
         features = self.from_latent(code).unflatten(1, self.bottom_shape)  # (B, 128, 8, 8)
-        return self.decoder(features)  # (B, 1, 64, 64), in [0, 1] by the sigmoid
+        return self.decoder(features)  # (B, C, 64, 64), in [0, 1] by the sigmoid
 
 
 @MODELS.register("dae")
-def dae(latent_dim: int = 128, channels: tuple[int, ...] = (32, 64, 128), image_size: int = 64) -> nn.Module:
+def dae(
+    latent_dim: int = 128, channels: tuple[int, ...] = (32, 64, 128), image_size: int = 64, image_channels: int = 1
+) -> nn.Module:
     """The founding design's convolutional denoising autoencoder (64×64 inputs, linear bottleneck)."""
-    return ConvolutionalAutoencoder(latent_dim=latent_dim, channels=tuple(channels), image_size=image_size)
+    return ConvolutionalAutoencoder(
+        latent_dim=latent_dim, channels=tuple(channels), image_size=image_size, image_channels=image_channels
+    )
 
 
 MAX_DEPTH = 200  # DnCNN layers: the published networks have 17 to 20
@@ -105,16 +114,19 @@ class DnCNN(nn.Module):
     channels, padding 1, so any image size works.
     """
 
-    def __init__(self, depth: int = 8, width: int = 32):
+    def __init__(self, depth: int = 8, width: int = 32, image_channels: int = 1):
         super().__init__()
+        if image_channels not in (1, 3):
+            raise ConfigurationError(f"image_channels must be 1 (grayscale) or 3 (colour), got {image_channels}")
         if not 3 <= depth <= MAX_DEPTH:
             raise ConfigurationError(f"depth must be between 3 and {MAX_DEPTH}, got {depth}")
         if width < 1:
             raise ConfigurationError(f"width must be at least 1, got {width}")
-        layers: list[nn.Module] = [nn.Conv2d(1, width, 3, padding=1), nn.ReLU()]
+        self.image_channels = image_channels
+        layers: list[nn.Module] = [nn.Conv2d(image_channels, width, 3, padding=1), nn.ReLU()]
         for _ in range(depth - 2):
             layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
-        layers.append(nn.Conv2d(width, 1, 3, padding=1))
+        layers.append(nn.Conv2d(width, image_channels, 3, padding=1))
         self.layers = nn.Sequential(*layers)
         # He initialisation for the ReLU layers and a zero last layer, so training starts from the
         # identity (noise estimate 0): measured on Train400 patches at σ 25/255, 26.6 dB on Set12
@@ -128,13 +140,13 @@ class DnCNN(nn.Module):
         nn.init.zeros_(convolutions[-1].bias)  # type: ignore[arg-type]  # built with bias=True
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        return (noisy - self.layers(noisy)).clamp(0.0, 1.0)  # (B, 1, H, W)
+        return (noisy - self.layers(noisy)).clamp(0.0, 1.0)  # (B, C, H, W)
 
 
 @MODELS.register("dncnn")
-def dncnn(depth: int = 8, width: int = 32) -> nn.Module:
+def dncnn(depth: int = 8, width: int = 32, image_channels: int = 1) -> nn.Module:
     """The learned reference: a small DnCNN (residual: predicts the noise), depth and width as parameters."""
-    return DnCNN(depth=depth, width=width)
+    return DnCNN(depth=depth, width=width, image_channels=image_channels)
 
 
 def count_parameters(model: nn.Module) -> int:

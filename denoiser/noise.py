@@ -1,5 +1,8 @@
 """Noise models. Each maps (clean batch in [0, 1], torch.Generator) to a noisy batch in [0, 1].
 
+Every model is elementwise: on a colour batch (N, 3, H, W) each channel of each pixel gets its
+own independent draw, which the records say with :func:`protocol_for` ("per channel").
+
 Every draw takes an explicit generator, never the global RNG, so that a seed fixes
 the noise. A noise model is built from its family name and one severity level:
 ``create_noise("gaussian", 0.1)``.
@@ -218,6 +221,38 @@ class EstimatedNoise(NoiseModel):
 
     @classmethod
     def of(cls, noisy: torch.Tensor) -> EstimatedNoise:
+        """The σ of one noisy image (1, C, H, W); in colour the mean of the channels' estimates."""
         from skimage.restoration import estimate_sigma
 
-        return cls(float(estimate_sigma(noisy.detach().cpu().double().numpy()[0, 0])))
+        if noisy.shape[1] == 1:
+            return cls(float(estimate_sigma(noisy.detach().cpu().double().numpy()[0, 0])))
+        image = noisy.detach().cpu().double()[0].permute(1, 2, 0).numpy()  # (H, W, C)
+        return cls(float(estimate_sigma(image, channel_axis=-1, average_sigmas=True)))
+
+
+def _end_of_first_term(protocol: str) -> int:
+    """Where the first comma-separated term of a protocol string ends, commas inside brackets not
+    counting (``y = clamp(x + N(0, σ²), 0, 1)`` is one term); its length where there is no such comma."""
+    depth = 0
+    for index, character in enumerate(protocol):
+        if character in "([{":
+            depth += 1
+        elif character in ")]}":
+            depth -= 1
+        elif character == "," and depth == 0:
+            return index
+    return len(protocol)
+
+
+def protocol_for(noise: NoiseModel, channels: int) -> str:
+    """The noise's protocol on images of ``channels`` channels: ``noise.protocol`` itself for one channel;
+    for more, " per channel" after the noise term, as every noise model draws each channel independently,
+    e.g. ``y = x + N(0, σ²) per channel, not clipped, σ = 25/255``. Real noise is not drawn: its record
+    says instead that the σ estimated in each channel is averaged over the channels."""
+    protocol = noise.protocol
+    if channels == 1:
+        return protocol
+    if isinstance(noise, EstimatedNoise):
+        return f"{protocol}, averaged over the {channels} channels"
+    end = _end_of_first_term(protocol)
+    return f"{protocol[:end]} per channel{protocol[end:]}"

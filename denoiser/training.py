@@ -178,7 +178,7 @@ def denoise_tiled(model: nn.Module, noisy: torch.Tensor, size: int, stride: int)
     for first in range(0, len(corners), 64):
         batch = corners[first : first + 64]
         windows = torch.cat([noisy[:, :, top : top + size, left : left + size] for top, left in batch])  # (len·N, 1, s, s)
-        outputs = denoise(model, windows).reshape(len(batch), noisy.shape[0], 1, size, size)
+        outputs = denoise(model, windows).reshape(len(batch), *noisy.shape[:2], size, size)
         for (top, left), output in zip(batch, outputs):
             total[:, :, top : top + size, left : left + size] += output
             counts[:, :, top : top + size, left : left + size] += 1
@@ -223,7 +223,7 @@ def training_memory_bytes(model: nn.Module, batch_size: int, image_size: tuple[i
     leaves = [module for module in model.modules() if not any(module.children())]
     hooks = [module.register_forward_hook(count) for module in leaves]
     try:
-        model(torch.empty(batch_size, 1, *image_size, device="meta"))
+        model(torch.empty(batch_size, getattr(model, "image_channels", 1), *image_size, device="meta"))
     finally:
         for hook in hooks:
             hook.remove()

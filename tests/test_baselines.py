@@ -82,3 +82,20 @@ def test_baselines_beat_the_noisy_input_on_set12() -> None:
     floor = metrics.psnr(clean, noisy).mean()
     for name in ("tv", "wavelet", "nl-means"):
         assert metrics.psnr(clean, create_baseline(name)(noisy, noise)).mean() > floor + 3, name
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES.names()))
+def test_grayscale_settings_are_the_default_channel_count(name: str) -> None:
+    """``settings(noise)`` is ``settings(noise, channels=1)``: grayscale records keep today's settings, with no colour option."""
+    baseline, noise = create_baseline(name), create_noise("gaussian", SIGMA)
+    assert baseline.settings(noise) == baseline.settings(noise, channels=1)
+    assert not {"channel_axis", "convert2ycbcr", "colorspace"} & baseline.settings(noise).keys()
+
+
+def test_grayscale_output_is_unchanged_by_the_colour_path() -> None:
+    """The grayscale path is today's: the wavelet baseline gives exactly the direct call's float32 result."""
+    noisy = noisy_batch()
+    ours = create_baseline("wavelet")(noisy, create_noise("gaussian", SIGMA))
+    for index in range(len(noisy)):
+        expected = torch.from_numpy(DIRECT["wavelet"](noisy[index, 0].double().numpy())).float().clamp(0, 1)
+        assert torch.equal(ours[index, 0], expected)

@@ -11,8 +11,12 @@ CONFIGS = sorted((REPOSITORY / "configs").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[path.stem for path in CONFIGS])
 def test_shipped_configs_load(path: Path) -> None:
-    overrides = ["data.params.path=."] if "path" in path.read_text() else []
-    overrides += ["evaluation.datasets.set12.params.path=."] if "set12:" in path.read_text() else []
+    import yaml
+
+    tree = yaml.safe_load(path.read_text())  # every path the config names, pointed at a folder that exists anywhere
+    overrides = ["data.params.path=."] if "path" in tree.get("data", {}).get("params", {}) else []
+    overrides += [f"evaluation.datasets.{name}.params.path=." for name, spec in tree.get("evaluation", {}).get("datasets", {}).items()
+                  if "path" in spec.get("params", {})]
     config = load_config(path, overrides)
     assert build_cells(config)
 
@@ -70,7 +74,7 @@ def test_config_objects_are_frozen() -> None:
         ("noise.pink=[0.1]", "noise: unknown noise model 'pink'; valid: gaussian"),
         ("models.dae.latent_dim=[0]", "models.dae: latent_dim must be at least 1"),
         ("models.unet={}", "models: unknown model 'unet'; valid: dae"),
-        ("models.dae.latent=[3]", "models.dae.latent: dae has no such parameter; valid: channels, image_size, latent_dim"),
+        ("models.dae.latent=[3]", "models.dae.latent: dae has no such parameter; valid: channels, image_channels, image_size, latent_dim"),
         ("data.dataset=mnist", "data.dataset: unknown data set 'mnist'; valid: cifar10, folder, skimage-natural"),
         ("data.split=random", "data.split: unknown split 'random'; valid: by-source, augmented-copies"),
         ("name=../escape", "name: '../escape' must be a plain folder name"),

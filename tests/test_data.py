@@ -55,7 +55,7 @@ def test_cifar10_limit_and_grayscale_conversion() -> None:
 @requires_shared_data
 def test_truncated_cifar_file_names_the_file(tmp_path: Path) -> None:
     truncated = tmp_path / "test_batch"
-    truncated.write_bytes(CIFAR_SAMPLE.read_bytes()[: 1_000_000])
+    truncated.write_bytes(CIFAR_SAMPLE.read_bytes()[:1_000_000])
     with pytest.raises(DataError) as caught:
         load_dataset("cifar10", path=str(truncated))
     message = str(caught.value)

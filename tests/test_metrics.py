@@ -9,9 +9,7 @@ from tests.conftest import SET12, requires_shared_data
 
 
 def skimage_ssim(clean: np.ndarray, estimate: np.ndarray) -> float:
-    return structural_similarity(
-        clean, estimate, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1
-    )
+    return structural_similarity(clean, estimate, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1)
 
 
 def assert_matches_skimage(clean: torch.Tensor, estimate: torch.Tensor) -> None:
@@ -67,8 +65,9 @@ def test_shape_mismatch_is_refused() -> None:
         metrics.mse(torch.rand(1, 1, 8, 8), torch.rand(2, 1, 8, 8))
 
 
-def test_every_registered_metric_runs_on_the_device_and_agrees_with_the_cpu(device: torch.device,
-                                                                           generator: torch.Generator) -> None:
+def test_every_registered_metric_runs_on_the_device_and_agrees_with_the_cpu(
+    device: torch.device, generator: torch.Generator
+) -> None:
     """Scoring runs where the cell's estimate is (the GPU for a learned cell there): within 1e-5 of the CPU."""
     from denoiser.evaluation import score
     from denoiser.noise import create_noise
@@ -83,3 +82,21 @@ def test_every_registered_metric_runs_on_the_device_and_agrees_with_the_cpu(devi
     for name, scores in on_cpu.metrics.items():
         assert on_device.metrics[name].mean == pytest.approx(scores.mean, abs=1e-5), name
         assert on_device.metrics[name].per_image == pytest.approx(scores.per_image, abs=1e-5), name
+
+
+# past 512 pixels a side SSIM filters in blocks: 530×40 crosses that edge
+@pytest.mark.parametrize("height, width", [(37, 31), (11, 11), (64, 64), (530, 40)])
+def test_colour_metrics_equal_skimage_over_all_channels(height: int, width: int, generator: torch.Generator) -> None:
+    clean = torch.rand(3, 3, height, width, generator=generator)  # (B, 3, H, W)
+    estimate = (clean + 0.1 * torch.randn(clean.shape, generator=generator)).clamp(0, 1)
+    psnr, ssim, mse = metrics.psnr(clean, estimate), metrics.ssim(clean, estimate), metrics.mse(clean, estimate)
+    assert psnr.shape == ssim.shape == mse.shape == (3,)
+    for index in range(len(clean)):
+        x = clean[index].permute(1, 2, 0).double().numpy()  # (H, W, 3)
+        y = estimate[index].permute(1, 2, 0).double().numpy()
+        assert psnr[index].item() == pytest.approx(peak_signal_noise_ratio(x, y, data_range=1), abs=1e-4)
+        reference = structural_similarity(
+            x, y, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1
+        )
+        assert ssim[index].item() == pytest.approx(reference, abs=1e-4)
+        assert mse[index].item() == pytest.approx(np.mean((x - y) ** 2), rel=1e-9)

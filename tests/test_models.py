@@ -43,7 +43,7 @@ def test_unknown_model_lists_the_valid_names() -> None:
 
 
 def test_unknown_parameter_lists_the_valid_ones() -> None:
-    with pytest.raises(ConfigurationError, match=r"no parameter latent; valid: channels, image_size, latent_dim"):
+    with pytest.raises(ConfigurationError, match=r"no parameter latent; valid: channels, image_channels, image_size, latent_dim"):
         create_model("dae", latent=3)
 
 

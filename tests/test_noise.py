@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from denoiser import ConfigurationError, NOISE, create_noise, make_generator
+from denoiser import NOISE, ConfigurationError, create_noise, make_generator
 
 
 @pytest.mark.parametrize("name", NOISE.names())
@@ -97,11 +97,14 @@ def test_speckle_is_multiplicative(sigma: float, generator: torch.Generator) -> 
         assert residual.std().item() == pytest.approx(sigma * intensity, rel=0.02)
 
 
-@pytest.mark.parametrize("name, level, message", [
-    ("poisson", 0.0, "photon scale must be > 0"),
-    ("salt-pepper", 1.5, "amount must be between 0 and 1"),
-    ("speckle", -1.0, "speckle sigma must be ≥ 0"),
-])
+@pytest.mark.parametrize(
+    "name, level, message",
+    [
+        ("poisson", 0.0, "photon scale must be > 0"),
+        ("salt-pepper", 1.5, "amount must be between 0 and 1"),
+        ("speckle", -1.0, "speckle sigma must be ≥ 0"),
+    ],
+)
 def test_impossible_levels_are_refused(name: str, level: float, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         create_noise(name, level)
@@ -130,3 +133,78 @@ def test_unclipped_gaussian_on_the_255_scale_is_the_literatures_noise(generator:
         create_noise("gaussian", 25, scale=0)
     with pytest.raises(ConfigurationError, match="has no parameter clip"):
         create_noise("poisson", 10, clip=False)
+
+
+# ----------------------------------------------------------------------------- colour (N, 3, H, W)
+
+COLOR_LEVELS = {"gaussian": 0.1, "poisson": 50.0, "salt-pepper": 0.05, "speckle": 0.2}
+
+
+@pytest.mark.parametrize("name", NOISE.names())
+def test_colour_noise_has_the_same_moments_in_every_channel(name: str, generator: torch.Generator) -> None:
+    noise = create_noise(name, COLOR_LEVELS[name])
+    clean = torch.full((16, 3, 64, 64), 0.5)
+    residual = noise(clean, generator) - clean  # (16, 3, 64, 64): 65,536 draws per channel
+    assert residual.shape == clean.shape
+    for channel in range(3):
+        values = residual[:, channel]
+        assert values.mean().abs() < 0.01 * noise.equivalent_sigma + 3 * noise.equivalent_sigma / values.numel() ** 0.5
+        assert values.std().item() == pytest.approx(noise.equivalent_sigma, rel=0.03), channel
+
+
+@pytest.mark.parametrize("name", NOISE.names())
+def test_colour_noise_is_drawn_independently_in_each_channel(name: str, generator: torch.Generator) -> None:
+    clean = torch.full((16, 3, 64, 64), 0.5)
+    residual = create_noise(name, COLOR_LEVELS[name])(clean, generator) - clean
+    per_channel = residual.transpose(0, 1).reshape(3, -1)  # (3, 65536)
+    correlation = torch.corrcoef(per_channel)
+    off_diagonal = correlation[~torch.eye(3, dtype=torch.bool)]
+    # independent channels: |r| ~ 1/sqrt(65,536) = 0.004; a shared draw would give r = 1
+    assert off_diagonal.abs().max() < 0.02
+    assert not torch.equal(residual[:, 0], residual[:, 1])
+
+
+def test_protocol_says_per_channel_in_colour_only() -> None:
+    from denoiser.noise import protocol_for
+
+    literature = create_noise("gaussian", 25, clip=False, scale=255)
+    assert protocol_for(literature, 1) == literature.protocol == "y = x + N(0, σ²), not clipped, σ = 25/255"
+    assert protocol_for(literature, 3) == "y = x + N(0, σ²) per channel, not clipped, σ = 25/255"
+    design = create_noise("gaussian", 0.1)
+    assert protocol_for(design, 1) == "y = clamp(x + N(0, σ²), 0, 1), σ = 0.1"
+    assert protocol_for(design, 3) == "y = clamp(x + N(0, σ²), 0, 1) per channel, σ = 0.1"
+    assert protocol_for(create_noise("poisson", 50), 1) == "poisson photons 50"
+    assert protocol_for(create_noise("poisson", 50), 3) == "poisson photons 50 per channel"
+    assert protocol_for(create_noise("salt-pepper", 0.05), 3) == "salt-pepper amount 0.05 per channel"
+
+
+def test_the_evaluation_protocol_says_per_channel_for_colour_images(generator: torch.Generator) -> None:
+    from denoiser.evaluation import score
+
+    noise = create_noise("gaussian", 25, clip=False, scale=255)
+    for channels, expected in ((1, "y = x + N(0, σ²), not clipped, σ = 25/255"),
+                               (3, "y = x + N(0, σ²) per channel, not clipped, σ = 25/255")):  # fmt: skip
+        clean = torch.rand(2, channels, 16, 16, generator=generator)
+        noisy = noise(clean, generator)
+        assert score(clean, noisy, clean, noise).protocol == expected, channels
+
+
+def test_estimated_sigma_in_colour_averages_the_channels(generator: torch.Generator) -> None:
+    import numpy as np
+    from skimage import data
+    from skimage.restoration import estimate_sigma
+    from skimage.util import img_as_float
+
+    from denoiser.noise import EstimatedNoise, protocol_for
+
+    clean = torch.from_numpy(img_as_float(data.astronaut())[200:328, 150:278]).permute(2, 0, 1)[None]  # (1, 3, 128, 128)
+    noisy = create_noise("gaussian", 0.1, clip=False)(clean, generator)
+    estimated = EstimatedNoise.of(noisy)
+    expected = estimate_sigma(noisy[0].permute(1, 2, 0).numpy(), channel_axis=-1, average_sigmas=True)
+    assert estimated.level == float(expected)
+    assert estimated.level == pytest.approx(0.1, rel=0.1)
+    gray = noisy[:, :1]
+    assert EstimatedNoise.of(gray).level == float(estimate_sigma(gray[0, 0].numpy()))  # grayscale as before
+    assert np.isfinite(estimated.level)
+    assert protocol_for(estimated, 3).endswith(", averaged over the 3 channels")
+    assert protocol_for(estimated, 1) == estimated.protocol

@@ -242,7 +242,11 @@ def test_published_figures_apply_to_set12_under_the_literatures_noise_only() -> 
     figures = published_for("Set12", "gaussian", literature_protocol(25))
     assert {(figure.method, figure.psnr) for figure in figures} == {("BM3D", 29.97), ("DnCNN-S", 30.44)}
     assert published_for("set12", "gaussian", "y = clamp(x + N(0, σ²), 0, 1), σ = 25/255") == []  # clipped: not comparable
-    assert published_for("bsd68", "gaussian", literature_protocol(25)) == []
+    bsd68 = published_for("BSD68", "gaussian", literature_protocol(25))  # any case
+    assert {(figure.method, figure.psnr) for figure in bsd68} == {("BM3D", 28.57), ("DnCNN-S", 29.23)}
+    mcmaster = published_for("mcmaster (colour)", "gaussian", literature_protocol(25, color=True))
+    assert {figure.method for figure in mcmaster} == {"CBM3D", "CDnCNN-B", "FFDNet", "DRUNet"}
+    assert published_for("mcmaster (colour)", "gaussian", literature_protocol(25)) == []  # grayscale noise wording
 
 
 def test_the_plan_says_which_cells_run_where_and_why(ci_sweep: Path) -> None:

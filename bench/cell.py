@@ -9,7 +9,6 @@ A cell's numbers depend only on the cell and the config: every cell runs with th
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import logging
 import random
@@ -28,7 +27,7 @@ from bench.store import ResultStore
 from denoiser.baselines import BaselineUnavailable, create_baseline
 from denoiser.data import ImageSet, augment, load_dataset, load_native, load_pairs, split, split_three
 from denoiser.design_loop import SpeedComparison, compare_with_design
-from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evaluation_seed
+from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evaluation_seed, torch_settings_kept
 from denoiser.memory import keep_freed_memory
 from denoiser.metrics import SSIM_RADIUS
 from denoiser.models import MODELS, count_parameters, create_model, create_model_shape
@@ -162,19 +161,14 @@ def cell_state(threads: int, seed: int) -> Iterator[None]:
     plugin that calls ``torch.set_num_threads``, changes the default dtype, turns gradients off or draws
     from the global generators) did to its process never reaches the next cell in the same worker.
     The deterministic-kernel and TF32 flags are set per cell by ``run_cell`` in the same way."""
-    previous = (torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled())
-    torch.set_num_threads(threads)
-    torch.set_default_dtype(torch.float32)
-    torch.set_grad_enabled(True)
-    torch.manual_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed)
-    try:
+    with torch_settings_kept():
+        torch.set_num_threads(threads)
+        torch.set_default_dtype(torch.float32)
+        torch.set_grad_enabled(True)
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed)
         yield
-    finally:
-        torch.set_num_threads(previous[0])
-        torch.set_default_dtype(previous[1])
-        torch.set_grad_enabled(previous[2])
 
 
 def measure_speed() -> SpeedComparison:
@@ -296,12 +290,10 @@ def evaluate_cell(
             for level in levels:
                 noise = config.make_noise(family, level)
                 seed = evaluation_seed(config.evaluation.seed, noise)
-                # each call gets its own copy of the noise model: one that changes it cannot change the next image's noise
-                denoiser = lambda noisy, noise=noise: estimate(noisy, copy.deepcopy(noise))  # noqa: E731
                 scores = (
-                    evaluate(denoiser, data.test.images, noise, seed)
+                    evaluate(estimate, data.test.images, noise, seed)
                     if whole is None
-                    else evaluate_whole(denoiser, whole, noise, seed)
+                    else evaluate_whole(estimate, whole, noise, seed)
                 )
                 evaluations.append(
                     dataclasses.replace(

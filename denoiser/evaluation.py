@@ -3,9 +3,10 @@ fixed seed; :class:`Evaluation` is what a cell's record keeps of each."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,8 @@ import torch
 from denoiser import metrics
 from denoiser.noise import EstimatedNoise, NoiseModel, make_generator, protocol_for
 
-Denoiser = Callable[[torch.Tensor], torch.Tensor]  # (N, C, H, W) noisy → (N, C, H, W) estimate, both in [0, 1]
+# (N, C, H, W) noisy, and the noise model it was drawn from (a denoiser may use its σ) → (N, C, H, W) estimate, in [0, 1]
+Denoiser = Callable[[torch.Tensor, NoiseModel], torch.Tensor]
 
 
 @dataclass
@@ -82,18 +84,25 @@ def add_noise(clean: torch.Tensor, noise: NoiseModel, seed: int) -> torch.Tensor
     return noise(clean.to("cpu", copy=True), make_generator(seed)).to(clean.device)
 
 
-def run_isolated(denoiser: Callable[..., torch.Tensor], noisy: torch.Tensor, *options: object) -> torch.Tensor:
-    """``denoiser(copy of noisy, *options)``: a denoiser that writes into its input changes only its own
-    copy, never the noisy images the harness scores (the noisy input's PSNR, ΔPSNR) nor images shared
-    with other cells; the torch settings it changes (threads, default dtype, grad mode) are put back
-    before the harness scores its output."""
+@contextlib.contextmanager
+def torch_settings_kept() -> Iterator[None]:
+    """Within, code may change torch's thread count, default dtype and grad mode: they are put back after."""
     state = (torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled())
     try:
-        return denoiser(noisy.clone(), *copy.deepcopy(options))  # the noise model too: its σ is recorded after
+        yield
     finally:
         torch.set_num_threads(state[0])
         torch.set_default_dtype(state[1])
         torch.set_grad_enabled(state[2])
+
+
+def run_isolated(denoiser: Denoiser, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
+    """``denoiser(copy of noisy, copy of noise)``: a denoiser that writes into its input, or changes the
+    noise model it is told, changes only its own copies, never the noisy images the harness scores (the
+    noisy input's PSNR, ΔPSNR), images shared with other cells, nor the noise of the next image and the
+    σ recorded; the torch settings it changes are put back before the harness scores its output."""
+    with torch_settings_kept():
+        return denoiser(noisy.clone(), copy.deepcopy(noise))
 
 
 def _per_image(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -132,7 +141,7 @@ def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor, nois
 def evaluate(denoiser: Denoiser, clean: torch.Tensor, noise: NoiseModel, seed: int) -> Evaluation:
     """Add seeded noise to ``clean``, denoise it and score the result."""
     noisy = add_noise(clean, noise, seed)
-    return score(clean, noisy, run_isolated(denoiser, noisy), noise)
+    return score(clean, noisy, run_isolated(denoiser, noisy, noise), noise)
 
 
 def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseModel, seed: int) -> Evaluation:
@@ -141,13 +150,11 @@ def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseM
     per_image = []
     for index, clean in enumerate(images):
         noisy = add_noise(clean, noise, seed + index)
-        per_image.append(_per_image(clean, noisy, run_isolated(denoiser, noisy)))
+        per_image.append(_per_image(clean, noisy, run_isolated(denoiser, noisy, noise)))
     return _aggregate(per_image, noise, images[0].shape[1])
 
 
-def evaluate_pairs(
-    denoiser: Callable[[torch.Tensor, NoiseModel], torch.Tensor], pairs: list[tuple[str, torch.Tensor, torch.Tensor]]
-) -> tuple[Evaluation, list[float]]:
+def evaluate_pairs(denoiser: Denoiser, pairs: list[tuple[str, torch.Tensor, torch.Tensor]]) -> tuple[Evaluation, list[float]]:
     """Score ``denoiser(noisy, noise)`` on paired images whose noise is real: each noisy image goes
     in as it is, with its σ estimated from it alone (:class:`EstimatedNoise`); returns the scores
     and the estimated σ of each image."""

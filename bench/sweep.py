@@ -138,6 +138,8 @@ def _local_workers(
 def code_changes(store: ResultStore, pending: list[Cell]) -> dict[str, list[str]]:
     """Pending cells that finished before under other code (a stored ``ok`` record with the same
     settings, another id): cell id → the pieces whose code changed. Says why a resumed sweep reruns them."""
+    if not pending:  # nothing reruns: no record to read
+        return {}
     wanted = {cell.setting_id: cell for cell in pending}
     reruns: dict[str, list[str]] = {}
     for record in store.read_records():

@@ -17,13 +17,16 @@ $(STAMP): pyproject.toml
 sweep: $(STAMP)
 	$(BIN)/python -m bench sweep $(ARGS)
 
-# The heavy fault tests (SIGKILL, Ctrl-C, submitit tasks: about a minute and a half) run in CI
-# (CI set) and with `make test-all`; a plain `make test` leaves them out to stay within 3 minutes.
+# The suite runs on two processes (pytest-xdist), within 3 minutes on 2 cores. The heavy fault tests
+# (SIGKILL, Ctrl-C, cell timeouts, submitit tasks: about a minute and a half) run after it, alone, so that
+# no other test competes with their timeouts: in CI (CI set) and with `make test-all`.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(if $(CI),,-m "not heavy") $(ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not heavy" $(ARGS)
+	$(if $(CI),$(BIN)/python -m pytest -m heavy $(ARGS))
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not heavy" $(ARGS)
+	$(BIN)/python -m pytest -m heavy $(ARGS)
 
 # Speed benchmarks (not part of `make test`): the suite's trainer vs the design's loop, SSIM vs scikit-image.
 bench: $(STAMP)

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,14 +25,15 @@ from bench.config import ConfigError, SweepConfig, data_channels, expand_paramet
 from bench.grid import Cell
 from bench.record import CellRecord, Evaluation, non_finite
 from bench.store import ResultStore
-from denoiser.baselines import BaselineUnavailable, create_baseline
+from denoiser.baselines import Baseline, BaselineUnavailable, create_baseline
+from denoiser.cost import PeakMemory, time_inference
 from denoiser.data import ImageSet, augment, load_dataset, load_native, load_pairs, split, split_three
 from denoiser.design_loop import SpeedComparison, compare_with_design
 from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evaluation_seed, torch_settings_kept
 from denoiser.memory import keep_freed_memory
 from denoiser.metrics import SSIM_RADIUS
 from denoiser.models import MODELS, count_parameters, create_model, create_model_shape
-from denoiser.noise import EstimatedNoise, protocol_for
+from denoiser.noise import EstimatedNoise, NoiseModel, protocol_for
 from denoiser.training import (
     EpochReport,
     TrainSettings,
@@ -224,18 +226,27 @@ def run_cell(
     tiling = None
     try:
         # on CUDA: identical records, stated precision; everywhere: the cell's own threads, dtype, grad mode and seeds
-        with deterministic_kernels(config.deterministic), tf32_kernels(config.tf32), cell_state(config.threads, cell.seed or 0):
+        with (
+            deterministic_kernels(config.deterministic),
+            tf32_kernels(config.tf32),
+            cell_state(config.threads, cell.seed or 0),
+            PeakMemory(device) as memory,
+        ):
             if cell.learned:
                 estimate, tiling = _train(cell, config, store, data, device, record, report, speed)
+                timed = estimate
             else:
                 report(CellEvent(cell.cell_id, cell.label(), None))
-                baseline = create_baseline(cell.model, **cell.params)
-                baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
-                estimate = baseline
+                baseline = BaselineRun(create_baseline(cell.model, **cell.params))
+                baseline.baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
+                estimate, timed = baseline, baseline.baseline
+                record.n_parameters = 0  # nothing learned
             evaluation_start = time.perf_counter()
-            settings = None if cell.learned else baseline.settings
-            record.evaluations = evaluate_cell(config, data, estimate, settings, tiling)
+            record.evaluations = evaluate_cell(config, data, estimate, None if cell.learned else baseline, tiling)
             record.eval_seconds = time.perf_counter() - evaluation_start
+            timing = time_inference(timed, device if cell.learned else torch.device("cpu"), data_channels(config))
+            record.ms_per_megapixel, record.inference_runs_ms = timing.ms_per_megapixel, [round(ms, 3) for ms in timing.runs_ms]
+        record.peak_memory_mb = memory.megabytes
         reason = non_finite(record.evaluations)
         if reason is not None:
             record.status, record.error, record.evaluations = "failed", reason, []
@@ -276,19 +287,55 @@ def _write(store: ResultStore, record: CellRecord) -> None:
         store.write_record(record)
 
 
+class BaselineRun:
+    """A classical baseline as a cell runs it: each call notes the σ every image was told (the noise
+    model's, or the one estimated from the image), so that the record can say which settings it used."""
+
+    def __init__(self, baseline: Baseline) -> None:
+        self.baseline = baseline
+        self._sigmas: list[float | None] = []
+
+    def __call__(self, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
+        told = self.baseline.told(noisy, noise)
+        self._sigmas += [item.equivalent_sigma for item in told]
+        return self.baseline.denoise(noisy, told)
+
+    def can_score(self, noise: NoiseModel) -> bool:
+        """False for ``sigma: oracle`` on a family without an equivalent σ (jpeg): there is nothing to tell it."""
+        return not (self.baseline.uses_sigma and self.baseline.sigma == "oracle" and noise.equivalent_sigma is None)
+
+    def settings(self, noise: NoiseModel, channels: int) -> dict[str, Any]:
+        """What it used on the evaluation just scored: its settings at the σ told (oracle); the σ estimated
+        for each image, in image order, and the true one where the family has one (estimated)."""
+        sigmas, self._sigmas = self._sigmas, []
+        if not self.baseline.uses_sigma:
+            return self.baseline.settings(noise, channels)
+        if self.baseline.sigma == "oracle":
+            return {"sigma_mode": "oracle"} | self.baseline.settings(noise, channels)
+        return {
+            "sigma_mode": "estimated",
+            "sigma_estimator": EstimatedNoise.estimator,
+            "sigma_per_image": [round(float(sigma), 6) for sigma in sigmas if sigma is not None],
+            "sigma_true": noise.equivalent_sigma,
+        }
+
+
 def evaluate_cell(
-    config: SweepConfig, data: SweepData, estimate: Callable, settings: Callable | None, tiling: str | None
+    config: SweepConfig, data: SweepData, estimate: Callable, baseline: BaselineRun | None, tiling: str | None
 ) -> list[Evaluation]:
     """Every evaluation of one cell: each data set scored (the test split, whole images) at every
     evaluation noise and level, then each set of real-noise pairs once, at each image's estimated σ.
-    ``settings(noise, channels)``: a classical baseline's settings (its colour options in colour), recorded
-    beside its scores."""
+    ``baseline``: a classical baseline's run, whose settings (its colour options in colour, the σ it was
+    told or estimated) are recorded beside its scores; in ``sigma: oracle`` mode it skips the families
+    that have no σ to tell (jpeg), which its ``sigma: estimated`` rows score."""
     evaluations = []
     sets = ([(config.data.label, None)] if config.evaluation.test_split else []) + list(data.whole.items())
     for dataset, whole in sets:
         for family, levels in config.eval_noise.items():
             for level in levels:
                 noise = config.make_noise(family, level)
+                if baseline is not None and not baseline.can_score(noise):
+                    continue
                 seed = evaluation_seed(config.evaluation.seed, noise)
                 scores = (
                     evaluate(estimate, data.test.images, noise, seed)
@@ -302,7 +349,7 @@ def evaluate_cell(
                         level=level,
                         dataset=dataset,
                         tiled=tiling if whole is not None else None,
-                        settings=None if settings is None else settings(noise, data_channels(config)),
+                        settings=None if baseline is None else baseline.settings(noise, data_channels(config)),
                     )
                 )
     for dataset, pairs in data.pairs.items():
@@ -352,7 +399,8 @@ def _train(
     result = train(model, data.train.images, validation, noise, settings, seed=cell.seed, device=device, on_epoch=on_epoch)
     record.epochs, record.best_epoch, record.stopped_early = result.epochs, result.best_epoch, result.stopped_early
     record.train_losses, record.validation_losses = result.train_losses, result.validation_losses
-    record.train_seconds, record.train_images_per_s = result.train_seconds, result.images_per_second
+    record.converged = result.converged
+    record.train_seconds, record.train_images_per_s = result.wall_seconds, result.images_per_second
     if speed is not None:  # measured once per worker, for the regression gate
         record.reference_images_per_s = speed.design_images_per_s
         record.reference_trainer_images_per_s = speed.trainer_images_per_s

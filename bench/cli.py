@@ -322,6 +322,7 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
             for note in leaderboard.group_notes(group):
                 console.print(note, markup=False)
         console.print(leaderboard.uncertainty_note(ranked), markup=False)
+        console.print(leaderboard.COST_NOTE, markup=False)
         for dataset, group in leaderboard.robustness(rows).groupby("dataset"):
             table = Table(
                 title=Text(f"Robustness · {dataset}: mean PSNR over every evaluation, and the worst"), title_justify="left"

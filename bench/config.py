@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 import yaml
 
 from denoiser.errors import DenoiserError
+from denoiser.levels import LevelRange
 
 
 class ConfigError(DenoiserError):
@@ -216,7 +217,9 @@ class SweepConfig:
     # model name → parameters; a parameter given as a list is a sweep axis (for a tuple-valued
     # parameter such as `channels`, a list of lists is the axis)
     models: dict[str, dict[str, Any]] = field(default_factory=lambda: {"dae": {"latent_dim": [128]}})
-    noise: dict[str, list[float]] = field(default_factory=lambda: {"gaussian": [0.1]})  # family → training levels
+    # family → training levels; a level may be a range, {min: 0, max: 55}: each training image draws its own
+    # level from it, uniformly (blind training, as DnCNN-B)
+    noise: dict[str, list[float | LevelRange]] = field(default_factory=lambda: {"gaussian": [0.1]})
     # family → its options, for training and evaluation alike, e.g. the literature's Gaussian noise:
     # gaussian: {clip: false, scale: 255} (levels on the 0–255 scale, N(0, σ²) not clipped)
     noise_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -237,16 +240,23 @@ class SweepConfig:
     executor: Annotated[Executor, Noun("executor")] = "local"  # local (a process pool) or submitit (a Slurm job array)
     submitit: SubmititConfig = field(default_factory=SubmititConfig)
 
-    def make_noise(self, family: str, level: float) -> Any:
-        """The noise model of ``family`` at ``level`` with the family's options from ``noise_options``."""
+    def make_noise(self, family: str, level: float | LevelRange) -> Any:
+        """The noise model of ``family`` at ``level`` (or drawn per image from a range) with the family's
+        options from ``noise_options``."""
         from denoiser.noise import create_noise
 
         return create_noise(family, level, **self.noise_options.get(family, {}))
 
     @property
     def eval_noise(self) -> dict[str, list[float]]:
-        """Evaluation families and levels: as configured, else every training family at all its levels."""
-        return self.evaluation.noise or self.noise
+        """Evaluation families and levels: as configured, else every training family at its fixed training
+        levels (a range is no level to score at: with one, the config names ``evaluation.noise``)."""
+        if self.evaluation.noise:
+            return self.evaluation.noise
+        fixed = {
+            family: [level for level in levels if not isinstance(level, LevelRange)] for family, levels in self.noise.items()
+        }
+        return {family: levels for family, levels in fixed.items() if levels}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -298,6 +308,8 @@ def _convert_type(value: Any, kind: Any, key: str) -> Any:
     origin = typing.get_origin(kind)
     if kind is Any:
         return value
+    if origin in (typing.Union, types.UnionType):
+        return _convert_union(value, typing.get_args(kind), key)
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {_show(value)}")
@@ -319,6 +331,27 @@ def _convert_type(value: Any, kind: Any, key: str) -> Any:
     if kind in (int, str, bool) and isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
     raise ConfigError(f"{key}: expected {_type_name(kind)}, got {_show(value)}")
+
+
+def _convert_union(value: Any, alternatives: tuple[Any, ...], key: str) -> Any:
+    """``value`` as the first alternative it fits: a mapping builds the dataclass among them (a level
+    range), anything else the first plain type that takes it."""
+    for alternative in alternatives:
+        if dataclasses.is_dataclass(alternative):
+            if isinstance(value, Mapping):
+                try:
+                    return _build(typing.cast(type, alternative), value, key)
+                except ConfigError:
+                    raise
+                except DenoiserError as error:
+                    raise ConfigError(f"{key}: {error}") from None
+            continue
+        try:
+            return _convert(value, alternative, key)
+        except ConfigError:
+            continue
+    names = " or ".join("a mapping" if dataclasses.is_dataclass(item) else _type_name(item) for item in alternatives)
+    raise ConfigError(f"{key}: expected {names}, got {_show(value)}")
 
 
 def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
@@ -518,6 +551,7 @@ def validate(config: SweepConfig) -> None:
         _check_tiling,
         _check_threads,
         _check_noise,
+        _check_sigma_modes,
         _check_evaluation,
         _check_patches,
         _check_device,
@@ -774,9 +808,37 @@ def _check_noise(config: SweepConfig) -> None:
     _check_levels("noise", config.noise, config.noise_options)
     if config.evaluation.noise:
         _check_levels("evaluation.noise", config.evaluation.noise, config.noise_options)
+    elif not config.eval_noise:
+        raise ConfigError(
+            "evaluation.noise: the training levels are all ranges, which are no level to score at; "
+            "name the evaluation levels, e.g. evaluation: {noise: {gaussian: [15, 25, 50]}}"
+        )
 
 
-def _check_levels(key: str, levels: dict[str, list[float]], options: dict[str, dict[str, Any]]) -> None:
+def _check_sigma_modes(config: SweepConfig) -> None:
+    """A classical baseline told the σ (``sigma: oracle``, the default) cannot be told that of a family
+    without one (jpeg): refused unless it is also run with ``sigma: estimated``, whose rows score it."""
+    from denoiser.baselines import BASELINES
+
+    without = [
+        family for family, levels in config.eval_noise.items() if config.make_noise(family, levels[0]).equivalent_sigma is None
+    ]
+    if not without:
+        return
+    for name, params in config.models.items():
+        if name not in BASELINES or "sigma" not in BASELINES.get(name).parameters:
+            continue
+        modes = {combination.get("sigma", "oracle") for combination in expand_parameters(name, params)}
+        if modes == {"oracle"}:
+            given = "oracle" if "sigma" in params else "oracle (the default)"
+            raise ConfigError(
+                f"models.{name}.sigma: {given} cannot tell {name} the σ of {without[0]} noise, which has none; "
+                "give sigma: estimated, or [oracle, estimated] for both (the oracle rows then leave "
+                f"{without[0]} out)"
+            )
+
+
+def _check_levels(key: str, levels: dict[str, list[Any]], options: dict[str, dict[str, Any]]) -> None:
     from denoiser.noise import NOISE, create_noise
 
     if not levels:
@@ -789,10 +851,12 @@ def _check_levels(key: str, levels: dict[str, list[float]], options: dict[str, d
         if len(set(values)) != len(values):
             raise ConfigError(f"{key}.{family}: a level is listed twice ({_show(values)})")
         for value in values:
-            if not math.isfinite(value):
+            ends = (value.min, value.max) if isinstance(value, LevelRange) else (value,)
+            if not all(math.isfinite(end) for end in ends):
                 raise ConfigError(f"{key}.{family}: level {value} is not a finite number")
             try:
-                create_noise(family, value, **options.get(family, {}))
+                for end in ends:  # a range: both its ends are levels of the family
+                    create_noise(family, end, **options.get(family, {}))
             except DenoiserError as error:
                 raise ConfigError(f"{key}.{family}: {error}") from None
 

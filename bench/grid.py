@@ -18,6 +18,7 @@ from bench.config import SweepConfig, data_channels, expand_parameters, with_cha
 from bench.record import describe
 from denoiser.baselines import BASELINES
 from denoiser.data import DATASETS
+from denoiser.levels import LevelRange
 from denoiser.models import MODELS
 from denoiser.noise import NOISE
 from denoiser.registry import Entry
@@ -35,7 +36,7 @@ class Cell:
     params: dict[str, Any]
     learned: bool
     noise: str | None  # training noise family; None for classical baselines
-    train_level: float | None
+    train_level: float | LevelRange | None  # a range: blind training, each image drawing its level from it
     seed: int | None
     # what code produced its numbers: piece → version (see code_versions); part of the id, kept in the record
     code: dict[str, str] = field(default_factory=dict)
@@ -121,7 +122,7 @@ def _cell(
     params: dict[str, Any],
     identity: dict[str, Any],
     code: dict[str, str],
-    training: tuple[str | None, float | None, int | None] = (None, None, None),
+    training: tuple[str | None, float | LevelRange | None, int | None] = (None, None, None),
 ) -> Cell:
     """A cell whose id hashes ``identity`` and the code behind it; its setting id, the identity alone."""
     noise, level, seed = training
@@ -166,7 +167,7 @@ def _learned_cells(config: SweepConfig, shared: dict[str, Any]) -> list[Cell]:
                     "model": model,
                     "params": combination,
                     "noise": family,
-                    "level": level,
+                    "level": level.to_dict() if isinstance(level, LevelRange) else level,
                     "seed": seed,
                     "train": config.to_dict()["train"],
                     "device": device,

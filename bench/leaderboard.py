@@ -29,7 +29,10 @@ from denoiser.metrics import METRICS
 logger = logging.getLogger(__name__)
 
 GROUP = ["dataset", "eval_noise", "eval_level"]
-ENTRY = ["model", "params", "split", "selected_on", "noise", "train_level"]  # one leaderboard entry (seeds are averaged)
+ENTRY = ["model", "params", "split", "selected_on", "noise", "train_level", "train_range"]  # one entry (seeds are averaged)
+# what each entry cost, aggregated over its seeds (and evaluations): parameters, inference ms per megapixel,
+# training wall time, peak memory; converged: whether every seed's training had finished (None: not learned)
+COST = {"n_parameters": "first", "ms_per_megapixel": "mean", "train_seconds": "mean", "peak_memory_mb": "max"}
 ALPHA = 0.05  # default level of the comparisons; the intervals are 1 − ALPHA (95 %)
 DELTA = "delta_psnr"  # the gain over the noisy input: ranked as a metric, compared image by image as PSNR
 
@@ -113,6 +116,7 @@ def _keyed(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(
         noise=rows["noise"].astype(object).fillna(""),
         train_level=rows["train_level"].fillna(-1.0),
+        train_range=rows["train_range"].astype(object).fillna(""),
         params=rows["params"].fillna("{}"),
         selected_on=rows["selected_on"].astype(object).fillna(""),
     )
@@ -122,6 +126,7 @@ def _unkeyed(table: pd.DataFrame) -> pd.DataFrame:
     """Undo :func:`_keyed`."""
     table["noise"] = table["noise"].replace("", None)
     table["selected_on"] = table["selected_on"].replace("", None)
+    table["train_range"] = table["train_range"].replace("", None)
     table["train_level"] = table["train_level"].where(table["train_level"] >= 0)
     return table
 
@@ -151,13 +156,21 @@ def rank(rows: pd.DataFrame, metric: str = "psnr", alpha: float = ALPHA) -> pd.D
         tiled=("tiled", "first"),
         entry=("entry", "first"),
         leaky=("leaky", "first"),
+        **{column: (column, how) for column, how in COST.items()},
     ).reset_index()
+    aggregated["converged"] = [_all_converged(run) for run in runs]
     aggregated = _unkeyed(_with_intervals(aggregated, runs, names[:-1], alpha))
     aggregated["published_psnr"] = [_published_psnr(row) for _, row in aggregated.iterrows()]
     aggregated = aggregated.sort_values(GROUP + [f"{metric}_mean"], ascending=[True, True, True, not higher_is_better(metric)])
     aggregated["rank"] = aggregated.groupby(GROUP).cumcount() + 1
     aggregated = aggregated.reset_index(drop=True)
     return _with_ties(aggregated, [runs[entry] for entry in aggregated.pop("_entry")], metric, alpha)
+
+
+def _all_converged(run: pd.DataFrame) -> bool | None:
+    """Whether every seed of an entry had finished training; None for an entry without training."""
+    values = [value for value in run["converged"] if isinstance(value, (bool, np.bool_))]
+    return None if not values else all(values)
 
 
 def _with_intervals(aggregated: pd.DataFrame, runs: list[pd.DataFrame], names: list[str], alpha: float) -> pd.DataFrame:
@@ -234,10 +247,15 @@ def _with_ties(ranked: pd.DataFrame, runs: list[pd.DataFrame], metric: str, alph
 
 
 def _published_psnr(row: pd.Series) -> float | None:
-    """The published PSNR of this entry's method in this group, where one applies (DnCNN-S: 17 × 64 only)."""
+    """The published PSNR of this entry's method in this group, where one applies: a network's only at the
+    published depth and width 64, and DnCNN-B's (blind) only to an entry trained over a range, DnCNN-S's
+    only to one trained at a fixed level."""
     params = parameters(row)
+    blind = isinstance(row.get("train_range"), str)
     for figure in published_for(row["dataset"], row["eval_noise"], row["noise_protocol"]):
-        if figure.model == row["model"] and (figure.model != "dncnn" or (params.get("depth"), params.get("width")) == (17, 64)):
+        if figure.model != row["model"]:
+            continue
+        if figure.depth is None or ((params.get("depth"), params.get("width")) == (figure.depth, 64) and figure.blind == blind):
             return figure.psnr
     return None
 
@@ -262,7 +280,9 @@ def group_notes(group: pd.DataFrame) -> list[str]:
 
 
 def robustness(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per data set and entry: mean PSNR over every evaluation (noise, level), and the worst one.
+    """Per data set and entry: mean PSNR over every evaluation (noise, level), the worst one, and the
+    drop from its PSNR at its own training level to the worst (``drop``: dB for a fixed-level model,
+    ``blind`` for one trained over a range, which has no own level; ``-`` for a classical baseline).
     Seeds are averaged first. Ranked by the mean, highest first."""
     rows = rows[finite(rows)]
     if rows.empty:
@@ -270,15 +290,24 @@ def robustness(rows: pd.DataFrame) -> pd.DataFrame:
     keys = ["dataset"] + ENTRY + ["entry"]
     per_evaluation = _keyed(rows).groupby(keys + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
     per_evaluation["evaluation"] = per_evaluation["eval_noise"] + " " + per_evaluation["eval_level"].map("{:g}".format)
+    own_level = _keyed(rows[rows["matched"]]).groupby(keys, dropna=False)["psnr"].mean().to_dict()
     summary = []
     for values, group in per_evaluation.groupby(keys, dropna=False):
         worst = group.loc[group["psnr"].idxmin()]  # type: ignore[call-overload]  # an index label
+        entry = dict(zip(keys, values))
+        if entry["train_range"]:
+            drop = "blind"
+        elif values in own_level:
+            drop = f"{own_level[values] - worst['psnr']:.2f}"
+        else:
+            drop = "-"
         summary.append(
-            dict(zip(keys, values))
+            entry
             | {
                 "mean_psnr": group["psnr"].mean(),
                 "worst_psnr": worst["psnr"],
                 "worst_eval": worst["evaluation"],
+                "drop": drop,
                 "evaluations": len(group),
             }
         )
@@ -288,7 +317,10 @@ def robustness(rows: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-ROBUSTNESS_HEADER = ["rank", "model", "mean PSNR dB (all evaluations)", "worst PSNR dB", "worst at", "evaluations"]
+ROBUSTNESS_HEADER = [
+    "rank", "model", "mean PSNR dB (all evaluations)", "worst PSNR dB", "worst at",
+    "drop from its training level dB", "evaluations",
+]  # fmt: skip
 
 
 def robustness_rows(table: pd.DataFrame) -> list[list[str]]:
@@ -299,6 +331,7 @@ def robustness_rows(table: pd.DataFrame) -> list[list[str]]:
             f"{row['mean_psnr']:.2f}",
             f"{row['worst_psnr']:.2f}",
             row["worst_eval"],
+            row["drop"],
             str(row["evaluations"]),
         ]
         for _, row in table.iterrows()
@@ -348,7 +381,11 @@ def display_columns(ranked: pd.DataFrame) -> list[tuple[str, str, int]]:
 def header(ranked: pd.DataFrame) -> list[str]:
     """The column titles of :func:`display_rows`."""
     shown = display_columns(ranked)
-    return ["rank", "model", shown[0][0], "PSNR interval"] + [title for title, _, _ in shown[1:]] + ["seeds", "sweep"]
+    return (
+        ["rank", "model", shown[0][0], "PSNR interval"]
+        + [title for title, _, _ in shown[1:]]
+        + ["parameters", "ms/MP", "train s", "peak MB", "seeds", "sweep"]
+    )
 
 
 def display_rows(group: pd.DataFrame) -> list[list[str]]:
@@ -358,9 +395,37 @@ def display_rows(group: pd.DataFrame) -> list[list[str]]:
         [rank_cell(row), row["entry"]]
         + [_format(row["psnr_mean"], row["psnr_std"], row["seeds"], 2), _interval(row["psnr_ci_low"], row["psnr_ci_high"], 2)]
         + [_format(row[f"{key}_mean"], row[f"{key}_std"], row["seeds"], digits) for _, key, digits in shown[1:]]
+        + cost_cells(row)
         + [str(row["seeds"]), row["sweeps"]]
         for _, row in group.iterrows()
     ]
+
+
+def cost_cells(row: pd.Series) -> list[str]:
+    """Parameters, inference ms per megapixel, training seconds and peak memory (MB) of one entry; – where unknown."""
+
+    def shown(value: Any, form: str) -> str:
+        return (
+            "–"
+            if value is None or (isinstance(value, float) and not math.isfinite(value)) or pd.isna(value)
+            else format(value, form)
+        )
+
+    return [
+        shown(row.get("n_parameters"), ","),
+        shown(row.get("ms_per_megapixel"), ".3g"),
+        shown(row.get("train_seconds"), ".1f"),
+        shown(row.get("peak_memory_mb"), ".0f"),
+    ]
+
+
+COST_NOTE = (
+    "Cost: parameters (0 for a classical method); ms/MP, inference time per megapixel, the median of 5 warmed, "
+    "synchronised runs on one 256×256 image on the device the cell ran on (the DAE's tiling included; classical "
+    "methods on the CPU); train s, the training's wall time; peak MB, the memory the cell added at its peak "
+    "(CUDA: max allocated; CPU: the rise of the process's resident memory). [not converged]: the validation loss "
+    "was still falling at the last epoch (by 1 % or more over the last 3), so the score understates the model."
+)
 
 
 def uncertainty_note(ranked: pd.DataFrame) -> str:
@@ -414,6 +479,8 @@ def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None =
         "",
         uncertainty_note(ranked),
         "",
+        COST_NOTE,
+        "",
     ]
     if ranked["leaky"].any():
         lines += [
@@ -429,7 +496,8 @@ def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None =
             lines += [
                 f"## Robustness · {markdown_text(dataset)}",
                 "",
-                "Mean PSNR over every evaluation noise and level, and the worst one.",
+                "Mean PSNR over every evaluation noise and level, the worst one, and the drop to it from the PSNR at "
+                "the model's own training level (blind: trained over a range of levels, so it has none).",
                 "",
             ]
             lines += _markdown_table(ROBUSTNESS_HEADER, robustness_rows(group)) + [""]
@@ -454,6 +522,7 @@ def to_records(ranked: pd.DataFrame) -> list[dict]:
             "params",
             "noise",
             "train_level",
+            "train_range",
             "split",
             "selected_on",
             "leaky",
@@ -461,6 +530,7 @@ def to_records(ranked: pd.DataFrame) -> list[dict]:
         + [f"{name}_{kind}" for _, name, _ in display_columns(ranked) for kind in ("mean", "std")]
         + [f"{name}_ci_{edge}" for _, name, _ in display_columns(ranked)[:-1] for edge in ("low", "high")]
         + ["distinct_from_next", "tied_rank", "seeds", "sweeps", "n_images", "noise_protocol", "tiled", "published_psnr"]
+        + ["converged", *COST]
     )
     table = ranked[columns].astype(object).where(ranked[columns].notna(), None)
     return [{key: _plain(value) for key, value in item.items()} for item in table.to_dict(orient="records")]

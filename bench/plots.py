@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import textwrap
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -34,6 +36,12 @@ def _level_label(family: str) -> str:
 
 def _series_name(row: pd.Series) -> str:
     return describe(row["model"], parameters(row))
+
+
+def _model_name(row: pd.Series) -> str:
+    """One trained model across levels: its series name, and the range of a blind one (``… (blind 0–55)``)."""
+    blind = row.get("train_range")
+    return _series_name(row) + (f" (blind {blind})" if isinstance(blind, str) else "")
 
 
 SLUG_LENGTH = 60  # characters of a name kept readable in a file name
@@ -85,10 +93,12 @@ def _with_intervals(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
 def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
     """PSNR and SSIM against the noise level: each learned model at its own training level, baselines at
     every level, with error bars of the 95 % interval of the mean (over seeds; over images with one seed)."""
-    matched = rows[(rows["eval_noise"] == family) & (rows["train_level"].isna() | rows["matched"])]
+    # a baseline and a blind model (trained over a range) are one model at every level; a fixed-level model, its own level
+    at_own_level = rows["noise"].isna() | rows["matched"] | rows["train_range"].notna()
+    matched = rows[(rows["eval_noise"] == family) & at_own_level]
     if matched.empty:
         return None
-    matched = matched.assign(series=matched.apply(_series_name, axis=1))
+    matched = matched.assign(series=matched.apply(_model_name, axis=1))
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     palette = dict(zip(sorted(matched["series"].unique()), sns.color_palette(n_colors=matched["series"].nunique())))
     for axis, (metric, label) in zip(axes, [("psnr", "PSNR (dB)"), ("ssim", "SSIM")]):
@@ -142,51 +152,124 @@ def parameter_heatmap(rows: pd.DataFrame, family: str, out: Path, tag: str = "")
     return _save(figure, out / f"parameter_heatmap_{slug(family)}{tag}.png")
 
 
+def trained_at(rows: pd.DataFrame) -> pd.Series:
+    """Each row's training level as the robustness matrix's rows name it: ``0.1``, or ``0–55 (blind)``, as an
+    ordered category (fixed levels by value, then ranges by their lower end)."""
+    labels = [
+        f"{text} (blind)" if isinstance(text, str) else f"{level:g}"
+        for level, text in zip(rows["train_level"], rows["train_range"])
+    ]
+    keys = {
+        label: (1, float(text.split("–")[0])) if isinstance(text, str) else (0, float(level))
+        for label, level, text in zip(labels, rows["train_level"], rows["train_range"])
+    }
+    order = sorted(keys, key=lambda label: keys[label])
+    return pd.Series(pd.Categorical(labels, categories=order, ordered=True), index=rows.index)
+
+
 def robustness_matrix(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
-    """Mean PSNR of each model trained at one level (rows) and evaluated at another (columns); each
-    panel's caption says over how many training seeds the means are taken."""
+    """Mean PSNR of each model trained at one level, or over a range (blind; rows) and evaluated at
+    another (columns). Every panel shares one colour scale, so that a panel spanning 0.2 dB looks flat
+    beside one spanning 13 dB; each panel's caption says over how many training seeds the means are taken."""
     learned = rows[(rows["noise"] == family) & (rows["eval_noise"] == family)]
     if learned.empty:
         return None
-    learned = learned.assign(series=learned.apply(_series_name, axis=1))
+    learned = learned.assign(series=learned.apply(_series_name, axis=1), trained_at=trained_at(learned))
     series = sorted(learned["series"].unique())
     columns = min(3, len(series))
     lines = -(-len(series) // columns)
-    figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 4.2 * lines), squeeze=False)
+    tables = {
+        name: learned[learned["series"] == name].pivot_table(
+            index="trained_at", columns="eval_level", values="psnr", aggfunc="mean", observed=True
+        )
+        for name in series
+    }
+    low = min(float(np.nanmin(table.to_numpy())) for table in tables.values())
+    high = max(float(np.nanmax(table.to_numpy())) for table in tables.values())
+    figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 4.2 * lines + 0.4), squeeze=False)
     for axis in axes.flat[len(series) :]:
         axis.axis("off")
     for axis, name in zip(axes.flat, series):
-        panel = learned[learned["series"] == name]
-        table = panel.pivot_table(index="train_level", columns="eval_level", values="psnr", aggfunc="mean")
-        sns.heatmap(table, annot=True, fmt=".1f", cmap="magma", cbar_kws={"label": "PSNR (dB)"}, ax=axis)
+        sns.heatmap(
+            tables[name], annot=True, fmt=".1f", cmap="magma", vmin=low, vmax=high, cbar_kws={"label": "PSNR (dB)"}, ax=axis
+        )
         axis.set_xlabel(f"evaluated at {_level_label(family)}")
         axis.set_ylabel("trained at")
-        axis.set_title(f"{name}\n{_seeds_caption(panel)}", fontsize=10)
+        axis.set_title(f"{name}\n{_seeds_caption(learned[learned['series'] == name])}", fontsize=10)
+    figure.suptitle(f"One colour scale for every panel: {low:.1f}–{high:.1f} dB", fontsize=10)
     return _save(figure, out / f"robustness_matrix_{slug(family)}{tag}.png")
 
 
 def _seeds_caption(rows: pd.DataFrame) -> str:
     """``mean PSNR of 3 seeds``, or ``of 2–3 seeds`` where some (trained, evaluated) cells have fewer."""
-    counts = rows.groupby(["train_level", "eval_level"])["seed"].nunique().clip(lower=1)
+    counts = rows.groupby(["trained_at", "eval_level"], observed=True)["seed"].nunique().clip(lower=1)
     low, high = int(counts.min()), int(counts.max())
     return f"mean PSNR of {low if low == high else f'{low}–{high}'} seed{'s' if high > 1 else ''}"
 
 
 def family_matrix(rows: pd.DataFrame, out: Path) -> Path | None:
-    """Mean PSNR over the severities of each evaluation family (columns), for each model and training noise (rows)."""
-    learned = rows[rows["noise"].notna()]
-    if learned.empty or rows["eval_noise"].nunique() < 2:
+    """The families side by side: mean PSNR over the severities of each evaluation family (columns), for each
+    model and training noise, and each classical method (rows); empty where a row was not scored (a
+    baseline told σ, on jpeg, which has none)."""
+    if rows.empty or rows["eval_noise"].nunique() < 2:
         return None
-    learned = learned.assign(
-        trained=learned.apply(_series_name, axis=1) + " · " + learned["noise"] + " " + learned["train_level"].map("{:g}".format)
-    )
-    table = learned.pivot_table(index="trained", columns="eval_noise", values="psnr", aggfunc="mean")
-    figure, axis = plt.subplots(figsize=(2.2 * len(table.columns) + 4, 0.5 * len(table) + 2))
+    learned = rows["noise"].notna()
+    labels = rows.apply(_series_name, axis=1)
+    trained = labels + " · " + rows["trained"].where(learned, "classical").astype(str)
+    table = rows.assign(row=trained).pivot_table(index="row", columns="eval_noise", values="psnr", aggfunc="mean")
+    figure, axis = plt.subplots(figsize=(1.6 * len(table.columns) + 5, 0.45 * len(table) + 2))
     sns.heatmap(table, annot=True, fmt=".1f", cmap="magma", cbar_kws={"label": "mean PSNR over severities (dB)"}, ax=axis)
     axis.set_xlabel("evaluated on")
     axis.set_ylabel("model · trained on")
-    axis.set_title("Cross-noise robustness")
+    axis.set_title("Cross-noise robustness: every family side by side")
     return _save(figure, out / "robustness_matrix_families.png")
+
+
+def pareto_front(points: pd.DataFrame, cost: str = "ms_per_megapixel", quality: str = "psnr_mean") -> pd.DataFrame:
+    """The entries no other entry beats on both axes (as fast or faster and strictly better, or strictly
+    faster and as good), cheapest first: the quality–cost frontier."""
+    ordered = points.sort_values([cost, quality], ascending=[True, False])
+    front, best = [], -np.inf
+    for index, row in ordered.iterrows():
+        if row[quality] > best:
+            front.append(index)
+            best = row[quality]
+    return ordered.loc[front]
+
+
+def quality_cost(ranked: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
+    """PSNR against inference ms per megapixel (log axis), one point per leaderboard entry, one panel per
+    evaluation level of ``family``, with the Pareto front drawn and its entries named."""
+    rows = ranked[(ranked["eval_noise"] == family) & (ranked["ms_per_megapixel"] > 0)]
+    if rows.empty:
+        return None
+    levels = sorted(rows["eval_level"].unique())
+    columns = min(3, len(levels))
+    lines = -(-len(levels) // columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(6 * columns, 4.6 * lines), squeeze=False)
+    for axis in axes.flat[len(levels) :]:
+        axis.axis("off")
+    for axis, level in zip(axes.flat, levels):
+        points = rows[rows["eval_level"] == level]
+        front = pareto_front(points)
+        axis.scatter(points["ms_per_megapixel"], points["psnr_mean"], color="grey", alpha=0.6, s=22, label="entry")
+        axis.plot(
+            front["ms_per_megapixel"], front["psnr_mean"], "o-", color="crimson", drawstyle="steps-post", label="Pareto front"
+        )
+        for _, point in front.iterrows():
+            axis.annotate(
+                textwrap.fill(str(point["entry"]), 30), (point["ms_per_megapixel"], point["psnr_mean"]), fontsize=6.5,
+                xytext=(4, -2), textcoords="offset points", va="top",
+            )  # fmt: skip
+        axis.set_xscale("log")
+        low, high = points["ms_per_megapixel"].min(), points["ms_per_megapixel"].max()
+        axis.set_xlim(low / 2, high * 30)  # room for the names on the right
+        axis.set_xlabel("inference ms per megapixel (log)")
+        axis.set_ylabel("PSNR (dB)")
+        axis.set_title(f"{family} {level:g}: quality against cost", fontsize=10)
+        axis.legend(fontsize=7, loc="upper left")
+    figure.suptitle("Up and to the left is better; the front: entries no other is both faster and better than", fontsize=9)
+    return _save(figure, out / f"quality_cost_{slug(family)}{tag}.png")
 
 
 def loss_curves(records: list[CellRecord], out: Path) -> Path | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from denoiser.errors import DenoiserError
 from denoiser.evaluation import Evaluation, MetricScores
+from denoiser.levels import LevelRange, level_text, read_level
 
 __all__ = ["CellRecord", "Evaluation", "MetricScores", "RecordError", "describe", "non_finite", "same_level"]
 
@@ -27,10 +28,13 @@ class RecordError(DenoiserError):
     """A stored record that cannot be read as one."""
 
 
-def same_level(first: float | None, second: float | None) -> bool:
-    """Whether two noise levels are the same level (they come from YAML floats and JSON round trips)."""
+def same_level(first: float | LevelRange | None, second: float | LevelRange | None) -> bool:
+    """Whether two noise levels are the same level (they come from YAML floats and JSON round trips);
+    a range is the same only as an equal range."""
     if first is None or second is None:
         return False
+    if isinstance(first, LevelRange) or isinstance(second, LevelRange):
+        return first == second
     return abs(first - second) <= _LEVEL_TOLERANCE * max(1.0, abs(first), abs(second))
 
 
@@ -58,12 +62,17 @@ def format_params(params: dict[str, Any]) -> str:
 
 
 def describe(
-    model: str, params: dict[str, Any], noise: str | None = None, train_level: float | None = None, seed: int | None = None
+    model: str,
+    params: dict[str, Any],
+    noise: str | None = None,
+    train_level: float | LevelRange | None = None,
+    seed: int | None = None,
 ) -> str:
-    """The one label of a cell or a leaderboard entry, e.g. ``dae latent_dim=32 (trained gaussian 0.1)``."""
+    """The one label of a cell or a leaderboard entry, e.g. ``dae latent_dim=32 (trained gaussian 0.1)``,
+    ``dncnn (trained gaussian 0–55)`` for a blind model trained over a range."""
     label = " ".join(part for part in (model, format_params(params)) if part)
     if noise is not None and train_level is not None:
-        label += f" (trained {noise} {train_level:g})"
+        label += f" (trained {noise} {level_text(train_level)})"
     if seed is not None:
         label += f" seed {seed}"
     return label
@@ -81,7 +90,7 @@ class CellRecord:
     dataset: str  # the data set's label (its config name, or the folder's name)
     split: str
     noise: str | None  # training noise; None for classical baselines
-    train_level: float | None
+    train_level: float | LevelRange | None  # a range: blind, each training image drew its level from it
     seed: int | None
     status: str = "ok"  # ok, failed or skipped (an optional package missing)
     error: str | None = None
@@ -99,15 +108,21 @@ class CellRecord:
     epochs: int | None = None
     best_epoch: int | None = None
     stopped_early: bool | None = None
+    # training had finished: the validation loss improved by < 1 % over the last 3 epochs (denoiser.training.converged)
+    converged: bool | None = None
     train_losses: list[float] = field(default_factory=list)
     validation_losses: list[float] = field(default_factory=list)
-    train_seconds: float | None = None
-    train_images_per_s: float | None = None
+    train_seconds: float | None = None  # wall time of the training: steps, validation losses, best weights kept
+    train_images_per_s: float | None = None  # training images per second of the steps alone
     reference_images_per_s: float | None = None  # the design's loop in the same worker (speed_reference: true)
     reference_trainer_images_per_s: float | None = None
     speed_ratio: float | None = None
     evaluations: list[Evaluation] = field(default_factory=list)
     eval_seconds: float | None = None
+    # inference: median ms per megapixel of warmed, synchronised runs on the timing image (denoiser.cost), each run's ms
+    ms_per_megapixel: float | None = None
+    inference_runs_ms: list[float] = field(default_factory=list)
+    peak_memory_mb: float | None = None  # CUDA: max allocated; CPU: the rise of the process's resident memory
     seconds: float = 0.0
     finished_at: str | None = None
     code: dict[str, str] = field(default_factory=dict)  # the code behind it: piece → version (bench.grid.code_versions)
@@ -142,10 +157,15 @@ class CellRecord:
     def matched(self) -> Evaluation | None:
         return next((item for item in self.evaluations if self.is_matched(item)), None)
 
+    @property
+    def blind(self) -> bool:
+        """Trained over a range of levels (each image drew its own), so matched to none of them."""
+        return isinstance(self.train_level, LevelRange)
+
     def robustness(self) -> dict[str, Any]:
         """On the first data set scored (the training data's test split, unless it is off): mean PSNR
         over every evaluation, the worst one, and for a learned model the drop in dB from its matched
-        level to each other evaluation."""
+        level to each other evaluation; a blind model has no matched level: it says ``blind`` instead."""
         if not self.evaluations:
             return {}
         first = self.evaluations[0].dataset
@@ -156,6 +176,8 @@ class CellRecord:
             "worst_psnr": worst.psnr,
             "worst_eval": worst.name,
         }
+        if self.blind:
+            summary["blind"] = f"trained over {self.noise} {level_text(self.train_level)}"  # type: ignore[arg-type]
         matched = next((item for item in evaluations if self.is_matched(item)), None)
         if matched is not None:
             summary["matched_psnr"] = matched.psnr
@@ -180,12 +202,18 @@ class CellRecord:
             "dataset": self.dataset,
             "split": self.split,
             "noise": self.noise,
-            "train_level": self.train_level,
+            "train_level": None if self.blind else self.train_level,
+            "train_range": str(self.train_level) if self.blind else None,
+            "trained": None if not self.learned or self.train_level is None else f"{self.noise} {level_text(self.train_level)}",
             "latent_dim": self.params.get("latent_dim"),
             "seed": self.seed,
             "epochs": self.epochs,
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
+            "converged": self.converged,
+            "n_parameters": self.n_parameters,
+            "ms_per_megapixel": self.ms_per_megapixel,
+            "peak_memory_mb": self.peak_memory_mb,
             "train_seconds": self.train_seconds,
             "train_images_per_s": self.train_images_per_s,
             "threads": self.threads,
@@ -233,6 +261,7 @@ class CellRecord:
         names = {item.name for item in dataclasses.fields(cls)}
         values = {name: value for name, value in data.items() if name in names}
         try:
+            values["train_level"] = read_level(values.get("train_level"))
             evaluations = [read_evaluation(item) for item in values.pop("evaluations", [])]
             record = cls(**values, evaluations=evaluations)
         except (TypeError, ValueError, AttributeError) as error:  # ValueError: a per-image value that is not a number
@@ -250,8 +279,9 @@ class CellRecord:
             raise RecordError(f"status {self.status!r}; valid: {', '.join(STATUSES)}")
         for item in self.evaluations:
             _check_evaluation(item)
-        if self.learned and self.train_level is not None and not _is_number(self.train_level):
-            raise RecordError("train_level must be a number")
+        if self.learned and self.train_level is not None and not isinstance(self.train_level, LevelRange):
+            if not _is_number(self.train_level):
+                raise RecordError("train_level must be a number or a range {min, max}")
 
 
 def _check_evaluation(item: Evaluation) -> None:

@@ -53,6 +53,8 @@ def write_report(root: Path) -> list[Path]:
                 plots.parameter_heatmap(subset, family, plot_folder, tag),
                 plots.robustness_matrix(subset, family, plot_folder, tag),
             ]
+            if ranked is not None:
+                figures.append(plots.quality_cost(ranked[ranked["dataset"] == dataset], family, plot_folder, tag))
     figures.append(plots.family_matrix(rows[rows["dataset"] == datasets[0]] if datasets else rows, plot_folder))
     figures.append(plots.loss_curves(records, plot_folder))
     for family, examples in _examples(root, rows).items():
@@ -73,7 +75,7 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
     from bench.checkpoints import load_checkpoint
     from bench.config import load_config
 
-    learned = rows[rows["train_level"].notna()]
+    learned = rows[rows["noise"].notna()]
     if learned.empty:
         return {}
     store = ResultStore(root)
@@ -186,6 +188,7 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
     parts.append("<h2>Leaderboard</h2><p>Ranked by PSNR; click a column to sort.</p>")
     if ranked is not None:
         parts.append(f"<p>{html.escape(leaderboard.uncertainty_note(ranked))}</p>")
+        parts.append(f"<p>{html.escape(leaderboard.COST_NOTE)}</p>")
     if ranked is not None:
         for title, group in leaderboard.groups(ranked):
             notes = "".join(f"<p>{html.escape(note)}</p>" for note in leaderboard.group_notes(group))
@@ -196,7 +199,8 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
         for dataset, group in robust.groupby("dataset"):
             parts.append(
                 f"<h3>Robustness · {html.escape(str(dataset))}</h3>"
-                "<p>Mean PSNR over every evaluation noise and level, and the worst one.</p>"
+                "<p>Mean PSNR over every evaluation noise and level, the worst one, and the drop to it from the PSNR at "
+                "the model's own training level (blind: trained over a range of levels, so it has none).</p>"
                 + _table(leaderboard.ROBUSTNESS_HEADER, leaderboard.robustness_rows(group))
             )
     parts.append("<h2>Plots</h2>")

@@ -2,11 +2,13 @@
 and level), with typed columns. The leaderboard, the plots, the report, the gate and ``bench.load_results``
 all start from it; results.csv is an export of it, never read back for analysis.
 
-Columns: the cell's identity and training (``IDENTITY``); for every metric the records hold (the
-registered ones, in :func:`denoiser.metrics.registered` order) ``<metric>``, ``<metric>_std``,
-``<metric>_noisy`` and ``<metric>_per_image`` (a list, kept out of results.csv); ``delta_psnr``; what the
-record says of itself (``entry``: its label, ``leaky``, ``matched``); one ``param_<name>`` column per
-model parameter.
+Columns: the cell's identity and training (``IDENTITY``: ``train_level`` is a number; a blind model's
+range is ``train_range``, e.g. ``0–55``, and ``trained`` names either, e.g. ``gaussian 0–55``; what the
+cell cost: ``n_parameters``, ``ms_per_megapixel``, ``train_seconds``, ``peak_memory_mb``, and whether its
+training had ``converged``); for every metric the records hold (the registered ones, in
+:func:`denoiser.metrics.registered` order) ``<metric>``, ``<metric>_std``, ``<metric>_noisy`` and
+``<metric>_per_image`` (a list, kept out of results.csv); ``delta_psnr``; what the record says of itself
+(``entry``: its label, ``leaky``, ``matched``); one ``param_<name>`` column per model parameter.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from bench.record import CellRecord
 from denoiser.metrics import registered
 
 IDENTITY = [
-    "sweep", "cell_id", "model", "params", "dataset", "split", "noise", "train_level", "eval_noise", "eval_level",
+    "sweep", "cell_id", "model", "params", "dataset", "split", "noise", "train_level", "train_range", "trained",
+    "eval_noise", "eval_level",
     "matched", "leaky", "entry", "latent_dim", "seed", "n_images", "epochs", "best_epoch", "stopped_early",
-    "train_seconds", "train_images_per_s", "threads", "selected_on", "status", "error", "mean_psnr_all_levels",
+    "converged", "n_parameters", "ms_per_megapixel", "train_seconds", "peak_memory_mb", "train_images_per_s", "threads",
+    "selected_on", "status", "error", "mean_psnr_all_levels",
     "worst_psnr", "worst_eval", "psnr_drop_from_matched", "delta_psnr", "noise_protocol", "tiled",
 ]  # fmt: skip
-INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch", "threads"]
-TEXT_COLUMNS = ["sweep", "cell_id", "model", "params", "dataset", "split", "noise", "eval_noise", "entry", "selected_on",
-                "status", "error", "worst_eval", "noise_protocol", "tiled"]  # fmt: skip
+INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch", "threads", "n_parameters"]
+TEXT_COLUMNS = ["sweep", "cell_id", "model", "params", "dataset", "split", "noise", "train_range", "trained", "eval_noise",
+                "entry", "selected_on", "status", "error", "worst_eval", "noise_protocol", "tiled"]  # fmt: skip
 PER_IMAGE = "_per_image"  # the suffix of the per-image columns
 
 
@@ -64,8 +68,9 @@ def results_frame(records: list[CellRecord]) -> pd.DataFrame:
 
 
 def entry_label(record: CellRecord) -> str:
-    """A leaderboard entry's name: the record's label (seeds are averaged), marked when leaky."""
-    return record.label() + (" [leaky]" if record.leaky else "")
+    """A leaderboard entry's name: the record's label (seeds are averaged), marked when leaky, and when its
+    training had not finished (``converged`` false: the validation loss was still falling)."""
+    return record.label() + (" [leaky]" if record.leaky else "") + (" [not converged]" if record.converged is False else "")
 
 
 def to_csv(frame: pd.DataFrame) -> str:

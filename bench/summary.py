@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bench.record import CellRecord, Evaluation, format_params, same_level
+from denoiser.training import CONVERGENCE_WINDOW
 
 if TYPE_CHECKING:  # the sweep module imports torch: keep it out of light commands such as `check`
     from bench.sweep import SweepOutcome
@@ -29,11 +31,12 @@ def print_summary(outcome: SweepOutcome, console: Console) -> None:
         left = column in ("noise", "model", "params")
         table.add_column(column, justify="left" if left else "right", no_wrap=True)
     for record, item in matched_rows(outcome.records):
-        trained = f"{record.train_level:g}" if record.learned else "-"
+        trained = "-" if not record.learned else f"{record.train_level:g}" + (" (blind)" if record.blind else "")
         table.add_row(
             item.noise,
             f"{item.level:g}",
-            record.model + (" [leaky]" if record.leaky else ""),
+            # Text: the marks are words, not rich markup
+            Text(record.model + (" [leaky]" if record.leaky else "") + (" [not converged]" if record.converged is False else "")),
             format_params(record.params) or "-",
             trained,
             f"{item.psnr:.2f}",
@@ -46,6 +49,14 @@ def print_summary(outcome: SweepOutcome, console: Console) -> None:
         console.print(
             "[yellow]\\[leaky]:[/] test images, or augmented copies of them, were trained on or chose the epoch "
             "(split: augmented-copies, train.select_on: test): those scores are inflated"
+        )
+    unfinished = [record for record in outcome.records if record.status == "ok" and record.converged is False]
+    if unfinished:
+        epochs = max(record.epochs or 0 for record in unfinished)
+        console.print(
+            f"[yellow]\\[not converged]:[/] {len(unfinished)} learned cell(s) ended with the validation loss still "
+            f"falling (by 1 % or more over the last {CONVERGENCE_WINDOW} epochs): their scores understate the model. "
+            f"Train longer, e.g. --set train.epochs={2 * epochs}, and keep train.patience to stop where it levels off"
         )
     if outcome.reruns:
         pieces = sorted({piece for changed in outcome.reruns.values() for piece in changed})
@@ -62,16 +73,16 @@ def print_summary(outcome: SweepOutcome, console: Console) -> None:
 
 
 def matched_rows(records: list[CellRecord]) -> list[tuple[CellRecord, Evaluation]]:
-    """For the summary: each learned cell at its own training (noise, level), and each baseline at
-    every training (noise, level) of the sweep, sorted by level then PSNR."""
-    training = {(record.noise, record.train_level) for record in records if record.learned}
+    """For the summary: each learned cell at its own training (noise, level), and each baseline and blind
+    model (trained over a range) at every fixed training (noise, level) of the sweep, sorted by level then PSNR."""
+    training = {(record.noise, record.train_level) for record in records if record.learned and not record.blind}
     rows = []
     for record in records:
         if record.status != "ok":
             continue
         for item in record.evaluations:
             at_training = any(item.noise == noise and same_level(item.level, level) for noise, level in training)
-            matched = record.is_matched(item) if record.learned else at_training or not training
+            matched = record.is_matched(item) if record.learned and not record.blind else at_training or not training
             if matched:
                 rows.append((record, item))
     rows.sort(key=lambda row: (row[1].noise, row[1].level, -_finite(row[1].psnr)))

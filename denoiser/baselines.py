@@ -14,6 +14,12 @@ deviation on a mid-grey image: σ itself for Gaussian noise), times a documented
 | ``bilateral`` | ``denoise_bilateral`` | ``sigma_color = 2·σ, sigma_spatial=1.5`` |
 | ``bm3d`` | ``bm3d.bm3d`` (optional extra; ``bm3d.bm3d_rgb`` in colour) | ``sigma_psd=σ`` |
 
+**σ told or estimated.** Every built-in baseline but ``noisy`` takes ``sigma``: ``oracle`` (the default)
+sets its strength from the noise model it is told, as above; ``estimated`` sets it, image by image, from
+the noisy image alone (:meth:`denoiser.noise.EstimatedNoise.of`: scikit-image's ``estimate_sigma``, the
+wavelet median absolute deviation), as in real use, where nobody hands the σ over. A family without an
+equivalent σ (``jpeg``) can only be estimated: ``oracle`` refuses it in one line.
+
 The factors were chosen on skimage-natural tiles at σ 0.1 and 0.3 (1.0 for TV was best
 of 0.5–2; 0.8 for NL-means is scikit-image's own example; 2 for the bilateral colour σ
 was the better of 1–3 across both levels).
@@ -45,7 +51,7 @@ import numpy as np
 import torch
 
 from denoiser.errors import ConfigurationError, DenoiserError
-from denoiser.noise import NoiseModel
+from denoiser.noise import EstimatedNoise, NoiseModel
 from denoiser.registry import Registry
 
 
@@ -54,6 +60,25 @@ class BaselineUnavailable(DenoiserError):
 
 
 COLOR_CHANNELS = 3  # the only channel count besides 1 that the classical baselines take (RGB)
+SIGMA_MODES = ("oracle", "estimated")  # how a baseline learns the σ: told by the noise model, or estimated per image
+
+
+class NoSigmaToTell(ConfigurationError):
+    """A baseline in ``sigma: oracle`` mode told a noise that has no equivalent σ (jpeg)."""
+
+
+def sigma_of(noise: NoiseModel) -> float:
+    """The σ a baseline sets its strength from; refused in one line for a family that has none (jpeg)."""
+    sigma = noise.equivalent_sigma
+    if sigma is None:
+        raise NoSigmaToTell(f"{noise.family} noise has no equivalent σ to tell a classical denoiser; use sigma: estimated")
+    return sigma
+
+
+def _sigma_mode(value: Any) -> str:
+    if value not in SIGMA_MODES:
+        raise ConfigurationError(f"sigma must be one of {', '.join(SIGMA_MODES)}, got {str(value)[:40]!r}")
+    return str(value)
 
 
 def _channels_of(noisy: torch.Tensor) -> int:
@@ -66,9 +91,13 @@ def _channels_of(noisy: torch.Tensor) -> int:
 @dataclass(frozen=True)
 class Baseline:
     """Base of the classical denoisers: ``function(channels)(image, **settings(noise, channels))`` on each
-    float64 image, (H, W) in grayscale, (H, W, 3) in colour."""
+    float64 image, (H, W) in grayscale, (H, W, 3) in colour, where ``noise`` is what the image was told
+    (:meth:`told`): the noise model itself (``sigma: oracle``) or the σ estimated from it (``estimated``)."""
+
+    sigma: str = "oracle"  # oracle: the noise model's equivalent σ; estimated: each noisy image's own estimate
 
     name = "baseline"
+    uses_sigma = True  # whether its strength follows from a σ (the identity's does not)
     thread_safe = True  # whether images may be denoised in parallel threads
 
     def settings(self, noise: NoiseModel, channels: int = 1) -> dict[str, Any]:
@@ -78,38 +107,46 @@ class Baseline:
     def function(self, channels: int = 1) -> Callable[..., np.ndarray]:
         raise NotImplementedError
 
+    def told(self, noisy: torch.Tensor, noise: NoiseModel) -> list[NoiseModel]:
+        """The noise each image of ``noisy`` (N, C, H, W) is denoised for: ``noise`` itself (oracle), refused
+        where it has no equivalent σ, or the σ estimated from that image alone (estimated)."""
+        if self.sigma == "estimated":
+            return [EstimatedNoise.of(noisy[index : index + 1]) for index in range(len(noisy))]
+        if noise.equivalent_sigma is None:
+            raise NoSigmaToTell(
+                f"{self.name}: {noise.family} noise has no equivalent σ to tell it (sigma: oracle); use sigma: estimated"
+            )
+        return [noise] * len(noisy)
+
     def __call__(self, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
         """Denoise each image of the batch, on the CPU, in parallel over images (threads: torch's thread count)."""
-        if _channels_of(noisy) == COLOR_CHANNELS:
-            return self._color(noisy, noise)
-        function, settings = self.function(), self.settings(noise)
-        images = noisy.detach().cpu().double().numpy()[:, 0]  # (N, H, W)
+        return self.denoise(noisy, self.told(noisy, noise))
 
-        def one(image: np.ndarray) -> np.ndarray:
-            return function(image, **settings)
+    def denoise(self, noisy: torch.Tensor, told: list[NoiseModel]) -> torch.Tensor:
+        """Denoise image ``i`` of ``noisy`` (N, C, H, W) with the settings for ``told[i]`` (see :meth:`told`)."""
+        channels = _channels_of(noisy)
+        function = self.function(channels)
+        if channels == COLOR_CHANNELS:
+            images = noisy.detach().cpu().double().permute(0, 2, 3, 1).numpy()  # (N, H, W, 3)
+        else:
+            images = noisy.detach().cpu().double().numpy()[:, 0]  # (N, H, W)
+        settings = [self.settings(noise, channels) for noise in told]
 
-        outputs = self._map(one, images)
-        return torch.from_numpy(np.stack(outputs)).unsqueeze(1).to(noisy.dtype).clamp(0, 1)
+        def one(index: int) -> np.ndarray:
+            return function(np.ascontiguousarray(images[index]), **settings[index])
 
-    def _map(self, one: Callable[[np.ndarray], np.ndarray], images: np.ndarray) -> list[np.ndarray]:
-        """``one`` on each image, in threads (torch's thread count) where the method allows it."""
-        threads = max(1, torch.get_num_threads()) if self.thread_safe else 1
-        if threads == 1 or len(images) == 1:
-            return [one(image) for image in images]
-        with ThreadPoolExecutor(threads) as pool:
-            return list(pool.map(one, images))
-
-    def _color(self, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
-        """The same on a colour batch (N, 3, H, W): each image goes in as (H, W, 3), channels last."""
-        function, settings = self.function(COLOR_CHANNELS), self.settings(noise, COLOR_CHANNELS)
-        images = noisy.detach().cpu().double().permute(0, 2, 3, 1).numpy()  # (N, H, W, 3)
-
-        def one(image: np.ndarray) -> np.ndarray:
-            return function(np.ascontiguousarray(image), **settings)
-
-        outputs = self._map(one, images)
-        estimate = torch.from_numpy(np.stack(outputs)).permute(0, 3, 1, 2)  # (N, 3, H, W)
+        outputs = np.stack(self._map(one, len(images)))
+        estimate = torch.from_numpy(outputs)
+        estimate = estimate.permute(0, 3, 1, 2) if channels == COLOR_CHANNELS else estimate.unsqueeze(1)
         return estimate.to(noisy.dtype).clamp(0, 1).contiguous()
+
+    def _map(self, one: Callable[[int], np.ndarray], count: int) -> list[np.ndarray]:
+        """``one`` on each image index, in threads (torch's thread count) where the method allows it."""
+        threads = max(1, torch.get_num_threads()) if self.thread_safe else 1
+        if threads == 1 or count == 1:
+            return [one(index) for index in range(count)]
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(one, range(count)))
 
 
 BASELINES: Registry[Baseline] = Registry("baseline")
@@ -119,10 +156,12 @@ BASELINES: Registry[Baseline] = Registry("baseline")
 class FunctionBaseline(Baseline):
     """A classical method given as a callable ``method(noisy, noise, **params) -> estimate`` on a batch
     (N, C, H, W) in [0, 1], as it is (grayscale or colour), with the noise model (``noise.equivalent_sigma``
-    is its σ)."""
+    is its σ, None for a family that has none). It is always told the noise model itself: a method that
+    wants to estimate σ calls :meth:`denoiser.noise.EstimatedNoise.of` on the image."""
 
     method: Callable[..., Any] = None  # type: ignore[assignment]
     params: dict[str, Any] = None  # type: ignore[assignment]
+    uses_sigma = False  # told the noise model as it is, whatever its σ
 
     def settings(self, noise: NoiseModel, channels: int = 1) -> dict[str, Any]:
         return {**self.params, "sigma": noise.equivalent_sigma}
@@ -130,8 +169,11 @@ class FunctionBaseline(Baseline):
     def function(self, channels: int = 1) -> Callable[..., Any]:
         return self.method
 
-    def __call__(self, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
-        estimate = self.method(noisy, noise, **self.params)
+    def told(self, noisy: torch.Tensor, noise: NoiseModel) -> list[NoiseModel]:
+        return [noise] * len(noisy)
+
+    def denoise(self, noisy: torch.Tensor, told: list[NoiseModel]) -> torch.Tensor:
+        estimate = self.method(noisy, told[0], **self.params)
         estimate = torch.as_tensor(np.asarray(estimate) if not isinstance(estimate, torch.Tensor) else estimate)
         if tuple(estimate.shape) != tuple(noisy.shape):
             raise DenoiserError(f"baseline returned shape {tuple(estimate.shape)} for input {tuple(noisy.shape)}")
@@ -172,7 +214,15 @@ class Identity(Baseline):
     def function(self, channels: int = 1) -> Callable[..., np.ndarray]:
         return lambda image: image
 
+    uses_sigma = False
+
+    def told(self, noisy: torch.Tensor, noise: NoiseModel) -> list[NoiseModel]:
+        return [noise] * len(noisy)  # it uses no σ: any noise, with an equivalent σ or not
+
     def __call__(self, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
+        return noisy
+
+    def denoise(self, noisy: torch.Tensor, told: list[NoiseModel]) -> torch.Tensor:
         return noisy
 
 
@@ -195,7 +245,7 @@ class TotalVariation(Baseline):
     name = "tv"
 
     def settings(self, noise: NoiseModel, channels: int = 1) -> dict[str, Any]:
-        settings: dict[str, Any] = {"weight": self.weight_per_sigma * noise.equivalent_sigma}
+        settings: dict[str, Any] = {"weight": self.weight_per_sigma * sigma_of(noise)}
         return settings if channels == 1 else {**settings, "channel_axis": -1}
 
     def function(self, channels: int = 1) -> Callable[..., np.ndarray]:
@@ -205,9 +255,9 @@ class TotalVariation(Baseline):
 
 
 @BASELINES.register("tv")
-def tv(weight_per_sigma: float = 1.0) -> Baseline:
-    """Total-variation denoising (Chambolle), weight = weight_per_sigma·σ."""
-    return TotalVariation(_within("weight_per_sigma", weight_per_sigma, 100.0))
+def tv(weight_per_sigma: float = 1.0, sigma: str = "oracle") -> Baseline:
+    """Total-variation denoising (Chambolle), weight = weight_per_sigma·σ; σ told (oracle) or estimated."""
+    return TotalVariation(_sigma_mode(sigma), _within("weight_per_sigma", weight_per_sigma, 100.0))
 
 
 @dataclass(frozen=True)
@@ -216,7 +266,7 @@ class Wavelet(Baseline):
 
     def settings(self, noise: NoiseModel, channels: int = 1) -> dict[str, Any]:
         settings: dict[str, Any] = {
-            "sigma": noise.equivalent_sigma,
+            "sigma": sigma_of(noise),
             "method": "BayesShrink",
             "mode": "soft",
             "rescale_sigma": True,
@@ -231,9 +281,9 @@ class Wavelet(Baseline):
 
 
 @BASELINES.register("wavelet")
-def wavelet() -> Baseline:
-    """Wavelet shrinkage with BayesShrink thresholds, soft, at the known σ."""
-    return Wavelet()
+def wavelet(sigma: str = "oracle") -> Baseline:
+    """Wavelet shrinkage with BayesShrink thresholds, soft, at the σ told (oracle) or estimated."""
+    return Wavelet(_sigma_mode(sigma))
 
 
 @dataclass(frozen=True)
@@ -242,7 +292,7 @@ class NonLocalMeans(Baseline):
     name = "nl-means"
 
     def settings(self, noise: NoiseModel, channels: int = 1) -> dict[str, Any]:
-        sigma = noise.equivalent_sigma
+        sigma = sigma_of(noise)
         settings: dict[str, Any] = {
             "h": self.h_per_sigma * sigma, "sigma": sigma, "patch_size": 5, "patch_distance": 6, "fast_mode": True
         }  # fmt: skip
@@ -255,9 +305,9 @@ class NonLocalMeans(Baseline):
 
 
 @BASELINES.register("nl-means")
-def nl_means(h_per_sigma: float = 0.8) -> Baseline:
-    """Non-local means, h = h_per_sigma·σ, 5×5 patches, search distance 6."""
-    return NonLocalMeans(_within("h_per_sigma", h_per_sigma, 100.0))
+def nl_means(h_per_sigma: float = 0.8, sigma: str = "oracle") -> Baseline:
+    """Non-local means, h = h_per_sigma·σ, 5×5 patches, search distance 6; σ told (oracle) or estimated."""
+    return NonLocalMeans(_sigma_mode(sigma), _within("h_per_sigma", h_per_sigma, 100.0))
 
 
 @dataclass(frozen=True)
@@ -269,10 +319,10 @@ class Bilateral(Baseline):
     def settings(self, noise: NoiseModel, channels: int = 1) -> dict[str, Any]:
         if channels == 1:
             # a σ of 0 would divide by zero inside scikit-image: keep a tiny positive colour σ
-            return {"sigma_color": max(self.color_per_sigma * noise.equivalent_sigma, 1e-6), "sigma_spatial": self.sigma_spatial}
+            return {"sigma_color": max(self.color_per_sigma * sigma_of(noise), 1e-6), "sigma_spatial": self.sigma_spatial}
         # scikit-image divides the Euclidean distance over the C channels by C, so equal noise in each
         # channel looks √C times smaller than in grayscale: σ/√C weighs pixels as the grayscale filter does
-        sigma_color = max(self.color_per_sigma * noise.equivalent_sigma / channels**0.5, 1e-6)
+        sigma_color = max(self.color_per_sigma * sigma_of(noise) / channels**0.5, 1e-6)
         return {"sigma_color": sigma_color, "sigma_spatial": self.sigma_spatial, "channel_axis": -1}
 
     def function(self, channels: int = 1) -> Callable[..., np.ndarray]:
@@ -282,9 +332,11 @@ class Bilateral(Baseline):
 
 
 @BASELINES.register("bilateral")
-def bilateral(color_per_sigma: float = 2.0, sigma_spatial: float = 1.5) -> Baseline:
-    """Bilateral filter, colour σ = color_per_sigma·σ, spatial σ 1.5 pixels."""
-    return Bilateral(_within("color_per_sigma", color_per_sigma, 100.0), _within("sigma_spatial", sigma_spatial, 10.0))
+def bilateral(color_per_sigma: float = 2.0, sigma_spatial: float = 1.5, sigma: str = "oracle") -> Baseline:
+    """Bilateral filter, colour σ = color_per_sigma·σ, spatial σ 1.5 pixels; σ told (oracle) or estimated."""
+    return Bilateral(
+        _sigma_mode(sigma), _within("color_per_sigma", color_per_sigma, 100.0), _within("sigma_spatial", sigma_spatial, 10.0)
+    )
 
 
 @dataclass(frozen=True)
@@ -295,7 +347,7 @@ class BM3D(Baseline):
     thread_safe = False
 
     def settings(self, noise: NoiseModel, channels: int = 1) -> dict[str, Any]:
-        settings: dict[str, Any] = {"sigma_psd": noise.equivalent_sigma}
+        settings: dict[str, Any] = {"sigma_psd": sigma_of(noise)}
         # colour: CBM3D, block matching on the luminance of the opponent colour transform (bm3d_rgb's default)
         return settings if channels == 1 else {**settings, "colorspace": "opp"}
 
@@ -310,6 +362,6 @@ class BM3D(Baseline):
 
 
 @BASELINES.register("bm3d")
-def bm3d() -> Baseline:
-    """BM3D (optional extra `bm3d`, non-commercial licence; about 0.8 s per 64×64 image on one core)."""
-    return BM3D()
+def bm3d(sigma: str = "oracle") -> Baseline:
+    """BM3D (optional extra `bm3d`, non-commercial licence; about 0.8 s per 64×64 image on one core); σ told or estimated."""
+    return BM3D(_sigma_mode(sigma))

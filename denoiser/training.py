@@ -47,12 +47,36 @@ class TrainResult:
     validation_losses: list[float] = field(default_factory=list)
     best_epoch: int = 0  # 1-based epoch whose weights were restored
     stopped_early: bool = False
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # the training steps only (what images_per_second divides by)
     images_per_second: float = 0.0
+    wall_seconds: float = 0.0  # the whole call: steps, validation losses, keeping and restoring the best weights
 
     @property
     def epochs(self) -> int:
         return len(self.train_losses)
+
+    @property
+    def converged(self) -> bool:
+        """Whether training had finished: :func:`converged` on the validation losses."""
+        return converged(self.validation_losses)
+
+
+CONVERGENCE_WINDOW = 3  # epochs: the last ones judged
+CONVERGENCE_TOLERANCE = 0.01  # relative: a smaller gain over the window counts as finished
+
+
+def converged(validation_losses: list[float], window: int = CONVERGENCE_WINDOW, tolerance: float = CONVERGENCE_TOLERANCE) -> bool:
+    """Whether the validation loss had stopped improving: over the last ``window`` epochs, the best loss fell
+    by less than ``tolerance`` (relative) below the best of the epochs before them. So a run stopped early
+    by patience (≥ ``window`` epochs without a better loss) has converged; one whose loss still fell by 1 %
+    or more in its last 3 epochs has not, nor has one with too few epochs to tell (≤ ``window``)."""
+    if len(validation_losses) <= window:
+        return False
+    before = min(validation_losses[:-window])
+    last = min(validation_losses[-window:])
+    if not (math.isfinite(before) and math.isfinite(last)) or before <= 0:
+        return math.isfinite(before) and last >= before
+    return (before - last) / before < tolerance
 
 
 @dataclass(frozen=True)
@@ -393,6 +417,7 @@ def train(
     Pass held-out validation images, never the test images: the epoch is chosen on them.
     Raises :class:`TrainingDiverged` when a loss becomes NaN or infinite.
     """
+    started = time.perf_counter()
     device, memory_format = _prepare(model, device)
     clean_train, clean_validation = train_images.to(device), validation_images.to(device)  # (N, 1, H, W), (V, 1, H, W)
     generators = _Generators.seeded(seed, device)
@@ -422,4 +447,6 @@ def train(
     # Throughput counts training steps only (not the per-epoch validation loss), so it compares with the design's loop.
     result.images_per_second = images_seen / result.train_seconds if result.train_seconds > 0 else 0.0
     _restore(model, best_state)
+    synchronize(device)
+    result.wall_seconds = time.perf_counter() - started
     return result

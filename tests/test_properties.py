@@ -213,7 +213,7 @@ PIPELINE_VALUES = {
 # The smallest whole sweep: one tile per photograph, one epoch, small models.
 SMALLEST = ["speed_reference=false", "train.epochs=1", "train.batch_size=8", "data.params={tiles: 1}",
             "models={noisy: {}, dncnn: {depth: 3, width: 4}, dae: {latent_dim: 2}}", "noise={gaussian: [0.1]}"]
-PIPELINE = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+PIPELINE = settings(max_examples=20, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 KEY_AND_VALUE = st.sampled_from(sorted(PIPELINE_VALUES)).flatmap(lambda key: st.tuples(st.just(key), PIPELINE_VALUES[key]))
 

@@ -27,7 +27,7 @@ def sweep(ci_sweep: Path) -> Path:
 
 EXPECTED_PLOTS = {
     "quality_vs_noise_gaussian.png", "parameter_heatmap_gaussian.png", "robustness_matrix_gaussian.png",
-    "loss_curves.png", "examples_gaussian.png",
+    "loss_curves.png", "examples_gaussian.png", "quality_cost_gaussian.png",
 }
 
 

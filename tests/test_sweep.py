@@ -171,7 +171,7 @@ def test_a_robustness_sweep_fills_the_train_by_eval_matrix(tmp_path: Path) -> No
     assert record["robustness"]["drops"]["salt-pepper 0.05"] == pytest.approx(
         record["robustness"]["matched_psnr"] - same_cell[(same_cell["eval_noise"] == "salt-pepper") & (same_cell["eval_level"] == 0.05)]["psnr"].iloc[0])
     tv = json.loads(next((out / "runs").glob("tv-*.json")).read_text())
-    assert tv["evaluations"][0]["settings"] == {"weight": pytest.approx(0.05)}
+    assert tv["evaluations"][0]["settings"] == {"sigma_mode": "oracle", "weight": pytest.approx(0.05)}
     assert (out / "plots" / "robustness_matrix_families.png").is_file()
     assert "## Robustness · skimage-natural" in (out / "leaderboard.md").read_text()
 
@@ -240,10 +240,10 @@ def test_published_figures_apply_to_set12_under_the_literatures_noise_only() -> 
     from bench.published import literature_protocol, published_for
 
     figures = published_for("Set12", "gaussian", literature_protocol(25))
-    assert {(figure.method, figure.psnr) for figure in figures} == {("BM3D", 29.97), ("DnCNN-S", 30.44)}
+    assert {(figure.method, figure.psnr) for figure in figures} == {("BM3D", 29.97), ("DnCNN-S", 30.44), ("DnCNN-B", 30.36)}
     assert published_for("set12", "gaussian", "y = clamp(x + N(0, σ²), 0, 1), σ = 25/255") == []  # clipped: not comparable
     bsd68 = published_for("BSD68", "gaussian", literature_protocol(25))  # any case
-    assert {(figure.method, figure.psnr) for figure in bsd68} == {("BM3D", 28.57), ("DnCNN-S", 29.23)}
+    assert {(figure.method, figure.psnr) for figure in bsd68} == {("BM3D", 28.57), ("DnCNN-S", 29.23), ("DnCNN-B", 29.16)}
     mcmaster = published_for("mcmaster (colour)", "gaussian", literature_protocol(25, color=True))
     assert {figure.method for figure in mcmaster} == {"CBM3D", "CDnCNN-B", "FFDNet", "DRUNet"}
     assert published_for("mcmaster (colour)", "gaussian", literature_protocol(25)) == []  # grayscale noise wording

@@ -854,9 +854,8 @@ def _check_levels(key: str, levels: dict[str, list[Any]], options: dict[str, dic
             ends = (value.min, value.max) if isinstance(value, LevelRange) else (value,)
             if not all(math.isfinite(end) for end in ends):
                 raise ConfigError(f"{key}.{family}: level {value} is not a finite number")
-            try:
-                for end in ends:  # a range: both its ends are levels of the family
-                    create_noise(family, end, **options.get(family, {}))
+            try:  # a range: its ends, and a level drawn between them, are levels of the family
+                create_noise(family, value, **options.get(family, {}))
             except DenoiserError as error:
                 raise ConfigError(f"{key}.{family}: {error}") from None
 

@@ -78,6 +78,11 @@ def create_noise(name: str, level: float | LevelRange, **options: Any) -> NoiseM
     if isinstance(level, LevelRange):
         for end in (level.min, level.max):  # both ends are levels of the family, with its options
             NOISE.create(name, level=end, **options)
+        inside = level.min + 0.4817 * (level.max - level.min)  # and a level drawn between them (jpeg takes whole ones only)
+        try:
+            NOISE.create(name, level=inside, **options)
+        except ConfigurationError as error:
+            raise ConfigurationError(f"a range draws any level between its ends, and {error}") from None
         return BlindNoise(level, name, tuple(sorted(options.items())))
     return NOISE.create(name, level=level, **options)
 

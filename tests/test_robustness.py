@@ -155,6 +155,8 @@ def test_a_level_range_is_checked_at_load() -> None:
         "noise={gaussian: [{min: 0, top: 1}]}": "unknown key 'noise.gaussian[0].top'; valid: min, max",
         "noise={gaussian: [low]}": "noise.gaussian[0]: expected a number or a mapping, got 'low'",
         "evaluation.noise={gaussian: [{min: 0, max: 0.1}]}": "evaluation.noise.gaussian[0]: expected a number, got",
+        "noise={jpeg: [{min: 10, max: 80}]}": "noise.jpeg: a range draws any level between its ends, and jpeg quality must "
+        "be a whole number from 1 to 100, got 43.719",
     }
     for override, message in cases.items():
         with pytest.raises(ConfigError) as caught:
@@ -310,3 +312,23 @@ def test_peak_memory_is_the_rise_of_resident_memory_or_a_new_high(monkeypatch: p
     with cost.PeakMemory(torch.device("cpu")) as memory:
         pass
     assert memory.megabytes == pytest.approx(600)
+
+
+def test_on_cuda_peak_memory_is_torchs_max_allocated_and_timing_synchronises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA branches, on a machine without a GPU: torch.cuda's calls recorded instead of made."""
+    import torch
+
+    from denoiser import cost
+
+    calls: list[str] = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append("synchronize"))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: calls.append("reset"))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 3 * 2**20)
+    with cost.PeakMemory(torch.device("cuda")) as memory:
+        calls.append("work")
+    assert calls == ["synchronize", "reset", "work", "synchronize"] and memory.megabytes == 3
+    calls.clear()
+    monkeypatch.setattr(torch.Tensor, "to", lambda self, *args, **kwargs: self)  # the timing image stays on the CPU
+    cost.time_inference(lambda noisy, noise: calls.append("denoise"), torch.device("cuda"), warmup=1, runs=2)
+    # each warm-up and each timed run is closed by a synchronisation before the clock is read
+    assert calls == ["denoise", "synchronize", "synchronize", "denoise", "synchronize", "synchronize", "denoise", "synchronize"]

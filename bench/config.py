@@ -361,6 +361,13 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
     if unknown:
         where = f"{prefix}.{unknown[0]}" if prefix else str(unknown[0])
         raise ConfigError(f"unknown key {_show(where)}; valid: {', '.join(names)}")
+    required = [
+        item.name
+        for item in dataclasses.fields(cls)
+        if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING and item.name not in values
+    ]
+    if required:  # a level range without its max, …
+        raise ConfigError(f"{prefix or 'config'}: missing key {_show(required[0])}; give {', '.join(names)}")
     converted = {name: _convert(value, hints[name], f"{prefix}.{name}" if prefix else name) for name, value in values.items()}
     return cls(**converted)
 

@@ -20,10 +20,11 @@ import pandas as pd
 
 from bench.published import describe_published, published_for
 from bench.record import same_level
-from bench.results import PER_IMAGE, parameters, results_frame
+from bench.results import NOT_CONVERGED, PER_IMAGE, parameters, results_frame
 from bench.stats import distinguishable, half_width, half_width_from_spread
 from bench.store import MANIFEST, ResultStore
 from denoiser.errors import DenoiserError
+from denoiser.levels import LevelRange
 from denoiser.metrics import METRICS
 
 logger = logging.getLogger(__name__)
@@ -159,12 +160,20 @@ def rank(rows: pd.DataFrame, metric: str = "psnr", alpha: float = ALPHA) -> pd.D
         **{column: (column, how) for column, how in COST.items()},
     ).reset_index()
     aggregated["converged"] = [_all_converged(run) for run in runs]
+    aggregated["entry"] = _marked(aggregated["entry"], aggregated["converged"])
     aggregated = _unkeyed(_with_intervals(aggregated, runs, names[:-1], alpha))
     aggregated["published_psnr"] = [_published_psnr(row) for _, row in aggregated.iterrows()]
     aggregated = aggregated.sort_values(GROUP + [f"{metric}_mean"], ascending=[True, True, True, not higher_is_better(metric)])
     aggregated["rank"] = aggregated.groupby(GROUP).cumcount() + 1
     aggregated = aggregated.reset_index(drop=True)
     return _with_ties(aggregated, [runs[entry] for entry in aggregated.pop("_entry")], metric, alpha)
+
+
+def _marked(entries: pd.Series, converged: pd.Series) -> pd.Series:
+    """Entries whose training had not finished in every seed, marked ``[not converged]``."""
+    return pd.Series(
+        [entry + NOT_CONVERGED if done is False else entry for entry, done in zip(entries, converged)], index=entries.index
+    )
 
 
 def _all_converged(run: pd.DataFrame) -> bool | None:
@@ -247,15 +256,25 @@ def _with_ties(ranked: pd.DataFrame, runs: list[pd.DataFrame], metric: str, alph
 
 
 def _published_psnr(row: pd.Series) -> float | None:
-    """The published PSNR of this entry's method in this group, where one applies: a network's only at the
-    published depth and width 64, and DnCNN-B's (blind) only to an entry trained over a range, DnCNN-S's
-    only to one trained at a fixed level."""
+    """The published PSNR of this entry's method in this group, where one applies. A classical method's
+    always; a network's only at the published depth and width 64, trained on Gaussian noise as published:
+    DnCNN-S's at the σ scored, DnCNN-B's (blind) over [0, 55] (the levels on the 0–255 scale, as the
+    group's literature protocol has them)."""
     params = parameters(row)
-    blind = isinstance(row.get("train_range"), str)
+    blind_range = row.get("train_range")
     for figure in published_for(row["dataset"], row["eval_noise"], row["noise_protocol"]):
         if figure.model != row["model"]:
             continue
-        if figure.depth is None or ((params.get("depth"), params.get("width")) == (figure.depth, 64) and figure.blind == blind):
+        if figure.depth is None:
+            return figure.psnr
+        if (params.get("depth"), params.get("width")) != (figure.depth, 64) or row.get("noise") != "gaussian":
+            continue
+        trained_as_published = (
+            blind_range == str(LevelRange(0, 55))
+            if figure.blind
+            else not isinstance(blind_range, str) and row.get("train_level") == figure.sigma
+        )
+        if trained_as_published:
             return figure.psnr
     return None
 
@@ -283,14 +302,19 @@ def robustness(rows: pd.DataFrame) -> pd.DataFrame:
     """Per data set and entry: mean PSNR over every evaluation (noise, level), the worst one, and the
     drop from its PSNR at its own training level to the worst (``drop``: dB for a fixed-level model,
     ``blind`` for one trained over a range, which has no own level; ``-`` for a classical baseline).
-    Seeds are averaged first. Ranked by the mean, highest first."""
+    Seeds are averaged first. Ranked by the mean, highest first, among the entries scored on every
+    evaluation of the data set; an entry scored on fewer (a baseline told σ skips jpeg, which has none)
+    has a mean over other evaluations: it is listed after them, unranked (``rank`` None)."""
     rows = rows[finite(rows)]
     if rows.empty:
         raise LeaderboardError("no results match")
     keys = ["dataset"] + ENTRY + ["entry"]
-    per_evaluation = _keyed(rows).groupby(keys + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
+    keyed = _keyed(rows)
+    per_evaluation = keyed.groupby(keys + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
     per_evaluation["evaluation"] = per_evaluation["eval_noise"] + " " + per_evaluation["eval_level"].map("{:g}".format)
+    everything = per_evaluation.groupby("dataset")["evaluation"].nunique().to_dict()
     own_level = _keyed(rows[rows["matched"]]).groupby(keys, dropna=False)["psnr"].mean().to_dict()
+    converged = {values: _all_converged(group) for values, group in keyed.groupby(keys, dropna=False)}
     summary = []
     for values, group in per_evaluation.groupby(keys, dropna=False):
         worst = group.loc[group["psnr"].idxmin()]  # type: ignore[call-overload]  # an index label
@@ -304,16 +328,21 @@ def robustness(rows: pd.DataFrame) -> pd.DataFrame:
         summary.append(
             entry
             | {
+                "entry": str(entry["entry"]) + (NOT_CONVERGED if converged.get(values) is False else ""),
                 "mean_psnr": group["psnr"].mean(),
                 "worst_psnr": worst["psnr"],
                 "worst_eval": worst["evaluation"],
                 "drop": drop,
                 "evaluations": len(group),
+                "of": everything[entry["dataset"]],
             }
         )
     table = _unkeyed(pd.DataFrame(summary))
-    table = table.sort_values(["dataset", "mean_psnr"], ascending=[True, False]).reset_index(drop=True)
-    table["rank"] = table.groupby("dataset").cumcount() + 1
+    complete = table["evaluations"] == table["of"]
+    table = table.assign(_partial=~complete).sort_values(["dataset", "_partial", "mean_psnr"], ascending=[True, True, False])
+    table = table.drop(columns="_partial").reset_index(drop=True)
+    ranks = table[table["evaluations"] == table["of"]].groupby("dataset").cumcount() + 1
+    table["rank"] = ranks.reindex(table.index).astype("Int64")
     return table
 
 
@@ -326,13 +355,13 @@ ROBUSTNESS_HEADER = [
 def robustness_rows(table: pd.DataFrame) -> list[list[str]]:
     return [
         [
-            str(row["rank"]),
+            "–" if pd.isna(row["rank"]) else str(row["rank"]),
             row["entry"],
             f"{row['mean_psnr']:.2f}",
             f"{row['worst_psnr']:.2f}",
             row["worst_eval"],
             row["drop"],
-            str(row["evaluations"]),
+            str(row["evaluations"]) if row["evaluations"] == row["of"] else f"{row['evaluations']} of {row['of']}",
         ]
         for _, row in table.iterrows()
     ]
@@ -497,7 +526,8 @@ def to_markdown(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None =
                 f"## Robustness · {markdown_text(dataset)}",
                 "",
                 "Mean PSNR over every evaluation noise and level, the worst one, and the drop to it from the PSNR at "
-                "the model's own training level (blind: trained over a range of levels, so it has none).",
+                "the model's own training level (blind: trained over a range of levels, so it has none). An entry "
+                "scored on fewer evaluations (a baseline told σ skips jpeg) is listed after the ranked ones, unranked.",
                 "",
             ]
             lines += _markdown_table(ROBUSTNESS_HEADER, robustness_rows(group)) + [""]

@@ -200,7 +200,8 @@ def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | 
             parts.append(
                 f"<h3>Robustness · {html.escape(str(dataset))}</h3>"
                 "<p>Mean PSNR over every evaluation noise and level, the worst one, and the drop to it from the PSNR at "
-                "the model's own training level (blind: trained over a range of levels, so it has none).</p>"
+                "the model's own training level (blind: trained over a range of levels, so it has none). An entry "
+                "scored on fewer evaluations (a baseline told σ skips jpeg) is listed after the ranked ones, unranked.</p>"
                 + _table(leaderboard.ROBUSTNESS_HEADER, leaderboard.robustness_rows(group))
             )
     parts.append("<h2>Plots</h2>")

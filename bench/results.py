@@ -68,9 +68,13 @@ def results_frame(records: list[CellRecord]) -> pd.DataFrame:
 
 
 def entry_label(record: CellRecord) -> str:
-    """A leaderboard entry's name: the record's label (seeds are averaged), marked when leaky, and when its
-    training had not finished (``converged`` false: the validation loss was still falling)."""
-    return record.label() + (" [leaky]" if record.leaky else "") + (" [not converged]" if record.converged is False else "")
+    """A leaderboard entry's name: the record's label (seeds are averaged), marked when leaky. Whether its
+    training had finished is the ``converged`` column: the leaderboard marks an entry ``[not converged]``
+    when any of its seeds had not (:data:`NOT_CONVERGED`), so that seeds which differ stay one entry."""
+    return record.label() + (" [leaky]" if record.leaky else "")
+
+
+NOT_CONVERGED = " [not converged]"
 
 
 def to_csv(frame: pd.DataFrame) -> str:

@@ -33,6 +33,9 @@ class LevelRange:
     def __format__(self, spec: str) -> str:  # labels write levels with :g; a range reads "0–55" there
         return str(self)
 
+    def __repr__(self) -> str:  # as a config writes it
+        return f"{{min: {self.min:g}, max: {self.max:g}}}"
+
     def to_dict(self) -> dict[str, float]:
         return {"min": self.min, "max": self.max}
 

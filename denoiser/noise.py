@@ -118,18 +118,24 @@ class BlindNoise(NoiseModel):
 
     @property
     def protocol(self) -> str:
-        """The family's protocol with its level drawn per image, e.g. ``y = x + N(0, σ²), not clipped,
-        sigma drawn per image uniformly in [0, 55]/255``."""
-        top = self.at(self.level.max).protocol
-        head = top.rsplit(", ", 1)[0] if ", " in top else self.name
+        """The range, then the family's own protocol at its top, e.g. ``gaussian sigma drawn per image
+        uniformly in [0, 55]/255; at the top: y = x + N(0, σ²), not clipped, σ = 55/255``."""
         scale = dict(self.options).get("scale", 1.0)
         per = f"/{scale:g}" if scale != 1 else ""
-        return f"{head}, {self.level_name} drawn per image uniformly in [{self.level.min:g}, {self.level.max:g}]{per}"
+        top = self.at(self.level.max).protocol
+        drawn = f"{self.level_name} drawn per image uniformly in [{self.level.min:g}, {self.level.max:g}]{per}"
+        return f"{self.name} {drawn}; at the top: {top}"
 
     def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        draws = torch.rand(len(clean), generator=generator, device=clean.device, dtype=torch.float64)
-        levels = (self.level.min + (self.level.max - self.level.min) * draws).tolist()
-        return torch.cat([self.at(level)(clean[index : index + 1], generator) for index, level in enumerate(levels)])
+        draws = torch.rand(len(clean), generator=generator, device=clean.device)  # float32: every device has it
+        levels = self.level.min + (self.level.max - self.level.min) * draws  # (N,)
+        top = self.at(self.level.max)
+        if type(top) is GaussianNoise:  # one draw for the batch, each image at its own σ: no per-image loop, no host sync
+            gaussian = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
+            sigmas = (levels / top.scale).to(clean.dtype).view(-1, *([1] * (clean.dim() - 1)))
+            noisy = gaussian.mul_(sigmas).add_(clean)
+            return noisy.clamp_(0.0, 1.0) if top.clip else noisy
+        return torch.cat([self.at(level)(clean[index : index + 1], generator) for index, level in enumerate(levels.tolist())])
 
 
 @dataclass(frozen=True)

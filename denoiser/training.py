@@ -57,8 +57,9 @@ class TrainResult:
 
     @property
     def converged(self) -> bool:
-        """Whether training had finished: :func:`converged` on the validation losses."""
-        return converged(self.validation_losses)
+        """Whether training had finished: stopped early by its patience (no better validation loss for that
+        many epochs), or :func:`converged` on the validation losses of a run that used every epoch."""
+        return self.stopped_early or converged(self.validation_losses)
 
 
 CONVERGENCE_WINDOW = 3  # epochs: the last ones judged
@@ -67,9 +68,9 @@ CONVERGENCE_TOLERANCE = 0.01  # relative: a smaller gain over the window counts 
 
 def converged(validation_losses: list[float], window: int = CONVERGENCE_WINDOW, tolerance: float = CONVERGENCE_TOLERANCE) -> bool:
     """Whether the validation loss had stopped improving: over the last ``window`` epochs, the best loss fell
-    by less than ``tolerance`` (relative) below the best of the epochs before them. So a run stopped early
-    by patience (≥ ``window`` epochs without a better loss) has converged; one whose loss still fell by 1 %
-    or more in its last 3 epochs has not, nor has one with too few epochs to tell (≤ ``window``)."""
+    by less than ``tolerance`` (relative) below the best of the epochs before them. One whose loss still fell
+    by 1 % or more in its last 3 epochs has not, nor has one with too few epochs to tell (≤ ``window``).
+    (A run that early stopping ended is converged by that alone: :attr:`TrainResult.converged`.)"""
     if len(validation_losses) <= window:
         return False
     before = min(validation_losses[:-window])

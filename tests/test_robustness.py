@@ -186,15 +186,21 @@ def test_dncnn_b_figures_apply_to_a_blind_20_layer_entry_only() -> None:
 
     figures = {(figure.method, figure.sigma): figure for figure in published_for("set12", "gaussian", literature_protocol(25))}
     assert figures[("DnCNN-B", 25)].psnr == 30.36 and figures[("DnCNN-S", 25)].psnr == 30.44
-    row = pd.Series(
+    blind = pd.Series(
         {"dataset": "set12", "eval_noise": "gaussian", "noise_protocol": literature_protocol(25), "model": "dncnn",
-         "params": json.dumps({"depth": 20, "width": 64}), "train_range": "0–55"}
+         "params": json.dumps({"depth": 20, "width": 64}), "noise": "gaussian", "train_level": None, "train_range": "0–55"},
+        dtype=object,
     )  # fmt: skip
-    assert leaderboard._published_psnr(row) == 30.36
-    assert leaderboard._published_psnr(row.drop("train_range")) is None  # a fixed-σ 20-layer model: no figure
-    fixed = row.drop("train_range").copy()
+    assert leaderboard._published_psnr(blind) == 30.36
+    assert leaderboard._published_psnr(pd.concat([blind.drop("train_range"), pd.Series({"train_range": "0–10"})])) is None
+    assert leaderboard._published_psnr(pd.concat([blind.drop("noise"), pd.Series({"noise": "correlated-gaussian"})])) is None
+    fixed = blind.copy()
+    fixed["train_range"], fixed["train_level"] = None, 25.0
+    assert leaderboard._published_psnr(fixed) is None  # a fixed-σ model of 20 layers: no figure
     fixed["params"] = json.dumps({"depth": 17, "width": 64})
-    assert leaderboard._published_psnr(fixed) == 30.44
+    assert leaderboard._published_psnr(fixed) == 30.44  # DnCNN-S: 17 layers, trained at the σ scored
+    fixed["train_level"] = 15.0
+    assert leaderboard._published_psnr(fixed) is None  # trained at another σ
 
 
 # ----------------------------------------------------------------------------- cost and convergence
@@ -228,13 +234,76 @@ def test_cost_columns_reach_the_table_and_the_leaderboard(robust_sweep: SweepOut
 def test_unconverged_entries_are_marked_and_the_summary_says_what_to_change(robust_sweep: SweepOutcome) -> None:
     unfinished = [record for record in robust_sweep.records if record.converged is False]
     assert unfinished  # 4 epochs of a tiny network: the loss is still falling
-    table = pd.read_csv(robust_sweep.root / "results.csv")
-    marked = table[table["entry"].str.endswith("[not converged]")]
-    assert set(marked["cell_id"]) == {record.cell_id for record in unfinished}
+    ranked = leaderboard.rank(leaderboard.read_results([robust_sweep.root]))
+    marked = {entry.removesuffix(" [not converged]") for entry in ranked["entry"] if entry.endswith(" [not converged]")}
+    assert marked == {record.label() for record in unfinished}
     console = Console(file=io.StringIO(), width=300)
     print_summary(robust_sweep, console)
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "[not converged]" in text and "--set train.epochs=8" in text
+
+
+def test_seeds_that_differ_on_convergence_stay_one_entry_marked(robust_sweep: SweepOutcome, tmp_path: Path) -> None:
+    """One seed converged, another not: still one entry (in the ranking and the robustness table), marked."""
+    import shutil
+
+    copy = tmp_path / "robust"
+    shutil.copytree(robust_sweep.root, copy)
+    fixed = _record(robust_sweep, "dncnn", blind=False)
+    stored = json.loads((copy / "runs" / f"{fixed.cell_id}.json").read_text())
+    twin = stored | {"cell_id": fixed.cell_id + "-twin", "seed": 1, "converged": True}
+    (copy / "runs" / f"{twin['cell_id']}.json").write_text(json.dumps(twin))
+    manifest = json.loads((copy / "cells.json").read_text())
+    (copy / "cells.json").write_text(json.dumps({"cells": manifest["cells"] + [twin["cell_id"]]}))
+    rows = leaderboard.read_results([copy])
+    assert twin["cell_id"] in set(rows["cell_id"])
+    label = fixed.label()
+    robust = leaderboard.robustness(rows)
+    assert (robust["entry"] == label + " [not converged]").sum() == 1 and not (robust["entry"] == label).any()
+    ranked = leaderboard.rank(rows)
+    entries = ranked[ranked["eval_noise"] == "gaussian"]["entry"]
+    assert (entries == label + " [not converged]").sum() == 3  # one per level, both seeds in it
+
+
+def test_unconverged_means_still_improving_not_stopped_by_patience() -> None:
+    from denoiser.training import TrainResult
+
+    stopped = TrainResult(validation_losses=[1.0, 0.8, 0.81], stopped_early=True)  # patience 1 ended it
+    assert stopped.converged
+    assert not TrainResult(validation_losses=[1.0, 0.8, 0.6, 0.5, 0.4]).converged
+
+
+def test_an_entry_scored_on_fewer_evaluations_is_listed_unranked(robust_sweep: SweepOutcome) -> None:
+    robust = leaderboard.robustness(leaderboard.read_results([robust_sweep.root]))
+    oracle = robust[robust["entry"] == "tv sigma=oracle"].iloc[0]
+    assert pd.isna(oracle["rank"]) and (oracle["evaluations"], oracle["of"]) == (3, 4)  # no jpeg
+    assert oracle.name == robust.index[-1]  # after every ranked entry
+    ranked = robust[robust["rank"].notna()]
+    assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1)) and (ranked["evaluations"] == 4).all()
+    cells = leaderboard.robustness_rows(robust)
+    assert cells[-1][0] == "–" and cells[-1][-1] == "3 of 4"
+
+
+def test_a_range_without_max_is_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^noise.gaussian\[0\]: missing key 'max'; give min, max$"):
+        load_config(None, ["noise={gaussian: [{min: 0}]}"])
+    with pytest.raises(ConfigError, match=r"a level is listed twice \(\[\{min: 0, max: 0.1\}, \{min: 0, max: 0.1\}\]\)"):
+        load_config(None, ["noise={gaussian: [{min: 0, max: 0.1}, {min: 0, max: 0.1}]}", "evaluation.noise={gaussian: [0.1]}"])
+
+
+def test_blind_gaussian_noise_is_drawn_in_one_batch_as_the_per_image_models_would() -> None:
+    import torch
+
+    from denoiser.noise import create_noise, make_generator
+
+    blind = create_noise("gaussian", LevelRange(0, 55), clip=False, scale=255.0)
+    clean = torch.full((64, 1, 24, 24), 0.5)
+    residual = (blind(clean, make_generator(5)) - clean).flatten(1)  # (64, 576)
+    draws = torch.rand(64, generator=make_generator(5)) * 55 / 255  # the same generator: first the levels
+    assert torch.allclose(residual.std(dim=1), draws, rtol=0.15, atol=0.01)
+    poisson = create_noise("poisson-gaussian", LevelRange(0.01, 0.2))  # any other family: one model per image
+    assert poisson(clean, make_generator(5)).shape == clean.shape
+    assert "at the top: y = clamp(x + sqrt(a·x + b)·N(0, 1), 0, 1), a = 0.064, b = 0.008" in poisson.protocol
 
 
 def test_the_report_draws_the_quality_cost_plot_with_its_front(robust_sweep: SweepOutcome) -> None:

@@ -300,10 +300,6 @@ class BaselineRun:
         self._sigmas += [item.equivalent_sigma for item in told]
         return self.baseline.denoise(noisy, told)
 
-    def can_score(self, noise: NoiseModel) -> bool:
-        """False for ``sigma: oracle`` on a family without an equivalent σ (jpeg): there is nothing to tell it."""
-        return not (self.baseline.uses_sigma and self.baseline.sigma == "oracle" and noise.equivalent_sigma is None)
-
     def settings(self, noise: NoiseModel, channels: int) -> dict[str, Any]:
         """What it used on the evaluation just scored: its settings at the σ told (oracle); the σ estimated
         for each image, in image order, and the true one where the family has one (estimated)."""
@@ -334,7 +330,7 @@ def evaluate_cell(
         for family, levels in config.eval_noise.items():
             for level in levels:
                 noise = config.make_noise(family, level)
-                if baseline is not None and not baseline.can_score(noise):
+                if baseline is not None and not baseline.baseline.can_tell(noise):
                     continue
                 seed = evaluation_seed(config.evaluation.seed, noise)
                 scores = (

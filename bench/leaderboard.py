@@ -313,7 +313,7 @@ def robustness(rows: pd.DataFrame) -> pd.DataFrame:
     per_evaluation = keyed.groupby(keys + ["eval_noise", "eval_level"], dropna=False)["psnr"].mean().reset_index()
     per_evaluation["evaluation"] = per_evaluation["eval_noise"] + " " + per_evaluation["eval_level"].map("{:g}".format)
     everything = per_evaluation.groupby("dataset")["evaluation"].nunique().to_dict()
-    own_level = _keyed(rows[rows["matched"]]).groupby(keys, dropna=False)["psnr"].mean().to_dict()
+    own_level = keyed[keyed["matched"]].groupby(keys, dropna=False)["psnr"].mean().to_dict()
     converged = {values: _all_converged(group) for values, group in keyed.groupby(keys, dropna=False)}
     summary = []
     for values, group in per_evaluation.groupby(keys, dropna=False):

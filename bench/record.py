@@ -194,7 +194,30 @@ class CellRecord:
     def rows(self) -> list[dict[str, Any]]:
         """One flat row per evaluation (noise, level), or one row without metrics for a cell that did not run."""
         summary = self.robustness()
-        base = {
+        base = self._cell_columns(summary)
+        if not self.evaluations:
+            return [base]
+        drops = summary.get("drops", {})
+        first = self.evaluations[0].dataset
+        return [
+            base
+            | {"dataset": item.dataset or self.dataset, "tiled": item.tiled}
+            | {
+                "eval_noise": item.noise,
+                "eval_level": item.level,
+                "matched": self.is_matched(item),
+                "delta_psnr": item.delta_psnr,
+                "n_images": item.n_images,
+                "noise_protocol": item.protocol,
+                "psnr_drop_from_matched": drops.get(item.name) if item.dataset == first else None,
+            }
+            | metric_columns(item)
+            for item in self.evaluations
+        ]
+
+    def _cell_columns(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """The columns every row of this cell shares: its identity, training, cost, and robustness ``summary``."""
+        return {
             "sweep": self.sweep,
             "cell_id": self.cell_id,
             "model": self.model,
@@ -224,25 +247,6 @@ class CellRecord:
             "worst_psnr": summary.get("worst_psnr"),
             "worst_eval": summary.get("worst_eval"),
         } | {f"param_{name}": _cell_value(value) for name, value in self.params.items()}
-        if not self.evaluations:
-            return [base]
-        drops = summary.get("drops", {})
-        first = self.evaluations[0].dataset
-        return [
-            base
-            | {"dataset": item.dataset or self.dataset, "tiled": item.tiled}
-            | {
-                "eval_noise": item.noise,
-                "eval_level": item.level,
-                "matched": self.is_matched(item),
-                "delta_psnr": item.delta_psnr,
-                "n_images": item.n_images,
-                "noise_protocol": item.protocol,
-                "psnr_drop_from_matched": drops.get(item.name) if item.dataset == first else None,
-            }
-            | metric_columns(item)
-            for item in self.evaluations
-        ]
 
     # ------------------------------------------------------------------ JSON
 

@@ -107,12 +107,17 @@ class Baseline:
     def function(self, channels: int = 1) -> Callable[..., np.ndarray]:
         raise NotImplementedError
 
+    def can_tell(self, noise: NoiseModel) -> bool:
+        """Whether it can denoise for ``noise``: False only for ``sigma: oracle`` on a family without an
+        equivalent σ (jpeg), as there is nothing to tell it."""
+        return not self.uses_sigma or self.sigma == "estimated" or noise.equivalent_sigma is not None
+
     def told(self, noisy: torch.Tensor, noise: NoiseModel) -> list[NoiseModel]:
         """The noise each image of ``noisy`` (N, C, H, W) is denoised for: ``noise`` itself (oracle), refused
-        where it has no equivalent σ, or the σ estimated from that image alone (estimated)."""
+        where it has no equivalent σ (:meth:`can_tell`), or the σ estimated from that image alone (estimated)."""
         if self.sigma == "estimated":
             return [EstimatedNoise.of(noisy[index : index + 1]) for index in range(len(noisy))]
-        if noise.equivalent_sigma is None:
+        if not self.can_tell(noise):
             raise NoSigmaToTell(
                 f"{self.name}: {noise.family} noise has no equivalent σ to tell it (sigma: oracle); use sigma: estimated"
             )

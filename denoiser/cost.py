@@ -24,6 +24,7 @@ from types import TracebackType
 import torch
 
 from denoiser.noise import NoiseModel, create_noise, make_generator
+from denoiser.training import synchronize
 
 TIMING_SIZE = 256  # pixels a side
 TIMING_WARMUP = 2  # untimed runs first: lazy initialisation, caches, oneDNN's kernel choice
@@ -46,11 +47,6 @@ def timing_image(channels: int = 1) -> torch.Tensor:
     top = (pixels.shape[-2] - TIMING_SIZE) // 2
     left = (pixels.shape[-1] - TIMING_SIZE) // 2
     return pixels[..., top : top + TIMING_SIZE, left : left + TIMING_SIZE].contiguous()
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @dataclass(frozen=True)

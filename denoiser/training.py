@@ -290,9 +290,9 @@ def train_epoch(
 
 
 def random_patches(images: torch.Tensor, count: int, size: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` random ``size``×``size`` crops of ``images`` (N, 1, H, W), each flipped and rotated by
-    one of the 8 symmetries of the square at random; drawn from ``generator`` (on the CPU), so a seed
-    fixes them. Returns (count, 1, size, size) on the images' device."""
+    """``count`` random ``size``×``size`` crops of ``images`` (N, C, H, W), each flipped and rotated by
+    one of the 8 symmetries of the square at random, the same on every channel; drawn from ``generator``
+    (on the CPU), so a seed fixes them. Returns (count, C, size, size) on the images' device."""
     height, width = images.shape[-2:]
     if size > min(height, width):
         raise ValueError(f"patch size {size} exceeds the images ({height}×{width})")
@@ -304,12 +304,14 @@ def random_patches(images: torch.Tensor, count: int, size: int, generator: torch
     rows = (tops[:, None] + offsets)[:, :, None]  # (count, size, 1)
     columns = (lefts[:, None] + offsets)[:, None, :]  # (count, 1, size)
     device = images.device
-    patches = images[which.to(device)[:, None, None], 0, rows.to(device), columns.to(device)]  # (count, size, size)
-    symmetries = symmetries.to(device)[:, None, None]
+    # Advanced indices split by the channel slice put their dimensions first: (count, size, size, C).
+    patches = images[which.to(device)[:, None, None], :, rows.to(device), columns.to(device)]
+    patches = patches.permute(0, 3, 1, 2)  # (count, C, size, size)
+    symmetries = symmetries.to(device)[:, None, None, None]
     patches = torch.where(symmetries % 2 == 1, patches.flip(-1), patches)
     patches = torch.where((symmetries // 2) % 2 == 1, patches.flip(-2), patches)
     patches = torch.where(symmetries >= 4, patches.transpose(-1, -2), patches)
-    return patches.unsqueeze(1).contiguous()
+    return patches.contiguous()
 
 
 @dataclass

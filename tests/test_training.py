@@ -96,6 +96,35 @@ def test_patch_training_draws_fresh_seeded_crops_of_large_images() -> None:
     assert one.train_losses == two.train_losses and one.validation_losses == two.validation_losses
 
 
+def test_colour_patches_keep_their_channels_with_one_symmetry_on_all() -> None:
+    from denoiser.training import random_patches
+
+    images = torch.rand(4, 3, 30, 40, generator=torch.Generator().manual_seed(1))
+    patches = random_patches(images, 64, 12, torch.Generator().manual_seed(2))
+    assert patches.shape == (64, 3, 12, 12)
+    # Replay the generator's draws and crop by hand, one channel at a time.
+    generator = torch.Generator().manual_seed(2)
+    which = torch.randint(4, (64,), generator=generator)
+    tops = torch.randint(30 - 12 + 1, (64,), generator=generator)
+    lefts = torch.randint(40 - 12 + 1, (64,), generator=generator)
+    symmetries = torch.randint(8, (64,), generator=generator)
+    for k in range(64):
+        for channel in range(3):
+            crop = images[which[k], channel, tops[k] : tops[k] + 12, lefts[k] : lefts[k] + 12]
+            if symmetries[k] % 2 == 1:
+                crop = crop.flip(-1)
+            if (symmetries[k] // 2) % 2 == 1:
+                crop = crop.flip(-2)
+            if symmetries[k] >= 4:
+                crop = crop.transpose(-1, -2)
+            assert torch.equal(patches[k, channel], crop), (k, channel)
+    assert set(symmetries.tolist()) == set(range(8))  # every symmetry was checked
+    model = create_model("dncnn", depth=3, width=4, image_channels=3)
+    settings = TrainSettings(epochs=2, patience=0, patch_size=12, patches_per_epoch=32, batch_size=8)
+    result = train(model, images[:3], images[3:], create_noise("gaussian", 0.1), settings, device="cpu")
+    assert len(result.train_losses) == 2 and all(torch.isfinite(torch.tensor(result.train_losses)))
+
+
 def test_deterministic_kernels_are_required_within_and_restored_after() -> None:
     from denoiser.training import deterministic_kernels
 

@@ -29,11 +29,12 @@ from denoiser.baselines import Baseline, BaselineUnavailable, create_baseline
 from denoiser.cost import PeakMemory, time_inference
 from denoiser.data import ImageSet, augment, load_dataset, load_native, load_pairs, split, split_three
 from denoiser.design_loop import SpeedComparison, compare_with_design
+from denoiser.estimators import describe as describe_estimator
 from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evaluation_seed, torch_settings_kept
 from denoiser.memory import keep_freed_memory
 from denoiser.metrics import SSIM_RADIUS
 from denoiser.models import MODELS, count_parameters, create_model, create_model_shape
-from denoiser.noise import EstimatedNoise, NoiseModel, protocol_for
+from denoiser.noise import NoiseModel, RealNoise, protocol_for
 from denoiser.training import (
     EpochReport,
     TrainSettings,
@@ -301,8 +302,8 @@ class BaselineRun:
         return self.baseline.denoise(noisy, told)
 
     def settings(self, noise: NoiseModel, channels: int) -> dict[str, Any]:
-        """What it used on the evaluation just scored: its settings at the σ told (oracle); the σ estimated
-        for each image, in image order, and the true one where the family has one (estimated)."""
+        """What it used on the evaluation just scored: its settings at the σ told (oracle); the estimator, the
+        σ estimated for each image, in image order, and the true one where the family has one (estimated)."""
         sigmas, self._sigmas = self._sigmas, []
         if not self.baseline.uses_sigma:
             return self.baseline.settings(noise, channels)
@@ -310,17 +311,29 @@ class BaselineRun:
             return {"sigma_mode": "oracle"} | self.baseline.settings(noise, channels)
         return {
             "sigma_mode": "estimated",
-            "sigma_estimator": EstimatedNoise.estimator,
+            "estimator": self.baseline.estimator,
+            "sigma_estimator": describe_estimator(self.baseline.estimator),
             "sigma_per_image": [round(float(sigma), 6) for sigma in sigmas if sigma is not None],
             "sigma_true": noise.equivalent_sigma,
         }
+
+    def pair_settings(self, noise: RealNoise, channels: int, truths: list[float]) -> dict[str, Any]:
+        """The same on real pairs, where the truth is each image's own (the std of noisy − clean): the σ
+        told each image (oracle: that truth) beside it."""
+        told = [round(float(sigma), 6) for sigma in self._sigmas if sigma is not None]
+        settings = self.settings(noise, channels)
+        settings.pop("sigma_true", None)
+        if self.baseline.uses_sigma:
+            settings["sigma_per_image"] = told
+        return settings | {"sigma_true_per_image": [round(sigma, 6) for sigma in truths]}
 
 
 def evaluate_cell(
     config: SweepConfig, data: SweepData, estimate: Callable, baseline: BaselineRun | None, tiling: str | None
 ) -> list[Evaluation]:
     """Every evaluation of one cell: each data set scored (the test split, whole images) at every
-    evaluation noise and level, then each set of real-noise pairs once, at each image's estimated σ.
+    evaluation noise and level, then each set of real-noise pairs once (the truth each pair knows told to a
+    baseline in ``sigma: oracle`` mode).
     ``baseline``: a classical baseline's run, whose settings (its colour options in colour, the σ it was
     told or estimated) are recorded beside its scores; in ``sigma: oracle`` mode it skips the families
     that have no σ to tell (jpeg), which its ``sigma: estimated`` rows score."""
@@ -349,17 +362,15 @@ def evaluate_cell(
                     )
                 )
     for dataset, pairs in data.pairs.items():
-        scores, sigmas = evaluate_pairs(estimate, pairs)
-        sigma_settings = {"sigma_estimator": EstimatedNoise.estimator, "sigma_per_image": [round(sigma, 6) for sigma in sigmas]}
-        evaluations.append(
-            dataclasses.replace(
-                scores,
-                protocol=protocol_for(EstimatedNoise(0.0), data_channels(config)),
-                dataset=dataset,
-                tiled=tiling,
-                settings=sigma_settings,
-            )
+        scores, truths = evaluate_pairs(estimate, pairs)
+        noise = RealNoise(scores.level)
+        settings = (
+            {"sigma_true_per_image": [round(sigma, 6) for sigma in truths]}
+            if baseline is None
+            else baseline.pair_settings(noise, data_channels(config), truths)
         )
+        protocol = protocol_for(noise, data_channels(config))
+        evaluations.append(dataclasses.replace(scores, protocol=protocol, dataset=dataset, tiled=tiling, settings=settings))
     return evaluations
 
 

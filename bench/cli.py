@@ -252,6 +252,7 @@ def command_list(arguments: argparse.Namespace, live: bool) -> int:
     from bench.summary import summary_console
     from denoiser.baselines import BASELINES
     from denoiser.data import DATASETS
+    from denoiser.estimators import ESTIMATORS
     from denoiser.metrics import METRICS
     from denoiser.models import MODELS
     from denoiser.noise import NOISE
@@ -264,6 +265,7 @@ def command_list(arguments: argparse.Namespace, live: bool) -> int:
         ("noise models (one severity level each)", NOISE),
         ("data sets", DATASETS),
         ("metrics (every cell is scored with each)", METRICS),
+        ("noise estimators (sigma: estimated, estimator: NAME)", ESTIMATORS),
     ]
     for title, registry in registries:
         table = Table(title=title, title_justify="left")

@@ -537,10 +537,18 @@ def _is_axis(model: str, parameter: str, value: Any) -> bool:
 
 
 def expand_parameters(model: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every combination of the axis parameters, e.g. {latent_dim: [32, 128]} → [{latent_dim: 32}, {latent_dim: 128}]."""
+    """Every combination of the axis parameters, e.g. {latent_dim: [32, 128]} → [{latent_dim: 32}, {latent_dim: 128}].
+    A baseline's ``estimator`` is part only of its ``sigma: estimated`` variants: one told the σ estimates nothing,
+    so ``{sigma: [oracle, estimated], estimator: [wavelet, weak-texture]}`` is three variants, not four."""
     names = sorted(params)
     choices = [params[name] if _is_axis(model, name, params[name]) else [params[name]] for name in names]
-    return [dict(zip(names, combination)) for combination in itertools.product(*choices)]
+    combinations = []
+    for combination in (dict(zip(names, values)) for values in itertools.product(*choices)):
+        if "estimator" in combination and combination.get("sigma", "oracle") != "estimated":
+            del combination["estimator"]
+        if combination not in combinations:
+            combinations.append(combination)
+    return combinations
 
 
 # ----------------------------------------------------------------------------- checks across fields, registries and the disk
@@ -894,15 +902,14 @@ def _check_whole_images_size(evaluation: EvaluationConfig, colour: bool = False)
     """The evaluation sets' whole images, all in memory in every process that runs cells: counted from
     the files' headers before any is decoded (a folder of a thousand 20-megapixel photographs); three
     values a pixel in a colour sweep, whose evaluation sets are read in colour."""
-    from denoiser.data import expected_pixels
+    from denoiser.data import expected_pair_pixels, expected_pixels
 
     pixels = 0
     for spec in evaluation.datasets.values():
         path = spec.params.get("path")
         color = colour or spec.params.get("color") is True
         if spec.dataset == "pairs" and isinstance(path, str):
-            for part in (Path(path) / "clean", Path(path) / "noisy") if (Path(path) / "clean").is_dir() else (Path(path),):
-                pixels += expected_pixels("folder", path=str(part), mode="native", color=color) or 0  # clean and noisy both
+            pixels += expected_pair_pixels(spec.params | {"color": color})  # clean and noisy both
         elif spec.dataset == "folder":
             pixels += expected_pixels("folder", mode="native", **(spec.params | {"color": color})) or 0
     if 4 * pixels > MAX_EVALUATION_IMAGES_BYTES:

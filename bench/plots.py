@@ -207,10 +207,13 @@ def _seeds_caption(rows: pd.DataFrame) -> str:
     return f"mean PSNR of {low if low == high else f'{low}–{high}'} seed{'s' if high > 1 else ''}"
 
 
-def family_matrix(rows: pd.DataFrame, out: Path) -> Path | None:
+def family_matrix(rows: pd.DataFrame, out: Path, real: pd.DataFrame | None = None) -> Path | None:
     """The families side by side: mean PSNR over the severities of each evaluation family (columns), for each
     model and training noise, and each classical method (rows); empty where a row was not scored (a
-    baseline told σ, on jpeg, which has none)."""
+    baseline told σ, on jpeg, which has none). ``real``: the rows of real-noise pair sets, each a column
+    ``real · <set>`` beside the synthetic families."""
+    if real is not None and not real.empty:
+        rows = pd.concat([rows, real.assign(eval_noise="real · " + real["dataset"].astype(str))], ignore_index=True)
     if rows.empty or rows["eval_noise"].nunique() < 2:
         return None
     learned = rows["noise"].notna()
@@ -270,6 +273,48 @@ def quality_cost(ranked: pd.DataFrame, family: str, out: Path, tag: str = "") ->
         axis.legend(fontsize=7, loc="upper left")
     figure.suptitle("Up and to the left is better; the front: entries no other is both faster and better than", fontsize=9)
     return _save(figure, out / f"quality_cost_{slug(family)}{tag}.png")
+
+
+def sigma_points(records: list[CellRecord]) -> pd.DataFrame:
+    """One row per image that a baseline in ``sigma: estimated`` mode estimated where the truth is known
+    (a synthetic family's σ, a real pair's residual std): family, data set, estimator, true and estimated σ."""
+    points: list[dict[str, object]] = []
+    for record in records:
+        for evaluation in record.evaluations:
+            settings = evaluation.settings or {}
+            if settings.get("sigma_mode") != "estimated":
+                continue
+            estimates = settings.get("sigma_per_image", [])
+            truths = settings.get("sigma_true_per_image") or [settings.get("sigma_true")] * len(estimates)
+            where = {"family": evaluation.noise, "dataset": evaluation.dataset, "estimator": settings.get("estimator", "wavelet")}
+            points += [
+                where | {"true": float(truth), "estimated": float(estimate)}
+                for estimate, truth in zip(estimates, truths)
+                if truth is not None
+            ]
+    return pd.DataFrame(points, columns=["family", "dataset", "estimator", "true", "estimated"]).drop_duplicates()
+
+
+def estimated_sigma(points: pd.DataFrame, family: str, out: Path) -> Path | None:
+    """Each image's estimated σ against its true σ on one family, one colour per estimator, with the diagonal
+    (a perfect estimate) and each estimator's mean estimate / truth in the legend."""
+    points = points[points["family"] == family]
+    if points.empty:
+        return None
+    figure, axis = plt.subplots(figsize=(6, 5))
+    for estimator, group in points.groupby("estimator"):
+        ratio = (group["estimated"] / group["true"]).mean()
+        label = f"{estimator} (mean estimate/true {ratio:.2f})"
+        axis.scatter(group["true"], group["estimated"], s=12, alpha=0.6, label=label)
+    top = float(max(points["true"].max(), points["estimated"].max())) * 1.05
+    axis.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="estimate = truth")
+    axis.set_xlim(0, top)
+    axis.set_ylim(0, top)
+    axis.set_xlabel("true σ ([0, 1] scale)" if family != "real" else "true σ: std of noisy − clean")
+    axis.set_ylabel("estimated σ")
+    axis.set_title(f"Estimated σ against truth: {family}")
+    axis.legend(fontsize=7)
+    return _save(figure, out / f"estimated_sigma_{slug(family)}.png")
 
 
 def loss_curves(records: list[CellRecord], out: Path) -> Path | None:

@@ -55,7 +55,11 @@ def write_report(root: Path) -> list[Path]:
             ]
             if ranked is not None:
                 figures.append(plots.quality_cost(ranked[ranked["dataset"] == dataset], family, plot_folder, tag))
-    figures.append(plots.family_matrix(rows[rows["dataset"] == datasets[0]] if datasets else rows, plot_folder))
+    first = rows[rows["dataset"] == datasets[0]] if datasets else rows
+    real = rows[(rows["eval_noise"] == "real") & (rows["dataset"] != (datasets[0] if datasets else None))]
+    figures.append(plots.family_matrix(first[first["eval_noise"] != "real"], plot_folder, real))
+    points = plots.sigma_points(records)
+    figures += [plots.estimated_sigma(points, family, plot_folder) for family in sorted(points["family"].unique())]
     figures.append(plots.loss_curves(records, plot_folder))
     for family, examples in _examples(root, rows).items():
         figures.append(plots.example_grid(examples, family, plot_folder))

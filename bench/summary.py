@@ -32,6 +32,8 @@ def print_summary(outcome: SweepOutcome, console: Console) -> None:
         table.add_column(column, justify="left" if left else "right", no_wrap=True)
     for record, item in matched_rows(outcome.records):
         trained = "-" if not record.learned else f"{record.train_level:g}" + (" (blind)" if record.blind else "")
+        if record.learned and record.noise != item.noise:  # scored on another family (real pairs): say which it trained on
+            trained = f"{record.noise} {trained}"
         table.add_row(
             item.noise,
             f"{item.level:g}",

@@ -20,6 +20,8 @@ _EXPORTS = {
     "register_noise": "denoiser.noise",
     "register_baseline": "denoiser.baselines",
     "BASELINES": "denoiser.baselines",
+    "ESTIMATORS": "denoiser.estimators",
+    "register_estimator": "denoiser.estimators",
     "load_plugins": "denoiser.plugins",
     "ImageSet": "denoiser.data",
     "augment": "denoiser.data",

@@ -18,6 +18,7 @@ copies as the founding design did (``augmented-copies``, which leaks test conten
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import math
 import pickle
@@ -200,11 +201,15 @@ def _scaled(array: np.ndarray, mode: str, path: Path, sixteen_bits: bool) -> np.
     return (array / scale).astype(np.float32)
 
 
-def _image_files(directory: Path) -> list[Path]:
-    """The image files of a folder, by name; only regular files (a FIFO named x.png would block a read forever)."""
+def _image_files(directory: Path, include: str | None = None) -> list[Path]:
+    """The image files of a folder, by name, those ``include`` matches (a file-name pattern, any case) where given;
+    only regular files (a FIFO named x.png would block a read forever)."""
     files = sorted(file for file in directory.iterdir() if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file())
+    if include is not None:
+        files = [file for file in files if fnmatch.fnmatchcase(file.name.lower(), include.lower())]
     if not files:
-        raise DataError(f"{directory}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        matching = f" matching {include}" if include is not None else ""
+        raise DataError(f"{directory}: no images ({', '.join(IMAGE_SUFFIXES)}){matching} in this folder")
     return files
 
 
@@ -230,8 +235,9 @@ def expected_pixels(name: str, **params: object) -> int | None:
         return 3 * min(count, CIFAR_IMAGES) * IMAGE_SIZE**2  # resized in colour (then grayscale, unless color)
     if name != "folder" or not isinstance(params.get("path"), str) or not Path(str(params["path"])).is_dir():
         return None
+    include = params.get("include")
     try:
-        files = _image_files(Path(str(params["path"])))
+        files = _image_files(Path(str(params["path"])), include if isinstance(include, str) else None)
     except DataError:  # no images: loading says so, naming the folder
         return None
     files = files[:limit] if isinstance(limit, int) and limit > 0 else files
@@ -239,6 +245,23 @@ def expected_pixels(name: str, **params: object) -> int | None:
     if mode == "native":
         return channels * sum(_header_pixels(file) for file in files)
     return channels * len(files) * (tiles**2 if mode == "tiles" else 1) * IMAGE_SIZE**2  # type: ignore[operator]
+
+
+def expected_pair_pixels(params: Mapping[str, object]) -> int:
+    """The values a pairs set holds in memory (clean and noisy, float32 values), from the files' headers;
+    0 where its files cannot be listed (loading says why)."""
+    channels = 3 if params.get("color") is True else 1
+    path = Path(str(params.get("path")))
+    try:
+        patterns = _pair_patterns(params.get("clean"), params.get("noisy"), params.get("layout"))  # type: ignore[arg-type]
+        if patterns is None and params.get("include") is None and (path / "clean").is_dir():
+            files = [*_image_files(path / "clean"), *_image_files(path / "noisy")]
+        else:
+            clean, noisy, _ = _match_pairs(path, patterns, params.get("include"))  # type: ignore[arg-type]
+            files = [*clean.values(), *noisy.values()]
+    except (ConfigurationError, DataError, OSError):
+        return 0
+    return channels * sum(_header_pixels(file) for file in files)
 
 
 def _header_pixels(path: Path) -> int:
@@ -255,6 +278,13 @@ def _check_limit(limit: object) -> None:
         raise ConfigurationError(f"limit: must be a positive integer, got {reprlib.repr(limit)}")
 
 
+# What a data set scored on whole images takes (evaluation.datasets); any other, limit and color.
+WHOLE_PARAMETERS = {
+    "folder": ["path", "limit", "color", "include"],
+    "pairs": ["path", "limit", "color", "clean", "noisy", "layout", "include"],
+}
+
+
 def check_params(name: str, params: Mapping[str, object], *, whole: bool = False) -> None:
     """The parameters of data set ``name`` as a config gives them, checked before anything loads: each one
     the data set takes (``whole``: scored on whole images, which take ``path``, ``limit`` and ``color`` only),
@@ -262,7 +292,7 @@ def check_params(name: str, params: Mapping[str, object], *, whole: bool = False
     a positive integer, ``color`` true or false (the shipped data sets'). The ConfigurationError's message
     starts with the parameter's name (``path: …``)."""
     if whole:
-        accepted = ["path", "limit", "color"] if name in ("folder", "pairs") else ["limit", "color"]
+        accepted = WHOLE_PARAMETERS.get(name, ["limit", "color"])
     else:
         accepted = sorted(DATASETS.get(name).parameters)
     for parameter in params:
@@ -279,6 +309,11 @@ def check_params(name: str, params: Mapping[str, object], *, whole: bool = False
     if path is not None and not whole and not params.get("download", False) and not Path(path).exists():
         raise ConfigurationError(f"path: {path} does not exist")  # a download creates it
     _check_limit(params.get("limit"))
+    include = params.get("include")
+    if include is not None and (not isinstance(include, str) or not include):
+        raise ConfigurationError(f"include: a file-name pattern, e.g. 'Canon5D2_*', got {reprlib.repr(include)}")
+    if name == "pairs":
+        _pair_patterns(params.get("clean"), params.get("noisy"), params.get("layout"))  # type: ignore[arg-type]
     color = params.get("color")
     if (whole or name in SHIPPED_DATASETS) and color is not None and not isinstance(color, bool):
         raise ConfigurationError(f"color: expected true or false, got {reprlib.repr(color)}")
@@ -308,15 +343,17 @@ def skimage_natural(tiles: int = 4, limit: int | None = None, color: bool = Fals
 
 
 @DATASETS.register("folder")
-def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = None, color: bool = False) -> ImageSet:
+def folder(
+    path: str, mode: str = "resize", tiles: int = 4, limit: int | None = None, color: bool = False, include: str | None = None
+) -> ImageSet:
     """Every PNG/JPEG/TIFF/BMP image in a folder, grayscale (or RGB: ``color``, grayscale files replicated), as 64×64
     patches (mode: resize, center-crop, tiles), or whole (native: for training on random patches; centre-cropped
-    to the smallest size among them)."""
+    to the smallest size among them); ``include``, a file-name pattern, keeps the files it matches (any case)."""
     directory = Path(path)
     _check_limit(limit)
     if not directory.is_dir():
         raise DataError(f"{directory}: no such folder")
-    files = _image_files(directory)
+    files = _image_files(directory, include)
     files = files[:limit] if limit is not None else files
     if mode == "native":
         images = [read_image(file, color) for file in files]  # each (C, H, W)
@@ -336,50 +373,133 @@ def folder(path: str, mode: str = "resize", tiles: int = 4, limit: int | None = 
 NATIVE_DATASETS = ("folder", "skimage-natural", "pairs")
 
 
-def load_pairs(path: str, limit: int | None = None, color: bool = False) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """Clean and noisy images of the same scenes, the noise already in them (real camera noise in the
-    style of SIDD, or a user's own corrupted set): ``[(name, clean, noisy), …]``, each (1, C, H, W)
-    (C = 3 with ``color``).
+# Named layouts of real-noise pair sets, as they ship: each side's file-name pattern (one ``*``, the part
+# that pairs them; matched case-insensitively, in the folder and every folder below it).
+PAIR_LAYOUTS: dict[str, tuple[str, str]] = {
+    "polyu": (
+        "*_mean.jpg",
+        "*_real.jpg",
+    ),  # PolyU real-world noisy images: NAME_mean.JPG (the mean of hundreds of shots), NAME_real.JPG
+    "sidd": ("GT_SRGB_*", "NOISY_SRGB_*"),  # SIDD medium and small sRGB: Data/<scene>/GT_SRGB_010.PNG, NOISY_SRGB_010.PNG
+}
 
-    Either one folder of ``NAME_clean.EXT`` and ``NAME_noisy.EXT`` files, or a folder with two
-    parallel folders ``clean/`` and ``noisy/`` of the same file names."""
+
+def load_pairs(
+    path: str,
+    limit: int | None = None,
+    color: bool = False,
+    clean: str | None = None,
+    noisy: str | None = None,
+    layout: str | None = None,
+    include: str | None = None,
+) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """Clean and noisy images of the same scenes, the noise already in them (real camera noise, or a user's
+    own corrupted set): ``[(name, clean, noisy), …]``, each (1, C, H, W) (C = 3 with ``color``).
+
+    Either one folder of ``NAME_clean.EXT`` and ``NAME_noisy.EXT`` files, or a folder with two parallel
+    folders ``clean/`` and ``noisy/`` of the same file names; or, as a set ships, each side's file-name
+    pattern (``clean: '*_mean.JPG'``, ``noisy: '*_real.JPG'``; one ``*``, the part that pairs them; a pattern
+    without one is a prefix, ``GT_SRGB_``), matched case-insensitively in the folder and the folders below,
+    or a named ``layout`` that gives them (:data:`PAIR_LAYOUTS`: ``polyu``, ``sidd``). ``include`` (a file-name
+    pattern) keeps only the files it matches, e.g. one camera's. Every other image file must pair."""
     _check_limit(limit)
     directory = Path(path)
     if not directory.is_dir():
         raise DataError(f"{directory}: no such folder")
-    if (directory / "clean").is_dir() and (directory / "noisy").is_dir():
+    patterns = _pair_patterns(clean, noisy, layout)
+    if patterns is None and include is None and (directory / "clean").is_dir() and (directory / "noisy").is_dir():
         clean_files = {file.name: file for file in _image_files(directory / "clean")}
         noisy_files = {file.name: file for file in _image_files(directory / "noisy")}
         stray: list[str] = []
     else:
-        files = _image_files(directory)
-        clean_files = {file.stem[: -len("_clean")]: file for file in files if file.stem.endswith("_clean")}
-        noisy_files = {file.stem[: -len("_noisy")]: file for file in files if file.stem.endswith("_noisy")}
-        stray = [file.name for file in files if not file.stem.endswith(("_clean", "_noisy"))]
+        clean_files, noisy_files, stray = _match_pairs(directory, patterns, include)
     names = sorted(clean_files)
     if not names:
-        raise DataError(f"{directory}: no pairs (NAME_clean.EXT with NAME_noisy.EXT, or clean/ and noisy/ folders)")
-    # every file is part of a pair: one left over is a mistake (a typo, a missing partner), never silently dropped
-    alone = [file.name for name, file in clean_files.items() if name not in noisy_files]
-    alone += [file.name for name, file in noisy_files.items() if name not in clean_files]
-    if alone or stray:
-        what = (
-            f"{len(alone)} image(s) without a partner"
-            if alone
-            else f"{len(stray)} file(s) named neither NAME_clean nor NAME_noisy"
+        wanted = (
+            f"{patterns[0]} with {patterns[1]}"
+            if patterns
+            else "NAME_clean.EXT with NAME_noisy.EXT, or clean/ and noisy/ folders"
         )
-        raise DataError(f"{directory}: {what}, e.g. {sorted(alone or stray)[0]}; every image must be one of a clean/noisy pair")
+        raise DataError(f"{directory}: no pairs ({wanted})")
+    _refuse_unpaired(directory, clean_files, noisy_files, stray, patterns)
     pairs = []
     for name in names[:limit] if limit is not None else names:
-        clean, noisy = read_image(clean_files[name], color), read_image(noisy_files[name], color)
-        if clean.shape != noisy.shape:
-            raise DataError(f"{noisy_files[name]}: {tuple(noisy.shape[1:])} pixels, its clean image {tuple(clean.shape[1:])}")
-        pairs.append((name, clean.unsqueeze(0), noisy.unsqueeze(0)))
+        clean_image, noisy_image = read_image(clean_files[name], color), read_image(noisy_files[name], color)
+        if clean_image.shape != noisy_image.shape:
+            raise DataError(
+                f"{noisy_files[name]}: {tuple(noisy_image.shape[1:])} pixels, its clean image {tuple(clean_image.shape[1:])}"
+            )
+        pairs.append((name, clean_image.unsqueeze(0), noisy_image.unsqueeze(0)))
     return pairs
 
 
+def _pair_patterns(clean: str | None, noisy: str | None, layout: str | None) -> tuple[str, str] | None:
+    """The (clean, noisy) file-name patterns a pairs set was given, lower-cased; None for the default naming."""
+    if layout is not None:
+        if layout not in PAIR_LAYOUTS:
+            raise ConfigurationError(f"layout: unknown pair layout {reprlib.repr(layout)}; valid: {', '.join(PAIR_LAYOUTS)}")
+        if clean is not None or noisy is not None:
+            raise ConfigurationError("layout: a named layout gives both patterns; give either layout or clean and noisy")
+        clean, noisy = PAIR_LAYOUTS[layout]
+    if clean is None and noisy is None:
+        return None
+    if clean is None or noisy is None:
+        raise ConfigurationError(f"{'clean' if clean is None else 'noisy'}: give the file-name pattern of both sides")
+    for side, pattern in (("clean", clean), ("noisy", noisy)):
+        if not isinstance(pattern, str) or not pattern or pattern.count("*") > 1 or "/" in pattern:
+            raise ConfigurationError(f"{side}: a file-name pattern with at most one * (a prefix without one), got {pattern!r}")
+    return tuple(pattern.lower() if "*" in pattern else pattern.lower() + "*" for pattern in (clean, noisy))  # type: ignore[return-value]
+
+
+def _key(name: str, pattern: str) -> str | None:
+    """What the ``*`` of ``pattern`` matches in ``name`` (both lower-case), or None where it does not match."""
+    head, tail = pattern.split("*")
+    if len(name) < len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
+        return None
+    return name[len(head) : len(name) - len(tail)]
+
+
+def _match_pairs(
+    directory: Path, patterns: tuple[str, str] | None, include: str | None
+) -> tuple[dict[str, Path], dict[str, Path], list[str]]:
+    """Each side's files by their pairing key (the folder below ``directory`` and the ``*`` part), and the
+    image files that match neither side. The default naming (``NAME_clean.EXT``, on the file's stem) looks in
+    the folder itself; given patterns look in the folders below too (SIDD keeps each scene in its own)."""
+    recursive = patterns is not None
+    patterns = patterns or ("*_clean", "*_noisy")
+    files = sorted(directory.rglob("*") if recursive else directory.iterdir())
+    files = [file for file in files if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file()]
+    if include is not None:
+        files = [file for file in files if fnmatch.fnmatchcase(file.name.lower(), include.lower())]
+    sides: tuple[dict[str, Path], dict[str, Path]] = ({}, {})
+    stray = []
+    for file in files:
+        folder = file.parent.relative_to(directory).as_posix()
+        name = file.name.lower() if recursive else file.stem.lower()
+        keys = [_key(name, pattern) for pattern in patterns]
+        if keys[0] is None and keys[1] is None:
+            stray.append(str(file.relative_to(directory)))
+        for side, key in zip(sides, keys):
+            if key is not None:
+                side[f"{folder}/{key}" if folder != "." else key] = file
+    return sides[0], sides[1], stray
+
+
+def _refuse_unpaired(
+    directory: Path, clean: dict[str, Path], noisy: dict[str, Path], stray: list[str], patterns: tuple[str, str] | None
+) -> None:
+    """Every file is part of a pair: one left over is a mistake (a typo, a missing partner), never silently dropped."""
+    alone = [file.name for name, file in clean.items() if name not in noisy]
+    alone += [file.name for name, file in noisy.items() if name not in clean]
+    if not alone and not stray:
+        return
+    named = f"{patterns[0]} nor {patterns[1]}" if patterns else "NAME_clean nor NAME_noisy"
+    what = f"{len(alone)} image(s) without a partner" if alone else f"{len(stray)} file(s) named neither {named}"
+    raise DataError(f"{directory}: {what}, e.g. {sorted(alone or stray)[0]}; every image must be one of a clean/noisy pair")
+
+
 def load_native(
-    name: str, path: str | None = None, limit: int | None = None, color: bool = False
+    name: str, path: str | None = None, limit: int | None = None, color: bool = False, include: str | None = None
 ) -> list[tuple[str, torch.Tensor]]:
     """Whole images at their own sizes, for scoring as the literature does: ``[(file name, (1, C, H, W)
     in [0, 1]), …]``, grayscale (C = 1) or RGB (``color``, C = 3). ``folder``: every image file in ``path``;
@@ -391,7 +511,7 @@ def load_native(
         directory = Path(path)
         if not directory.is_dir():
             raise DataError(f"{directory}: no such folder")
-        files = _image_files(directory)
+        files = _image_files(directory, include)
     elif name == "skimage-natural":
         import skimage.data
 

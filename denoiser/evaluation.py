@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from denoiser import metrics
-from denoiser.noise import EstimatedNoise, NoiseModel, make_generator, protocol_for
+from denoiser.noise import NoiseModel, RealNoise, make_generator, protocol_for
 
 # (N, C, H, W) noisy, and the noise model it was drawn from (a denoiser may use its σ) → (N, C, H, W) estimate, in [0, 1]
 Denoiser = Callable[[torch.Tensor, NoiseModel], torch.Tensor]
@@ -155,13 +155,14 @@ def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseM
 
 
 def evaluate_pairs(denoiser: Denoiser, pairs: list[tuple[str, torch.Tensor, torch.Tensor]]) -> tuple[Evaluation, list[float]]:
-    """Score ``denoiser(noisy, noise)`` on paired images whose noise is real: each noisy image goes
-    in as it is, with its σ estimated from it alone (:class:`EstimatedNoise`); returns the scores
-    and the estimated σ of each image."""
+    """Score ``denoiser(noisy, noise)`` on paired images whose noise is real: each noisy image goes in as it
+    is, with the truth its pair knows (:class:`RealNoise`: the std of noisy − clean), which a classical
+    baseline in ``sigma: oracle`` mode is told and one in ``sigma: estimated`` mode ignores; returns the
+    scores, at the mean of those σ, and each image's σ."""
     per_image, sigmas = [], []
     for _, clean, noisy in pairs:
-        noise = EstimatedNoise.of(noisy)
+        noise = RealNoise.of(clean, noisy)
         sigmas.append(noise.level)
         per_image.append(_per_image(clean, noisy, run_isolated(denoiser, noisy, noise)))
-    level = round(sum(sigmas) / len(sigmas), 6)  # the rows' level: the mean estimate
-    return _aggregate(per_image, EstimatedNoise(level), pairs[0][1].shape[1]), sigmas
+    level = round(sum(sigmas) / len(sigmas), 6)  # the rows' level: the mean residual σ, the same for every method
+    return _aggregate(per_image, RealNoise(level), pairs[0][1].shape[1]), sigmas

@@ -35,11 +35,12 @@ def registries_as_they_were() -> Iterator[None]:
     from denoiser import plugins
     from denoiser.baselines import BASELINES
     from denoiser.data import DATASETS
+    from denoiser.estimators import ESTIMATORS
     from denoiser.metrics import METRICS
     from denoiser.models import MODELS
     from denoiser.noise import NOISE
 
-    registries = (MODELS, BASELINES, NOISE, DATASETS, METRICS)
+    registries = (MODELS, BASELINES, NOISE, DATASETS, METRICS, ESTIMATORS)
     saved = [dict(registry._entries) for registry in registries]
     loaded = set(plugins._loaded)
     yield

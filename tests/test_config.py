@@ -71,7 +71,7 @@ def test_config_objects_are_frozen() -> None:
         ("train.epochs=three", "train.epochs: expected an integer, got 'three'"),
         ("train.epochs=0", "train.epochs: must be at least 1"),
         ("noise.gaussian=[-0.1]", "noise.gaussian: gaussian sigma must be ≥ 0"),
-        ("noise.pink=[0.1]", "noise: unknown noise model 'pink'; valid: correlated-gaussian, gaussian"),
+        ("noise.pink=[0.1]", "noise: unknown noise model 'pink'; valid: camera, correlated-gaussian, gaussian"),
         ("models.dae.latent_dim=[0]", "models.dae: latent_dim must be at least 1"),
         ("models.unet={}", "models: unknown model 'unet'; valid: dae"),
         ("models.dae.latent=[3]", "models.dae.latent: dae has no such parameter; valid: channels, image_channels, image_size, latent_dim"),

@@ -59,7 +59,7 @@ def test_negative_sigma_is_refused() -> None:
 
 
 def test_unknown_noise_lists_the_valid_ones() -> None:
-    valid = "correlated-gaussian, gaussian, jpeg, poisson, poisson-gaussian, salt-pepper, speckle"
+    valid = "camera, correlated-gaussian, gaussian, jpeg, poisson, poisson-gaussian, salt-pepper, speckle"
     with pytest.raises(ConfigurationError, match=f"unknown noise model 'pink'; valid: {valid}"):
         create_noise("pink", 0.1)
 
@@ -129,6 +129,8 @@ def test_equivalent_sigma_is_the_std_on_mid_grey(name: str, generator: torch.Gen
     noise = create_noise(name, LADDERS[name][2])
     if noise.equivalent_sigma is None:
         pytest.skip(f"{name} has no equivalent σ: its error depends on the image's content, not on its grey level")
+    if name == "camera":
+        pytest.skip("camera's σ is the mid-grey std for small σ; the tone curve widens it at the ladder (tests/test_camera_noise.py)")
     clean = torch.full((64, 1, 64, 64), 0.5)
     assert (noise(clean, generator) - clean).std().item() == pytest.approx(noise.equivalent_sigma, rel=0.03)
 
@@ -158,6 +160,8 @@ def test_colour_noise_has_the_same_moments_in_every_channel(name: str, generator
     noise = create_noise(name, LADDERS[name][2])
     if noise.equivalent_sigma is None:
         pytest.skip(f"{name} has no equivalent σ to compare each channel's std with")
+    if name == "camera":
+        pytest.skip("camera's channels differ by design: demosaicing leaves G more noise than R and B (tests/test_camera_noise.py)")
     clean = torch.full((16, 3, 64, 64), 0.5)
     residual = noise(clean, generator) - clean  # (16, 3, 64, 64): 65,536 draws per channel
     assert residual.shape == clean.shape
@@ -209,7 +213,7 @@ def test_the_evaluation_protocol_says_per_channel_for_colour_images(generator: t
         assert score(clean, noisy, clean, noise).protocol == expected, channels
 
 
-def test_estimated_sigma_in_colour_averages_the_channels(generator: torch.Generator) -> None:
+def test_estimated_sigma_in_colour_is_one_number_over_the_channels(generator: torch.Generator) -> None:
     import numpy as np
     from skimage import data
     from skimage.restoration import estimate_sigma
@@ -226,5 +230,5 @@ def test_estimated_sigma_in_colour_averages_the_channels(generator: torch.Genera
     gray = noisy[:, :1]
     assert EstimatedNoise.of(gray).level == float(estimate_sigma(gray[0, 0].numpy()))  # grayscale as before
     assert np.isfinite(estimated.level)
-    assert protocol_for(estimated, 3).endswith(", averaged over the 3 channels")
+    assert protocol_for(estimated, 3).endswith(", one σ over all channels")
     assert protocol_for(estimated, 1) == estimated.protocol

@@ -161,7 +161,7 @@ def write_pairs(folder: Path, sigma: float, parallel: bool) -> None:
 
 
 @requires_shared_data
-def test_paired_real_noise_is_scored_with_the_estimated_sigma_recorded(tmp_path: Path) -> None:
+def test_paired_real_noise_is_scored_with_the_told_and_estimated_sigma_recorded(tmp_path: Path) -> None:
     write_pairs(tmp_path / "pairs", 0.1, parallel=False)
     write_pairs(tmp_path / "parallel", 0.1, parallel=True)
     parallel, named = load_pairs(str(tmp_path / "parallel")), load_pairs(str(tmp_path / "pairs"))
@@ -176,20 +176,27 @@ def test_paired_real_noise_is_scored_with_the_estimated_sigma_recorded(tmp_path:
         with pytest.raises(DataError, match=match):
             load_pairs(str(tmp_path / folder.split("/")[0]))
         (tmp_path / folder / extra).unlink()
-    models = "{tv: {}, bm3d: {}, dae: {latent_dim: [16]}}"
+    models = "{tv: {sigma: [oracle, estimated]}, bm3d: {}, dae: {latent_dim: [16]}}"
     table = bench.run(CI_CONFIG, out=tmp_path / "out", workers=1, models=yaml_free(models), noise={"gaussian": [0.1]},
                       speed_reference=False, evaluation={"datasets": {"camera": {"dataset": "pairs", "params": {"path": str(tmp_path / "pairs")}}}})
     real = table[table["eval_noise"] == "real"]
     scored = set(real["model"])
     assert {"noisy", "tv", "dae"} <= scored
     assert ("bm3d" in scored) == (importlib.util.find_spec("bm3d") is not None)  # bm3d where it is installed
-    assert abs(real["eval_level"].iloc[0] - 0.1) < 0.02  # the estimate of σ = 0.1
-    tv = real[real["model"] == "tv"].iloc[0]
-    assert tv["psnr"] > tv["psnr_noisy"] + 3
-    record = json.loads(next((tmp_path / "out" / "runs").glob("tv-*.json")).read_text())
-    evaluation = next(item for item in record["evaluations"] if item["noise"] == "real")
-    assert evaluation["settings"]["sigma_estimator"].startswith("skimage.restoration.estimate_sigma")
-    assert len(evaluation["settings"]["sigma_per_image"]) == 3 and evaluation["dataset"] == "camera"
+    assert abs(real["eval_level"].iloc[0] - 0.1) < 0.02  # the mean residual σ of σ = 0.1, the same on every row
+    assert real["eval_level"].nunique() == 1
+    tv = real[real["model"] == "tv"]
+    assert (tv["psnr"] > tv["psnr_noisy"] + 3).all() and len(tv) == 2
+    settings = {}
+    for path in (tmp_path / "out" / "runs").glob("tv-*.json"):
+        evaluation = next(item for item in json.loads(path.read_text())["evaluations"] if item["noise"] == "real")
+        settings[evaluation["settings"]["sigma_mode"]] = evaluation["settings"]
+        assert evaluation["dataset"] == "camera" and len(evaluation["settings"]["sigma_true_per_image"]) == 3
+    # told: each image's residual std; estimated: each image's own estimate, kept beside the truth
+    assert settings["oracle"]["sigma_per_image"] == settings["oracle"]["sigma_true_per_image"]
+    assert settings["estimated"]["sigma_estimator"].startswith("skimage.restoration.estimate_sigma")
+    assert len(settings["estimated"]["sigma_per_image"]) == 3
+    assert settings["estimated"]["sigma_per_image"] != settings["estimated"]["sigma_true_per_image"]
 
 
 def yaml_free(text: str) -> dict:

@@ -35,6 +35,7 @@ from denoiser.memory import keep_freed_memory
 from denoiser.metrics import SSIM_RADIUS
 from denoiser.models import MODELS, count_parameters, create_model, create_model_shape
 from denoiser.noise import NoiseModel, RealNoise, protocol_for
+from denoiser.precision import INFERENCE_PRECISION
 from denoiser.training import (
     EpochReport,
     TrainSettings,
@@ -273,6 +274,8 @@ def _started_record(cell: Cell, config: SweepConfig, data: SweepData, device: to
     record.n_validation = len(data.validation)
     record.deterministic = config.deterministic
     record.tf32 = config.tf32 if device.type == "cuda" else None  # the CPU has no TF32
+    record.precision = config.precision if cell.learned else None
+    record.inference_precision = INFERENCE_PRECISION
     return record
 
 
@@ -397,8 +400,10 @@ def _train(
     record.n_parameters = count_parameters(model)
     label = cell.label()
     report(CellEvent(cell.cell_id, label, config.train.epochs))
-    # The trainer's settings, built here only: the config's train block less select_on (the split chosen above).
-    settings = TrainSettings(**{item.name: getattr(config.train, item.name) for item in fields(TrainSettings)})
+    # The trainer's settings, built here only: the config's train block less select_on (the split chosen above),
+    # and the sweep's precision.
+    trained = {item.name: getattr(config.train, item.name) for item in fields(TrainSettings) if item.name != "precision"}
+    settings = TrainSettings(**trained, precision=config.precision)
     settings, validation = fit_to_input_size(model, settings, data.train.images, selection.images)
     record.patch_size = settings.patch_size or None
     noise = config.make_noise(cell.noise, cell.train_level)

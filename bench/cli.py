@@ -8,6 +8,7 @@ import logging
 import shlex
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
-    """``sweep``: its options stand for config keys, held to the schema's choices and bounds (bench/config.py)."""
+    """``sweep``: its options stand for config keys, held to the schema's choices and bounds (bench/schema.py)."""
     from bench.config import EXECUTORS
 
     sweep = commands.add_parser(
@@ -381,8 +382,10 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
     print_summary(outcome, summary_console())
     from bench.report import write_report
 
+    started = time.perf_counter()
     written = write_report(root)
-    logger.info("report: %s (%d plots)", root / "report.html", sum(path.suffix == ".png" for path in written))
+    plots = sum(path.suffix == ".png" for path in written)
+    logger.info("report: %s (%d plots, %.1f s)", root / "report.html", plots, time.perf_counter() - started)
     return EXIT_FAILED if outcome.failed else EXIT_OK
 
 

@@ -172,6 +172,8 @@ def _learned_cells(config: SweepConfig, shared: dict[str, Any]) -> list[Cell]:
                     "train": config.to_dict()["train"],
                     "device": device,
                 }
+                if config.precision != "float32":  # float32 cells keep the ids they always had
+                    identity["precision"] = config.precision
                 if device.startswith("cuda"):  # the CPU's kernels are deterministic either way: its ids stay
                     identity["deterministic"], identity["tf32"] = config.deterministic, config.tf32
                 cells.append(_cell(model, combination, identity, code, (family, level, seed)))

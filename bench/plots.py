@@ -60,10 +60,34 @@ def slug(name: object) -> str:
     return f"{readable}.{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
+DPI = 110
+MAX_PIXELS = 4000  # no figure is taller or wider than this, whatever the grid: its resolution is lowered instead
+MAX_LEVEL_PANELS = 6  # per-level panels (quality–cost, example images): at most this many levels, spread
+MAX_LOSS_PANELS = 24  # learned cells whose loss curves are drawn, spread over the sweep's
+MAX_ANNOTATED = 400  # heatmap cells written in figures; beyond, the colour alone says it
+
+
+def spread(values: list, most: int) -> list:
+    """At most ``most`` of ``values`` (in their order), spread evenly over them, the first and last included."""
+    if len(values) <= most:
+        return list(values)
+    if most == 1:
+        return [values[0]]
+    indices = sorted({round(index * (len(values) - 1) / (most - 1)) for index in range(most)})
+    return [values[index] for index in indices]
+
+
+def shown_of(shown: int, total: int, what: str) -> str:
+    """`` (6 of 200 levels, spread over the ladder, its ends included)``; empty when every one is shown."""
+    return "" if shown == total else f" ({shown} of {total} {what}, spread over them, the ends included)"
+
+
 def _save(figure: plt.Figure, path: Path) -> Path:
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
+    width, height = figure.get_size_inches()
+    dpi = min(DPI, MAX_PIXELS / height, MAX_PIXELS / width)  # a huge grid is drawn smaller, never beyond MAX_PIXELS
+    figure.savefig(buffer, format="png", dpi=dpi)
     plt.close(figure)
     write_atomically(path, buffer.getvalue())  # a full disk leaves no half-written plot
     return path
@@ -190,8 +214,9 @@ def robustness_matrix(rows: pd.DataFrame, family: str, out: Path, tag: str = "")
     for axis in axes.flat[len(series) :]:
         axis.axis("off")
     for axis, name in zip(axes.flat, series):
+        annotate = tables[name].size <= MAX_ANNOTATED
         sns.heatmap(
-            tables[name], annot=True, fmt=".1f", cmap="magma", vmin=low, vmax=high, cbar_kws={"label": "PSNR (dB)"}, ax=axis
+            tables[name], annot=annotate, fmt=".1f", cmap="magma", vmin=low, vmax=high, cbar_kws={"label": "PSNR (dB)"}, ax=axis
         )
         axis.set_xlabel(f"evaluated at {_level_label(family)}")
         axis.set_ylabel("trained at")
@@ -221,7 +246,8 @@ def family_matrix(rows: pd.DataFrame, out: Path, real: pd.DataFrame | None = Non
     trained = labels + " · " + rows["trained"].where(learned, "classical").astype(str)
     table = rows.assign(row=trained).pivot_table(index="row", columns="eval_noise", values="psnr", aggfunc="mean")
     figure, axis = plt.subplots(figsize=(1.6 * len(table.columns) + 5, 0.45 * len(table) + 2))
-    sns.heatmap(table, annot=True, fmt=".1f", cmap="magma", cbar_kws={"label": "mean PSNR over severities (dB)"}, ax=axis)
+    annotate = table.size <= MAX_ANNOTATED
+    sns.heatmap(table, annot=annotate, fmt=".1f", cmap="magma", cbar_kws={"label": "mean PSNR over severities (dB)"}, ax=axis)
     axis.set_xlabel("evaluated on")
     axis.set_ylabel("model · trained on")
     axis.set_title("Cross-noise robustness: every family side by side")
@@ -242,11 +268,13 @@ def pareto_front(points: pd.DataFrame, cost: str = "ms_per_megapixel", quality: 
 
 def quality_cost(ranked: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
     """PSNR against inference ms per megapixel (log axis), one point per leaderboard entry, one panel per
-    evaluation level of ``family``, with the Pareto front drawn and its entries named."""
+    evaluation level of ``family`` (at most :data:`MAX_LEVEL_PANELS`, spread over the ladder, the ends included,
+    as the title says), with the Pareto front drawn and its entries named."""
     rows = ranked[(ranked["eval_noise"] == family) & (ranked["ms_per_megapixel"] > 0)]
     if rows.empty:
         return None
-    levels = sorted(rows["eval_level"].unique())
+    every = sorted(rows["eval_level"].unique())
+    levels = spread(every, MAX_LEVEL_PANELS)
     columns = min(3, len(levels))
     lines = -(-len(levels) // columns)
     figure, axes = plt.subplots(lines, columns, figsize=(6 * columns, 4.6 * lines), squeeze=False)
@@ -271,7 +299,11 @@ def quality_cost(ranked: pd.DataFrame, family: str, out: Path, tag: str = "") ->
         axis.set_ylabel("PSNR (dB)")
         axis.set_title(f"{family} {level:g}: quality against cost", fontsize=10)
         axis.legend(fontsize=7, loc="upper left")
-    figure.suptitle("Up and to the left is better; the front: entries no other is both faster and better than", fontsize=9)
+    figure.suptitle(
+        "Up and to the left is better; the front: entries no other is both faster and better than"
+        + shown_of(len(levels), len(every), "levels"),
+        fontsize=9,
+    )
     return _save(figure, out / f"quality_cost_{slug(family)}{tag}.png")
 
 
@@ -318,10 +350,12 @@ def estimated_sigma(points: pd.DataFrame, family: str, out: Path) -> Path | None
 
 
 def loss_curves(records: list[CellRecord], out: Path) -> Path | None:
-    """Train and validation loss per epoch, one panel per learned cell."""
-    learned = [record for record in records if record.train_losses]
-    if not learned:
+    """Train and validation loss per epoch, one panel per learned cell (at most :data:`MAX_LOSS_PANELS`, spread
+    over the sweep's cells, as the title says)."""
+    every = [record for record in records if record.train_losses]
+    if not every:
         return None
+    learned = spread(every, MAX_LOSS_PANELS)
     columns = min(4, len(learned))
     lines = -(-len(learned) // columns)
     figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3 * lines), squeeze=False, sharey=True)
@@ -337,11 +371,14 @@ def loss_curves(records: list[CellRecord], out: Path) -> Path | None:
         axis.set_ylabel("MSE loss")
         axis.set_yscale("log")
         axis.legend(fontsize=7)
+    if len(learned) < len(every):
+        figure.suptitle("Loss curves" + shown_of(len(learned), len(every), "learned cells"), fontsize=10)
     return _save(figure, out / "loss_curves.png")
 
 
 def example_grid(examples: list[dict], family: str, out: Path) -> Path | None:
-    """Rows of original | noisy | denoised images, one row per noise level."""
+    """Rows of original | noisy | denoised images, one row per noise level (the report picks at most
+    :data:`MAX_LEVEL_PANELS` levels, spread over the ladder)."""
     if not examples:
         return None
     figure, axes = plt.subplots(len(examples), 3, figsize=(6.6, 2.3 * len(examples)), squeeze=False)

@@ -98,6 +98,8 @@ class CellRecord:
     threads: int | None = None  # torch threads the cell ran with: fixed by the config, never by the layout
     deterministic: bool | None = None  # deterministic kernels were required (config `deterministic`)
     tf32: bool | None = None  # CUDA matrix products and convolutions in TF32 (config `tf32`); None on the CPU
+    precision: str | None = None  # training's numeric precision (config `precision`); None for a classical baseline
+    inference_precision: str | None = None  # what scoring and the inference timing ran in: always float32
     n_train: int | None = None
     n_validation: int | None = None
     n_test: int | None = None
@@ -240,6 +242,7 @@ class CellRecord:
             "train_seconds": self.train_seconds,
             "train_images_per_s": self.train_images_per_s,
             "threads": self.threads,
+            "precision": self.precision,
             "selected_on": self.selected_on,
             "status": self.status,
             "error": self.error,
@@ -264,6 +267,8 @@ class CellRecord:
             raise RecordError(f"expected a mapping, got {type(data).__name__}")
         names = {item.name for item in dataclasses.fields(cls)}
         values = {name: value for name, value in data.items() if name in names}
+        if values.get("learned") is True:
+            values.setdefault("precision", "float32")  # every learned cell before the precision key trained in float32
         try:
             values["train_level"] = read_level(values.get("train_level"))
             evaluations = [read_evaluation(item) for item in values.pop("evaluations", [])]

@@ -29,45 +29,109 @@ NOTHING_RANKED = "# Leaderboard\n\nNothing to rank: no cell has finished with fi
 def write_report(root: Path) -> list[Path]:
     """leaderboard.md, plots/*.png and report.html for the sweep in ``root`` (its rows as
     :func:`bench.leaderboard.read_folder` reads them: an interrupted run's from its records); returns the files written.
+    A figure whose rows and records have not changed since it was drawn is kept, not drawn again
+    (:class:`FigureCache`).
 
     Everything in the folder is data: no code it names (a config's plugins, a checkpoint's module) is imported."""
     if not root.is_dir():
         raise ReportError(f"{root}: no such folder")
     rows = leaderboard.read_results([root])
-    store = ResultStore(root)
-    records = store.read_records(rows["cell_id"].unique())
+    records = ResultStore(root).read_records(rows["cell_id"].unique())
     ranked = leaderboard.rank(rows) if not rows.empty else None
     robust = leaderboard.robustness(rows) if ranked is not None else None
     written = [root / "leaderboard.md"]  # replaced even when nothing is ranked: an older one would mislead
     write_text(written[0], leaderboard.to_markdown(ranked, "psnr", robust) if ranked is not None else NOTHING_RANKED)
     plot_folder = root / "plots"
     plot_folder.mkdir(exist_ok=True)
-    figures: list[Path | None] = []
-    # one set of plots per data set scored: the first (the training data's test split) untagged
-    datasets = list(dict.fromkeys(rows["dataset"]))
-    for index, dataset in enumerate(datasets):
-        subset, tag = rows[rows["dataset"] == dataset], "" if index == 0 else "_" + plots.slug(dataset)
-        for family in sorted(subset["eval_noise"].dropna().unique()):
-            figures += [
-                plots.quality_vs_noise(subset, family, plot_folder, tag),
-                plots.parameter_heatmap(subset, family, plot_folder, tag),
-                plots.robustness_matrix(subset, family, plot_folder, tag),
-            ]
-            if ranked is not None:
-                figures.append(plots.quality_cost(ranked[ranked["dataset"] == dataset], family, plot_folder, tag))
-    first = rows[rows["dataset"] == datasets[0]] if datasets else rows
-    real = rows[(rows["eval_noise"] == "real") & (rows["dataset"] != (datasets[0] if datasets else None))]
-    figures.append(plots.family_matrix(first[first["eval_noise"] != "real"], plot_folder, real))
-    points = plots.sigma_points(records)
-    figures += [plots.estimated_sigma(points, family, plot_folder) for family in sorted(points["family"].unique())]
-    figures.append(plots.loss_curves(records, plot_folder))
-    for family, examples in _examples(root, rows).items():
-        figures.append(plots.example_grid(examples, family, plot_folder))
-    drawn = [figure for figure in figures if figure is not None]
+    cache = FigureCache(plot_folder)
+    drawn = [figure for figure in _figures(root, rows, records, ranked, cache) if figure is not None]
+    cache.save()
     written += drawn
     written.append(root / "report.html")
     write_text(written[-1], render_html(root, ranked, robust, drawn))
     return written
+
+
+def _figures(root: Path, rows: pd.DataFrame, records: list, ranked: pd.DataFrame | None, cache: FigureCache) -> list[Path | None]:
+    """Every figure of the report, each drawn through ``cache``: one set per data set scored (the first, the
+    training data's test split, untagged), then the families side by side, estimated σ, losses and examples."""
+    folder, figures = cache.folder, []
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    for index, dataset in enumerate(datasets):
+        subset, tag = rows[rows["dataset"] == dataset], "" if index == 0 else "_" + plots.slug(dataset)
+        for family in sorted(subset["eval_noise"].dropna().unique()):
+            scored = subset[(subset["eval_noise"] == family) | (subset["noise"] == family)]
+            for plot in (plots.quality_vs_noise, plots.parameter_heatmap, plots.robustness_matrix):
+                figures.append(cache.draw(f"{plot.__name__}:{family}{tag}", [scored], plot, scored, family, folder, tag))
+            if ranked is not None:
+                front = ranked[(ranked["dataset"] == dataset) & (ranked["eval_noise"] == family)]
+                figures.append(cache.draw(f"quality_cost:{family}{tag}", [front], plots.quality_cost, front, family, folder, tag))
+    first = rows[rows["dataset"] == datasets[0]] if datasets else rows
+    real = rows[(rows["eval_noise"] == "real") & (rows["dataset"] != (datasets[0] if datasets else None))]
+    synthetic = first[first["eval_noise"] != "real"]
+    figures.append(cache.draw("family_matrix", [synthetic, real], plots.family_matrix, synthetic, folder, real))
+    points = plots.sigma_points(records)
+    for family in sorted(points["family"].unique()):
+        figures.append(cache.draw(f"estimated_sigma:{family}", [points], plots.estimated_sigma, points, family, folder))
+    figures.append(cache.draw("loss_curves", [record.to_json() for record in records], plots.loss_curves, records, folder))
+    shown = [column for column in ("cell_id", "eval_noise", "eval_level", "psnr") if column in rows.columns]
+    learned = rows[rows["noise"].notna()][shown]  # what the example images show: the best cell at each level
+    config_text = (root / "config.yaml").read_text(errors="replace") if (root / "config.yaml").is_file() else ""
+    examples = cache.cached("examples", [learned, config_text])
+    if examples is None:  # checkpoints and images: loaded only when what they show has changed
+        made = [plots.example_grid(grid, family, folder) for family, grid in _examples(root, rows).items()]
+        examples = cache.store("examples", [learned, config_text], [path for path in made if path is not None])
+    return figures + list(examples)
+
+
+class FigureCache:
+    """``plots/.drawn.json``: for each figure, the digest of the rows and records it was drawn from and its file.
+    A figure whose inputs have the same digest, and whose file is still there, is not drawn again: a resume
+    with nothing pending redraws nothing. The digest covers the package version, so new plotting code redraws."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.path = folder, folder / ".drawn.json"
+        try:
+            entries = json.loads(self.path.read_text())
+        except (OSError, ValueError, RecursionError):
+            entries = {}
+        self.entries: dict[str, Any] = entries if isinstance(entries, dict) else {}
+
+    def cached(self, key: str, inputs: list[Any]) -> list[Path] | None:
+        """The files drawn for ``key`` from these very inputs, where all are still there; else None."""
+        entry = self.entries.get(key)
+        if not isinstance(entry, dict) or entry.get("digest") != _digest(inputs) or not isinstance(entry.get("files"), list):
+            return None
+        files = [self.folder / str(name) for name in entry["files"]]
+        return files if all(file.is_file() for file in files) else None
+
+    def store(self, key: str, inputs: list[Any], files: list[Path]) -> list[Path]:
+        self.entries[key] = {"digest": _digest(inputs), "files": [file.name for file in files]}
+        return files
+
+    def draw(self, key: str, inputs: list[Any], plot: Any, *arguments: Any) -> Path | None:
+        """``plot(*arguments)``, unless it was drawn from the same ``inputs`` before; its file, or None."""
+        files = self.cached(key, inputs)
+        if files is None:
+            figure = plot(*arguments)
+            files = self.store(key, inputs, [figure] if figure is not None else [])
+        return files[0] if files else None
+
+    def save(self) -> None:
+        write_text(self.path, json.dumps(self.entries, indent=1, sort_keys=True))
+
+
+def _digest(inputs: list[Any]) -> str:
+    """One digest of frames (as CSV, every column) and texts, with the package version."""
+    import hashlib
+
+    import denoiser
+
+    digest = hashlib.sha256(denoiser.__version__.encode())
+    for item in inputs:
+        text = item.to_csv(index=False) if isinstance(item, pd.DataFrame) else str(item)
+        digest.update(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+    return digest.hexdigest()
 
 
 def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
@@ -88,8 +152,9 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
         # the folder's config is data: its plugins are not imported (a name only they register fails in one line)
         config = load_config(root / "config.yaml", import_plugins=False)
         clean = prepare_data(config).test.images
+        shown = {family: plots.spread(sorted(levels), plots.MAX_LEVEL_PANELS) for family, levels in config.eval_noise.items()}
         for (family, level), group in learned.groupby(["eval_noise", "eval_level"]):
-            if family not in config.eval_noise:  # real noise of a pairs data set: nothing to draw on the test split
+            if family not in shown or level not in shown[family]:  # real pairs: nothing to draw; levels beyond the spread
                 continue
             best = group.sort_values("psnr", ascending=False).iloc[0]
             path = store.checkpoint_path(best["cell_id"])

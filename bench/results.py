@@ -27,12 +27,12 @@ IDENTITY = [
     "eval_noise", "eval_level",
     "matched", "leaky", "entry", "latent_dim", "seed", "n_images", "epochs", "best_epoch", "stopped_early",
     "converged", "n_parameters", "ms_per_megapixel", "train_seconds", "peak_memory_mb", "train_images_per_s", "threads",
-    "selected_on", "status", "error", "mean_psnr_all_levels",
+    "precision", "selected_on", "status", "error", "mean_psnr_all_levels",
     "worst_psnr", "worst_eval", "psnr_drop_from_matched", "delta_psnr", "noise_protocol", "tiled",
 ]  # fmt: skip
 INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch", "threads", "n_parameters"]
 TEXT_COLUMNS = ["sweep", "cell_id", "model", "params", "dataset", "split", "noise", "train_range", "trained", "eval_noise",
-                "entry", "selected_on", "status", "error", "worst_eval", "noise_protocol", "tiled"]  # fmt: skip
+                "entry", "precision", "selected_on", "status", "error", "worst_eval", "noise_protocol", "tiled"]  # fmt: skip
 PER_IMAGE = "_per_image"  # the suffix of the per-image columns
 
 
@@ -71,7 +71,14 @@ def entry_label(record: CellRecord) -> str:
     """A leaderboard entry's name: the record's label (seeds are averaged), marked when leaky. Whether its
     training had finished is the ``converged`` column: the leaderboard marks an entry ``[not converged]``
     when any of its seeds had not (:data:`NOT_CONVERGED`), so that seeds which differ stay one entry."""
-    return record.label() + (" [leaky]" if record.leaky else "")
+    return record.label() + precision_mark(record.precision) + (" [leaky]" if record.leaky else "")
+
+
+def precision_mark(precision: str | None) -> str:
+    """`` [bf16]`` for an entry trained in mixed precision; nothing for float32 (or a baseline, which trains nothing)."""
+    from denoiser.precision import SHORT
+
+    return "" if precision in (None, "float32") else f" [{SHORT.get(precision, precision)}]"
 
 
 NOT_CONVERGED = " [not converged]"

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.record import CellRecord, Evaluation, format_params, same_level
+from bench.results import precision_mark
 from denoiser.training import CONVERGENCE_WINDOW
 
 if TYPE_CHECKING:  # the sweep module imports torch: keep it out of light commands such as `check`
@@ -23,50 +24,11 @@ def summary_console() -> Console:
 
 
 def print_summary(outcome: SweepOutcome, console: Console) -> None:
-    """Model, parameters, training level, PSNR/SSIM at the matched level, ΔPSNR; failures listed below."""
-    leaky = any(record.leaky for record in outcome.records)
+    """Model, parameters, training level, PSNR/SSIM at the matched level, ΔPSNR; notes and failures below."""
     title = f"{outcome.root}: {len(outcome.records)} cells ({outcome.skipped} skipped as already finished)"
-    table = Table(title=title, title_justify="left")
-    for column in ("noise", "level", "model", "params", "trained at", "PSNR dB", "SSIM", "ΔPSNR dB", "epochs"):
-        left = column in ("noise", "model", "params")
-        table.add_column(column, justify="left" if left else "right", no_wrap=True)
-    for record, item in matched_rows(outcome.records):
-        trained = "-" if not record.learned else f"{record.train_level:g}" + (" (blind)" if record.blind else "")
-        if record.learned and record.noise != item.noise:  # scored on another family (real pairs): say which it trained on
-            trained = f"{record.noise} {trained}"
-        table.add_row(
-            item.noise,
-            f"{item.level:g}",
-            # Text: the marks are words, not rich markup
-            Text(record.model + (" [leaky]" if record.leaky else "") + (" [not converged]" if record.converged is False else "")),
-            format_params(record.params) or "-",
-            trained,
-            f"{item.psnr:.2f}",
-            f"{item.ssim:.4f}",
-            f"{item.delta_psnr:+.2f}",
-            "-" if record.epochs is None else str(record.epochs),
-        )
-    console.print(table)
-    if leaky:
-        console.print(
-            "[yellow]\\[leaky]:[/] test images, or augmented copies of them, were trained on or chose the epoch "
-            "(split: augmented-copies, train.select_on: test): those scores are inflated"
-        )
-    unfinished = [record for record in outcome.records if record.status == "ok" and record.converged is False]
-    if unfinished:
-        epochs = max(record.epochs or 0 for record in unfinished)
-        console.print(
-            f"[yellow]\\[not converged]:[/] {len(unfinished)} learned cell(s) ended with the validation loss still "
-            f"falling (by 1 % or more over the last {CONVERGENCE_WINDOW} epochs): their scores understate the model. "
-            f"Train longer, e.g. --set train.epochs={2 * epochs}, and keep train.patience to stop where it levels off"
-        )
-    if outcome.reruns:
-        pieces = sorted({piece for changed in outcome.reruns.values() for piece in changed})
-        console.print(
-            f"rerun: {len(outcome.reruns)} cell(s) finished before under other code; the code of "
-            f"{', '.join(pieces)} changed, so they ran again",
-            markup=False,
-        )
+    console.print(summary_table(matched_rows(outcome.records), title))
+    for note in _notes(outcome):
+        console.print(note, markup=not note.startswith("rerun:"))
     for record in outcome.skipped_cells:
         console.print(f"[yellow]skipped[/] {record.model}: {record.error}")
     for record in outcome.failed:
@@ -74,20 +36,85 @@ def print_summary(outcome: SweepOutcome, console: Console) -> None:
     console.print(f"results: {outcome.root / 'results.csv'}")
 
 
+SUMMARY_COLUMNS = ("noise", "level", "model", "params", "trained at", "PSNR dB", "SSIM", "ΔPSNR dB", "epochs")
+
+
+def summary_table(rows: list[tuple[CellRecord, Evaluation]], title: str) -> Table:
+    """One row per (cell, evaluation) of :func:`matched_rows`; with more than one evaluation set, a first
+    ``data set`` column, the rows grouped by set in the order the sweep scores them."""
+    several = len({_dataset(record, item) for record, item in rows}) > 1
+    table = Table(title=title, title_justify="left")
+    for column in ("data set",) * several + SUMMARY_COLUMNS:
+        left = column in ("data set", "noise", "model", "params")
+        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+    for record, item in rows:
+        trained = "-" if not record.learned else f"{record.train_level:g}" + (" (blind)" if record.blind else "")
+        if record.learned and record.noise != item.noise:  # scored on another family (real pairs): say which it trained on
+            trained = f"{record.noise} {trained}"
+        marks = precision_mark(record.precision) + " [leaky]" * record.leaky + " [not converged]" * (record.converged is False)
+        cells: list[str | Text] = [
+            item.noise,
+            f"{item.level:g}",
+            Text(record.model + marks),  # Text: the marks are words, not rich markup
+            format_params(record.params) or "-",
+            trained,
+            f"{item.psnr:.2f}",
+            f"{item.ssim:.4f}",
+            f"{item.delta_psnr:+.2f}",
+            "-" if record.epochs is None else str(record.epochs),
+        ]
+        table.add_row(*([Text(_dataset(record, item))] if several else []), *cells)
+    return table
+
+
+def _notes(outcome: SweepOutcome) -> list[str]:
+    """What the marks of the table mean, and why cells ran again."""
+    notes = []
+    if any(record.leaky for record in outcome.records):
+        notes.append(
+            "[yellow]\\[leaky]:[/] test images, or augmented copies of them, were trained on or chose the epoch "
+            "(split: augmented-copies, train.select_on: test): those scores are inflated"
+        )
+    unfinished = [record for record in outcome.records if record.status == "ok" and record.converged is False]
+    if unfinished:
+        epochs = max(record.epochs or 0 for record in unfinished)
+        notes.append(
+            f"[yellow]\\[not converged]:[/] {len(unfinished)} learned cell(s) ended with the validation loss still "
+            f"falling (by 1 % or more over the last {CONVERGENCE_WINDOW} epochs): their scores understate the model. "
+            f"Train longer, e.g. --set train.epochs={2 * epochs}, and keep train.patience to stop where it levels off"
+        )
+    if outcome.reruns:
+        pieces = sorted({piece for changed in outcome.reruns.values() for piece in changed})
+        notes.append(
+            f"rerun: {len(outcome.reruns)} cell(s) finished before under other code; the code of "
+            f"{', '.join(pieces)} changed, so they ran again"
+        )
+    return notes
+
+
+def _dataset(record: CellRecord, item: Evaluation) -> str:
+    return item.dataset or record.dataset
+
+
 def matched_rows(records: list[CellRecord]) -> list[tuple[CellRecord, Evaluation]]:
     """For the summary: each learned cell at its own training (noise, level), and each baseline and blind
-    model (trained over a range) at every fixed training (noise, level) of the sweep, sorted by level then PSNR."""
+    model (trained over a range) at every fixed training (noise, level) of the sweep, and every cell on real
+    pairs (scored once, at no training level); grouped by evaluation
+    set in the order the cells score them (the training data's test split first, then the config's sets),
+    then sorted by noise, level and PSNR."""
     training = {(record.noise, record.train_level) for record in records if record.learned and not record.blind}
     rows = []
+    order: dict[str, int] = {}
     for record in records:
         if record.status != "ok":
             continue
         for item in record.evaluations:
+            order.setdefault(_dataset(record, item), len(order))
             at_training = any(item.noise == noise and same_level(item.level, level) for noise, level in training)
             matched = record.is_matched(item) if record.learned and not record.blind else at_training or not training
-            if matched:
+            if matched or item.noise == "real":  # real pairs: every cell's one row there
                 rows.append((record, item))
-    rows.sort(key=lambda row: (row[1].noise, row[1].level, -_finite(row[1].psnr)))
+    rows.sort(key=lambda row: (order[_dataset(*row)], row[1].noise, row[1].level, -_finite(row[1].psnr)))
     return rows
 
 

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from denoiser.models import create_model
 from denoiser.noise import create_noise, make_generator
-from denoiser.training import fast_memory_format, make_optimizer, train_epoch
+from denoiser.training import Step, fast_memory_format, make_optimizer, train_epoch
 
 
 def design_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, sigma: float) -> float:
@@ -76,7 +76,7 @@ def trainer_epochs(
     noise = create_noise("gaussian", sigma)
     images = images.to(device)
     order, draws = torch.Generator().manual_seed(seed), make_generator(seed + 1, device)
-    return lambda: train_epoch(model, optimizer, images, noise, batch_size, order, draws, memory_format).item()
+    return lambda: train_epoch(model, optimizer, images, noise, batch_size, order, draws, Step(memory_format)).item()
 
 
 def design_throughput(images: torch.Tensor, *, min_seconds: float = 2.0, **settings: Any) -> float:

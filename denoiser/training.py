@@ -20,6 +20,7 @@ from torch import nn
 
 from denoiser.errors import DenoiserError
 from denoiser.noise import NoiseModel, make_generator
+from denoiser.precision import PRECISIONS, autocast, check_precision, grad_scaler
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class TrainSettings:
     patch_size: int = 0  # pixels; > 0: train on fresh random patch_size×patch_size crops each epoch; 0: whole images
     patches_per_epoch: int = 0  # crops per epoch when patch_size > 0; 0: one per training image
     decay_epoch: int = 0  # 1-based epoch from which the learning rate is divided by 10; 0: never
+    precision: str = "float32"  # float32 | bf16-mixed | fp16-mixed (denoiser.precision); scoring stays float32
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -100,6 +102,8 @@ class TrainSettings:
         for name in ("patience", "patch_size", "patches_per_epoch", "decay_epoch"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
 class EarlyStopping:
@@ -261,6 +265,16 @@ def _mean_loss(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, batch
     return nn.functional.mse_loss(estimate, clean).item()
 
 
+@dataclass(frozen=True)
+class Step:
+    """How one training step runs: the memory format of its inputs, and its precision (autocast, and the loss
+    scaler that fp16-mixed needs)."""
+
+    memory_format: torch.memory_format = torch.contiguous_format
+    precision: str = "float32"
+    scaler: torch.amp.GradScaler | None = None
+
+
 def train_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -269,22 +283,30 @@ def train_epoch(
     batch_size: int,
     order_generator: torch.Generator,
     noise_generator: torch.Generator,
-    memory_format: torch.memory_format = torch.contiguous_format,
+    step: Step = Step(),
 ) -> torch.Tensor:
-    """One pass over ``clean_train`` (N, 1, H, W) on the model's device in random batches; returns the
-    mean loss as a 0-d tensor on that device (read it once per epoch: a read is a host sync)."""
+    """One pass over ``clean_train`` (N, C, H, W) on the model's device in random batches; returns the
+    mean loss as a 0-d tensor on that device (read it once per epoch: a read is a host sync). The noise is
+    drawn in float32; the forward pass and the loss run in ``step.precision`` (autocast), the weights and
+    the optimizer stay float32."""
     device = clean_train.device
     permutation = torch.randperm(len(clean_train), generator=order_generator).to(device)
     loss_sum = torch.zeros((), device=device)
     for first in range(0, len(clean_train), batch_size):
-        clean = clean_train[permutation[first : first + batch_size]]  # (b, 1, 64, 64)
-        if memory_format is not torch.contiguous_format:
-            clean = clean.contiguous(memory_format=memory_format)
+        clean = clean_train[permutation[first : first + batch_size]]  # (b, C, H, W)
+        if step.memory_format is not torch.contiguous_format:
+            clean = clean.contiguous(memory_format=step.memory_format)
         noisy = noise(clean, noise_generator)
-        loss = nn.functional.mse_loss(model(noisy), clean)
+        with autocast(step.precision, device):
+            loss = nn.functional.mse_loss(model(noisy).float(), clean)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if step.scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            step.scaler.scale(loss).backward()
+            step.scaler.step(optimizer)
+            step.scaler.update()
         loss_sum += loss.detach() * len(clean)
     return loss_sum / len(clean_train)
 
@@ -340,7 +362,7 @@ def _timed_epoch(
     noise: NoiseModel,
     settings: TrainSettings,
     generators: _Generators,
-    memory_format: torch.memory_format,
+    step: Step,
 ) -> tuple[float, float, int]:
     """One epoch, on fresh crops when ``settings.patch_size`` is set: (mean training loss, seconds, images).
     The time counts the training steps only, from an idle device to the loss on the host."""
@@ -351,9 +373,7 @@ def _timed_epoch(
     if settings.patch_size:
         count = settings.patches_per_epoch or len(clean_train)
         epoch_images = random_patches(clean_train, count, settings.patch_size, generators.patches)
-    mean_loss = train_epoch(
-        model, optimizer, epoch_images, noise, settings.batch_size, generators.order, generators.noise, memory_format
-    )
+    mean_loss = train_epoch(model, optimizer, epoch_images, noise, settings.batch_size, generators.order, generators.noise, step)
     train_loss = mean_loss.item()  # the one host sync of the epoch
     return train_loss, time.perf_counter() - start, len(epoch_images)
 
@@ -375,13 +395,22 @@ def _restore(model: nn.Module, best_state: dict[str, torch.Tensor] | None) -> No
     model.to(memory_format=torch.contiguous_format).eval()
 
 
-def _prepare(model: nn.Module, device: torch.device | str) -> tuple[torch.device, torch.memory_format]:
-    """Move ``model`` to its device and memory format, in training mode."""
+def _prepare(model: nn.Module, device: torch.device | str, precision: str) -> tuple[torch.device, Step]:
+    """Move ``model`` to its device and memory format, in training mode; the step that trains it there in
+    ``precision`` (refused in one line where the device cannot run that precision natively)."""
     device = pick_device(device) if isinstance(device, str) else device
+    check_precision(precision, device)
     memory_format = fast_memory_format(device)
     model.to(device).train()
     model.to(memory_format=memory_format)
-    return device, memory_format
+    return device, Step(memory_format, precision, grad_scaler(precision, device))
+
+
+def _finish(result: TrainResult, images_seen: int, model: nn.Module, best_state: dict[str, torch.Tensor] | None) -> None:
+    """The run's throughput, and the best epoch's weights back in ``model``."""
+    # Throughput counts training steps only (not the per-epoch validation loss), so it compares with the design's loop.
+    result.images_per_second = images_seen / result.train_seconds if result.train_seconds > 0 else 0.0
+    _restore(model, best_state)
 
 
 def fit_to_input_size(
@@ -421,7 +450,7 @@ def train(
     Raises :class:`TrainingDiverged` when a loss becomes NaN or infinite.
     """
     started = time.perf_counter()
-    device, memory_format = _prepare(model, device)
+    device, step = _prepare(model, device, settings.precision)
     clean_train, clean_validation = train_images.to(device), validation_images.to(device)  # (N, 1, H, W), (V, 1, H, W)
     generators = _Generators.seeded(seed, device)
     # fixed for the whole run; the noise model gets a copy, so the shared validation images stay as they are
@@ -432,7 +461,7 @@ def train(
     for epoch in range(1, settings.epochs + 1):
         if settings.decay_epoch and epoch == settings.decay_epoch:
             _set_learning_rate(optimizer, settings.learning_rate / 10)
-        train_loss, seconds, images = _timed_epoch(model, optimizer, clean_train, noise, settings, generators, memory_format)
+        train_loss, seconds, images = _timed_epoch(model, optimizer, clean_train, noise, settings, generators, step)
         result.train_seconds, images_seen = result.train_seconds + seconds, images_seen + images
         validation_loss = _mean_loss(model, noisy_validation, clean_validation, 256)
         result.train_losses.append(train_loss)
@@ -447,9 +476,7 @@ def train(
             result.stopped_early = epoch < settings.epochs
             break
     result.best_epoch = stopping.best_epoch
-    # Throughput counts training steps only (not the per-epoch validation loss), so it compares with the design's loop.
-    result.images_per_second = images_seen / result.train_seconds if result.train_seconds > 0 else 0.0
-    _restore(model, best_state)
+    _finish(result, images_seen, model, best_state)
     synchronize(device)
     result.wall_seconds = time.perf_counter() - started
     return result

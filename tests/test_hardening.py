@@ -373,17 +373,17 @@ def test_a_bound_is_checked_at_load_in_one_line_with_nothing_written(override: s
 
 def test_evaluation_sets_too_large_for_memory_are_refused_from_their_headers(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import bench.config
+    import bench.checks  # where the limit is read
 
     folder = tmp_path / "big"
     folder.mkdir()
     Image.fromarray(np.zeros((40, 50), np.uint8)).save(folder / "a.png")
-    monkeypatch.setattr(bench.config, "MAX_EVALUATION_IMAGES_BYTES", 4 * 40 * 50 - 1)  # one pixel short
+    monkeypatch.setattr(bench.checks, "MAX_EVALUATION_IMAGES_BYTES", 4 * 40 * 50 - 1)  # one pixel short
     for spec in ("{dataset: folder, params: {path: %s}}", "{dataset: pairs, params: {path: %s}}"):
         if "pairs" in spec:
             (folder / "a.png").rename(folder / "a_clean.png")
             Image.fromarray(np.zeros((40, 50), np.uint8)).save(folder / "a_noisy.png")
-            monkeypatch.setattr(bench.config, "MAX_EVALUATION_IMAGES_BYTES", 2 * 4 * 40 * 50 - 1)
+            monkeypatch.setattr(bench.checks, "MAX_EVALUATION_IMAGES_BYTES", 2 * 4 * 40 * 50 - 1)
         with pytest.raises(ConfigError, match="evaluation.datasets: 0 megapixels"):
             load_config(Path(CI_CONFIG), ["evaluation.datasets={x: %s}" % (spec % folder)])
 

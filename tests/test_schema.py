@@ -50,7 +50,7 @@ CHOICES = [(key, typing.get_args(kind)) for key, kind, _ in declared() if typing
 
 def test_the_schema_declares_bounds_and_choices() -> None:
     assert {"train.epochs", "workers", "data.test_fraction", "seeds", "cell_timeout"} <= {key for key, _, _ in BOUNDED}
-    assert {key for key, _ in CHOICES} == {"data.split", "train.select_on", "executor", "submitit.cluster"}
+    assert {key for key, _ in CHOICES} == {"data.split", "train.select_on", "executor", "submitit.cluster", "precision"}
 
 
 def as_yaml(value: float, kind: Any) -> str:

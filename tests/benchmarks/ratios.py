@@ -5,22 +5,9 @@ import subprocess
 import sys
 
 import torch
+from test_precision import matmul_gflops  # beside this script: the matmul rate in a precision
 
 MFLOP_PER_TRAINING_IMAGE = 129  # the design's model, forward and backward
-
-
-def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
-    """The machine's float32 matmul rate with torch's current threads (best of a few runs)."""
-    import time
-
-    a, b = torch.rand(size, size), torch.rand(size, size)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
 
 
 PLAIN_DESIGN_LOOP = """
@@ -41,6 +28,44 @@ def plain_process_design_rate(images: int) -> float:
     return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
 
 
+def training_mflop(model_name: str) -> float:
+    """MFLOP of one training image (forward and backward, about 3× the forward pass's multiply-adds × 2)."""
+    if model_name == "dae":
+        return MFLOP_PER_TRAINING_IMAGE
+    depth, width = (int(part) for part in model_name.removeprefix("dncnn-").split("x"))
+    side = 40
+    multiply_adds = 9 * (width + (depth - 2) * width * width + width) * side * side
+    return 3 * 2 * multiply_adds / 1e6
+
+
+def precision_rows(results: dict, median: dict) -> None:
+    """One line per model and precision: its training rate, its ratio to float32, and the share of the
+    machine's matmul rate in that precision; a precision the machine lacks is said, not guessed."""
+    from denoiser.precision import unsupported
+    from test_precision import MODELS, PRECISIONS
+
+    peaks: dict[str, float] = {}
+    for device in ("cpu", "cuda"):
+        for model_name in MODELS:
+            base = median.get(f"test_training_throughput[{device}-{model_name}-float32]")
+            if base is None:
+                continue
+            for precision in PRECISIONS:
+                key = f"test_training_throughput[{device}-{model_name}-{precision}]"
+                if key not in median:
+                    reason = unsupported(precision, torch.device(device)) or "not run"
+                    print(f"precision: {model_name} {precision} on {device}: skipped: {reason}")
+                    continue
+                images = results[key]["extra_info"]["images"]
+                rate = images / median[key]
+                line = f"precision: {model_name} {precision} on {device}: {rate:.0f} img/s, {base / median[key]:.1f}× float32"
+                if device == "cpu":
+                    peak = peaks.setdefault(precision, matmul_gflops(precision))
+                    achieved = rate * training_mflop(model_name) / 1e3
+                    line += f", {achieved / peak:.0%} of this machine's {precision} matmul rate ({peak:.0f} GFLOP/s)"
+                print(line)
+
+
 def main(path: str) -> None:
     results = {item["name"]: item for item in json.load(open(path))["benchmarks"]}
     median = {name: item["stats"]["median"] for name, item in results.items()}
@@ -55,11 +80,12 @@ def main(path: str) -> None:
     if "test_train_epoch_suite[cpu]" in median:
         images = results["test_train_epoch_suite[cpu]"]["extra_info"]["images"]
         suite_rate = images / median["test_train_epoch_suite[cpu]"]
-        peak = matmul_gflops()
+        peak = matmul_gflops("float32")
         plain = plain_process_design_rate(images)
         print(f"training on cpu: design loop in a plain Python process {plain:.0f} img/s: the suite trains {suite_rate / plain:.2f}× as fast")
         achieved = suite_rate * MFLOP_PER_TRAINING_IMAGE / 1e3
         print(f"training on cpu: {achieved:.1f} GFLOP/s = {achieved / peak:.0%} of this machine's float32 matmul rate ({peak:.1f} GFLOP/s, {torch.get_num_threads()} threads)")
+    precision_rows(results, median)
     ssim_ratio = median["test_ssim_skimage_loop"] / median["test_ssim_batched"]
     print(f"ssim on 256 images: batched {median['test_ssim_batched'] * 1e3:.1f} ms, scikit-image loop {median['test_ssim_skimage_loop'] * 1e3:.1f} ms: {ssim_ratio:.1f}× faster")
     evaluation = results["test_evaluation_throughput"]

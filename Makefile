@@ -28,7 +28,8 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not heavy" $(ARGS)
 	$(BIN)/python -m pytest -m heavy $(ARGS)
 
-# Speed benchmarks (not part of `make test`): the suite's trainer vs the design's loop, SSIM vs scikit-image.
+# Speed benchmarks (not part of `make test`): the suite's trainer vs the design's loop, SSIM vs scikit-image,
+# training throughput in each precision the machine runs natively.
 bench: $(STAMP)
 	mkdir -p .benchmarks
 	$(BIN)/python -m pytest tests/benchmarks -o addopts="" -q --benchmark-json=.benchmarks/latest.json

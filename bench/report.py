@@ -80,7 +80,9 @@ def _figures(root: Path, rows: pd.DataFrame, records: list, ranked: pd.DataFrame
     examples = cache.cached("examples", [learned, config_text])
     if examples is None:  # checkpoints and images: loaded only when what they show has changed
         made = [plots.example_grid(grid, family, folder) for family, grid in _examples(root, rows).items()]
-        examples = cache.store("examples", [learned, config_text], [path for path in made if path is not None])
+        examples = [path for path in made if path is not None]
+        if examples:  # none drawn (no checkpoint, a plugin's model not imported): tried again next time
+            cache.store("examples", [learned, config_text], examples)
     return figures + list(examples)
 
 

@@ -8,14 +8,15 @@ Scoring is always float32: the validation loss that chooses the epoch, the evalu
 and every metric run the float32 weights in float32 (the one rule; records say ``inference_precision``).
 
 A precision the device cannot run natively is refused before any work: bf16 on a CPU without AVX-512 BF16
-or AMX (where oneDNN emulates it, slower than float32), fp16 on a CPU (no fast kernels), bf16 on a GPU
-that lacks it (before Ampere).
+or AMX, or with oneDNN capped below them by ``ONEDNN_MAX_CPU_ISA`` (oneDNN would emulate it), fp16 on a CPU
+(no fast kernels), bf16 on a GPU that lacks it (before Ampere).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,8 +41,19 @@ def cpu_flags() -> frozenset[str]:
     return frozenset(flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split())
 
 
+# oneDNN's instruction-set caps (ONEDNN_MAX_CPU_ISA) under which it still runs bfloat16 natively
+BF16_ISAS = (
+    "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512", "AVX512_CORE_AMX", "AVX10_1_512_AMX",
+    "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX_FP16", "ALL", "DEFAULT",
+)  # fmt: skip
+
+
 def cpu_bf16_flags() -> list[str]:
-    """Which of AVX-512 BF16 and AMX-BF16 this CPU has."""
+    """Which of AVX-512 BF16 and AMX-BF16 this CPU has and oneDNN may use: none where ``ONEDNN_MAX_CPU_ISA``
+    caps it below them (``AVX2``, ``AVX512_CORE``), as it does to show the other family of kernels."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if cap and cap not in BF16_ISAS:
+        return []
     return [flag for flag in BF16_FLAGS if flag in cpu_flags()]
 
 
@@ -55,9 +67,10 @@ def unsupported(precision: str, device: torch.device) -> str | None:
         if precision == "fp16-mixed":
             return "fp16-mixed runs on CUDA only: a CPU has no fast float16 kernels (bf16-mixed where it has AVX-512 BF16 or AMX)"
         if not cpu_bf16_flags():
+            capped = " that oneDNN may use (ONEDNN_MAX_CPU_ISA caps it)" if os.environ.get("ONEDNN_MAX_CPU_ISA") else ""
             return (
-                "bf16-mixed needs a CPU with AVX-512 BF16 or AMX (avx512_bf16 or amx_bf16 in /proc/cpuinfo); "
-                "this one has neither, and emulated bfloat16 is slower than float32"
+                "bf16-mixed needs a CPU with AVX-512 BF16 or AMX (avx512_bf16 or amx_bf16 in /proc/cpuinfo)"
+                f"{capped}; this one has neither: oneDNN would emulate bfloat16"
             )
         return None
     if device.type == "cuda" and precision == "bf16-mixed" and not torch.cuda.is_bf16_supported():

@@ -33,6 +33,16 @@ def test_a_cpu_without_bfloat16_refuses_bf16_in_one_line_and_writes_nothing(
     assert err.strip().count("\n") == 0 and "avx512_bf16 or amx_bf16" in err, err
 
 
+def test_onednn_capped_below_bfloat16_counts_as_a_cpu_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(precision_module, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert unsupported("bf16-mixed", torch.device("cpu")) is None
+    for cap, refused in [("AVX2", True), ("avx512_core", True), ("AVX512_CORE_BF16", False), ("AVX512_CORE_AMX", False)]:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        reason = unsupported("bf16-mixed", torch.device("cpu"))
+        assert (reason is not None) == refused, cap
+        assert reason is None or "ONEDNN_MAX_CPU_ISA caps it" in reason
+
+
 def test_fp16_on_a_cpu_and_an_unknown_precision_are_refused() -> None:
     with pytest.raises(ConfigError, match="precision: fp16-mixed runs on CUDA only"):
         load_config(Path(CI_CONFIG), ["precision=fp16-mixed", "device=cpu"])

@@ -257,9 +257,14 @@ def _check_noise(config: SweepConfig) -> None:
 
 def _check_sigma_modes(config: SweepConfig) -> None:
     """A classical baseline told the σ (``sigma: oracle``, the default) cannot be told that of a family
-    without one (jpeg): refused unless it is also run with ``sigma: estimated``, whose rows score it."""
+    without one (jpeg): refused unless it is also run with ``sigma: estimated``, whose rows score it; nor
+    does an ``estimator`` mean anything without ``sigma: estimated``."""
     from denoiser.baselines import BASELINES
 
+    for name, params in config.models.items():  # an estimator without sigma: estimated would estimate nothing
+        sigma = params.get("sigma", "oracle")
+        if name in BASELINES and "estimator" in params and "estimated" not in (sigma if isinstance(sigma, list) else [sigma]):
+            raise ConfigError(f"models.{name}.estimator: only sigma: estimated uses an estimator; give sigma: estimated")
     without = [
         family for family, levels in config.eval_noise.items() if config.make_noise(family, levels[0]).equivalent_sigma is None
     ]

@@ -154,6 +154,12 @@ def test_estimators_are_a_registry_and_a_plugin_can_add_one() -> None:
         create_baseline("tv", sigma="estimated", estimator="nope")
 
 
+def test_an_estimator_without_sigma_estimated_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError, match="models.tv.estimator: only sigma: estimated uses an estimator"):
+        load_config(None, ["models={tv: {estimator: weak-texture}}"])
+    load_config(None, ["models={tv: {sigma: [oracle, estimated], estimator: weak-texture}}"])  # accepted
+
+
 def test_an_estimator_axis_is_one_variant_per_estimator_and_one_oracle() -> None:
     variants = expand_parameters("tv", {"sigma": ["oracle", "estimated"], "estimator": ["wavelet", "weak-texture"]})
     assert variants == [

@@ -18,7 +18,7 @@ from PIL import Image
 
 from denoiser import ConfigurationError, create_noise, make_generator
 from denoiser.levels import LevelRange
-from denoiser.noise import MID_GREY_LINEAR, MID_GREY_SLOPE, CameraNoise, linear_to_srgb, protocol_for, srgb_to_linear
+from denoiser.noise import LADDERS, MID_GREY_LINEAR, MID_GREY_SLOPE, CameraNoise, linear_to_srgb, protocol_for, srgb_to_linear
 
 SMALL = 0.01  # σ at which clipping and the tone curve's bend are negligible on mid-grey: the model's linear regime
 
@@ -67,13 +67,23 @@ def test_the_srgb_curves_are_the_standards_and_each_others_inverse() -> None:
 
 
 @pytest.mark.parametrize("shot_fraction", [0.0, 0.8, 1.0])
-def test_a_and_b_give_the_level_on_mid_grey_through_the_curve_and_demosaicing(shot_fraction: float) -> None:
+def test_a_and_b_give_the_calibrated_variance_on_mid_grey(shot_fraction: float) -> None:
     noise = create_noise("camera", 0.08, shot_fraction=shot_fraction)
-    linear_std = 0.08 / MID_GREY_SLOPE  # linear std that the tone curve turns into σ on mid-grey
-    assert noise.a(1) * MID_GREY_LINEAR + noise.b(1) == pytest.approx(linear_std**2)  # grayscale: all of it
-    assert noise.a(3) * MID_GREY_LINEAR + noise.b(3) == pytest.approx(linear_std**2 * 12 / 7)  # demosaicing keeps 7/12
-    assert noise.a(3) * MID_GREY_LINEAR == pytest.approx(shot_fraction * linear_std**2 * 12 / 7)
+    for channels in (1, 3):
+        variance = noise.linear_variance(channels)
+        assert noise.a(channels) * MID_GREY_LINEAR + noise.b(channels) == pytest.approx(variance)
+        assert noise.a(channels) * MID_GREY_LINEAR == pytest.approx(shot_fraction * variance)
     assert noise.equivalent_sigma == 0.08
+
+
+def test_the_calibration_is_the_small_sigma_formula_where_the_curve_is_straight() -> None:
+    for channels, kept in ((1, 1.0), (3, 7 / 12)):
+        small = (SMALL / MID_GREY_SLOPE) ** 2 / kept  # the linear std the curve's slope turns into σ, demosaicing aside
+        assert create_noise("camera", SMALL).linear_variance(channels) == pytest.approx(small, rel=0.005)
+        assert create_noise("camera", 0.12).linear_variance(channels) < 0.8 * (0.12 / MID_GREY_SLOPE) ** 2 / kept  # bent
+    assert create_noise("camera", 0).linear_variance(3) == 0.0
+    with pytest.raises(ConfigurationError, match="camera sigma 0.6 is out of reach"):
+        create_noise("camera", 0.6).linear_variance(3)
 
 
 # ----------------------------------------------------------------------------- the mosaic
@@ -151,8 +161,8 @@ def test_grayscale_is_a_monochrome_sensor_without_spatial_correlation(generator:
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_the_output_std_on_mid_grey_is_the_level_for_small_sigma(channels: int, generator: torch.Generator) -> None:
-    for level in (SMALL, 0.02):  # the curve's bend adds 0.1% and 0.4%; the std's sd over seeds is 0.15%
+def test_the_output_std_on_mid_grey_is_the_level_at_every_step_of_the_ladder(channels: int, generator: torch.Generator) -> None:
+    for level in (SMALL, *LADDERS["camera"]):  # calibrated through the clip and the curve; the std's sd over seeds is 0.15%
         clean = mid_grey(channels)
         residual = create_noise("camera", level)(clean, generator) - clean
         assert residual.std().item() == pytest.approx(level, rel=0.015), level

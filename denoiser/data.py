@@ -201,12 +201,18 @@ def _scaled(array: np.ndarray, mode: str, path: Path, sixteen_bits: bool) -> np.
     return (array / scale).astype(np.float32)
 
 
+def _images_among(paths: list[Path], include: str | None) -> list[Path]:
+    """The image files among ``paths``, in their order, those ``include`` matches (a file-name pattern, any case)
+    where given; only regular files (a FIFO named x.png would block a read forever)."""
+    files = [path for path in paths if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()]
+    if include is None:
+        return files
+    return [file for file in files if fnmatch.fnmatchcase(file.name.lower(), include.lower())]
+
+
 def _image_files(directory: Path, include: str | None = None) -> list[Path]:
-    """The image files of a folder, by name, those ``include`` matches (a file-name pattern, any case) where given;
-    only regular files (a FIFO named x.png would block a read forever)."""
-    files = sorted(file for file in directory.iterdir() if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file())
-    if include is not None:
-        files = [file for file in files if fnmatch.fnmatchcase(file.name.lower(), include.lower())]
+    """The image files of a folder, by name (:func:`_images_among`); none is an error naming the folder."""
+    files = _images_among(sorted(directory.iterdir()), include)
     if not files:
         matching = f" matching {include}" if include is not None else ""
         raise DataError(f"{directory}: no images ({', '.join(IMAGE_SUFFIXES)}){matching} in this folder")
@@ -251,17 +257,12 @@ def expected_pair_pixels(params: Mapping[str, object]) -> int:
     """The values a pairs set holds in memory (clean and noisy, float32 values), from the files' headers;
     0 where its files cannot be listed (loading says why)."""
     channels = 3 if params.get("color") is True else 1
-    path = Path(str(params.get("path")))
+    sides = {name: params.get(name) for name in ("clean", "noisy", "layout", "include")}
     try:
-        patterns = _pair_patterns(params.get("clean"), params.get("noisy"), params.get("layout"))  # type: ignore[arg-type]
-        if patterns is None and params.get("include") is None and (path / "clean").is_dir():
-            files = [*_image_files(path / "clean"), *_image_files(path / "noisy")]
-        else:
-            clean, noisy, _ = _match_pairs(path, patterns, params.get("include"))  # type: ignore[arg-type]
-            files = [*clean.values(), *noisy.values()]
+        clean, noisy, _, _ = _pair_files(Path(str(params.get("path"))), **sides)  # type: ignore[arg-type]
     except (ConfigurationError, DataError, OSError):
         return 0
-    return channels * sum(_header_pixels(file) for file in files)
+    return channels * sum(_header_pixels(file) for file in [*clean.values(), *noisy.values()])
 
 
 def _header_pixels(path: Path) -> int:
@@ -376,11 +377,10 @@ NATIVE_DATASETS = ("folder", "skimage-natural", "pairs")
 # Named layouts of real-noise pair sets, as they ship: each side's file-name pattern (one ``*``, the part
 # that pairs them; matched case-insensitively, in the folder and every folder below it).
 PAIR_LAYOUTS: dict[str, tuple[str, str]] = {
-    "polyu": (
-        "*_mean.jpg",
-        "*_real.jpg",
-    ),  # PolyU real-world noisy images: NAME_mean.JPG (the mean of hundreds of shots), NAME_real.JPG
-    "sidd": ("GT_SRGB_*", "NOISY_SRGB_*"),  # SIDD medium and small sRGB: Data/<scene>/GT_SRGB_010.PNG, NOISY_SRGB_010.PNG
+    # PolyU real-world noisy images: NAME_mean.JPG (the mean of hundreds of shots), NAME_real.JPG (one shot)
+    "polyu": ("*_mean.jpg", "*_real.jpg"),
+    # SIDD medium and small sRGB: Data/<scene>/GT_SRGB_010.PNG with NOISY_SRGB_010.PNG
+    "sidd": ("GT_SRGB_*", "NOISY_SRGB_*"),
 }
 
 
@@ -406,13 +406,7 @@ def load_pairs(
     directory = Path(path)
     if not directory.is_dir():
         raise DataError(f"{directory}: no such folder")
-    patterns = _pair_patterns(clean, noisy, layout)
-    if patterns is None and include is None and (directory / "clean").is_dir() and (directory / "noisy").is_dir():
-        clean_files = {file.name: file for file in _image_files(directory / "clean")}
-        noisy_files = {file.name: file for file in _image_files(directory / "noisy")}
-        stray: list[str] = []
-    else:
-        clean_files, noisy_files, stray = _match_pairs(directory, patterns, include)
+    clean_files, noisy_files, stray, patterns = _pair_files(directory, clean, noisy, layout, include)
     names = sorted(clean_files)
     if not names:
         wanted = (
@@ -431,6 +425,19 @@ def load_pairs(
             )
         pairs.append((name, clean_image.unsqueeze(0), noisy_image.unsqueeze(0)))
     return pairs
+
+
+def _pair_files(
+    directory: Path, clean: str | None, noisy: str | None, layout: str | None, include: str | None
+) -> tuple[dict[str, Path], dict[str, Path], list[str], tuple[str, str] | None]:
+    """A pairs folder's files, as loading and the memory bound before it both list them: each side's files by
+    their pairing key, the image files that match neither side, and the patterns (None: the default naming,
+    ``clean/`` and ``noisy/`` folders of the same file names, or ``NAME_clean``/``NAME_noisy`` files)."""
+    patterns = _pair_patterns(clean, noisy, layout)
+    if patterns is None and include is None and (directory / "clean").is_dir() and (directory / "noisy").is_dir():
+        clean_files = {file.name: file for file in _image_files(directory / "clean")}
+        return clean_files, {file.name: file for file in _image_files(directory / "noisy")}, [], None
+    return (*_match_pairs(directory, patterns, include), patterns)
 
 
 def _pair_patterns(clean: str | None, noisy: str | None, layout: str | None) -> tuple[str, str] | None:
@@ -467,10 +474,7 @@ def _match_pairs(
     the folder itself; given patterns look in the folders below too (SIDD keeps each scene in its own)."""
     recursive = patterns is not None
     patterns = patterns or ("*_clean", "*_noisy")
-    files = sorted(directory.rglob("*") if recursive else directory.iterdir())
-    files = [file for file in files if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file()]
-    if include is not None:
-        files = [file for file in files if fnmatch.fnmatchcase(file.name.lower(), include.lower())]
+    files = _images_among(sorted(directory.rglob("*") if recursive else directory.iterdir()), include)
     sides: tuple[dict[str, Path], dict[str, Path]] = ({}, {})
     stray = []
     for file in files:

@@ -495,7 +495,6 @@ SRGB_KNEE = 0.04045  # sRGB value where the EOTF's linear segment meets its powe
 LINEAR_KNEE = SRGB_KNEE / 12.92  # ≈ 0.0031308: the same point on the linear scale
 MID_GREY_LINEAR = ((0.5 + 0.055) / 1.055) ** 2.4  # srgb_to_linear(0.5) ≈ 0.214
 MID_GREY_SLOPE = (0.5 + 0.055) / (2.4 * MID_GREY_LINEAR)  # d linear_to_srgb / dL at mid-grey ≈ 1.081
-DEMOSAICED_VARIANCE = 7 / 12  # share of white mosaic noise's variance that bilinear demosaicing leaves, over R, G, B
 # What bilinear demosaicing leaves of the mosaic noise's variance at each kind of output pixel of a flat image,
 # each kind a third of the pixels × channels (G: 1, 1, ¼, ¼; R and B: 1, ½, ½, ¼): their mean is 7/12
 DEMOSAICED_SHARES = (1.0, 0.5, 0.25)
@@ -517,7 +516,7 @@ def _calibration_curve(channels: int) -> tuple[np.ndarray, np.ndarray]:
     """The output std on mid-grey, f(clamp(L_mid + sqrt(s)·σ_L·z, 0, 1)) pooled over the pixel kinds s and
     integrated over z ~ N(0, 1) on a fine grid, at 1,501 linear stds σ_L from 0 to 1, up to where it stops
     growing: (output stds, linear stds), increasing, for :func:`calibrated_linear_variance` to invert. Built
-    once per channel count (about 0.1 s)."""
+    once per channel count (about 0.2 s in colour)."""
     shares = np.sqrt((1.0,) if channels == 1 else DEMOSAICED_SHARES)
     z = np.linspace(-8.0, 8.0, 801)
     weights = np.exp(-(z**2) / 2)
@@ -622,7 +621,7 @@ class CameraNoise(NoiseModel):
 
     @property
     def equivalent_sigma(self) -> float:
-        return self.level  # by the choice of a and b, for small σ (clipping and the curve's bend aside)
+        return self.level  # by the calibration of a and b: the output's std on mid-grey
 
     @property
     def protocol(self) -> str:

@@ -71,18 +71,20 @@ def _figures(root: Path, rows: pd.DataFrame, records: list, ranked: pd.DataFrame
     synthetic = first[first["eval_noise"] != "real"]
     figures.append(cache.draw("family_matrix", [synthetic, real], plots.family_matrix, synthetic, folder, real))
     points = plots.sigma_points(records)
-    for family in sorted(points["family"].unique()):
-        figures.append(cache.draw(f"estimated_sigma:{family}", [points], plots.estimated_sigma, points, family, folder))
+    for family, shown_points in points.groupby("family", sort=True):  # each figure digests its own family's points
+        key, family = f"estimated_sigma:{family!s}", str(family)
+        figures.append(cache.draw(key, [shown_points], plots.estimated_sigma, shown_points, family, folder))
     figures.append(cache.draw("loss_curves", [record.to_json() for record in records], plots.loss_curves, records, folder))
     shown = [column for column in ("cell_id", "eval_noise", "eval_level", "psnr") if column in rows.columns]
     learned = rows[rows["noise"].notna()][shown]  # what the example images show: the best cell at each level
     config_text = (root / "config.yaml").read_text(errors="replace") if (root / "config.yaml").is_file() else ""
-    examples = cache.cached("examples", [learned, config_text])
+    shown_digest = _digest([learned, config_text])
+    examples = cache.cached("examples", shown_digest)
     if examples is None:  # checkpoints and images: loaded only when what they show has changed
         made = [plots.example_grid(grid, family, folder) for family, grid in _examples(root, rows).items()]
         examples = [path for path in made if path is not None]
         if examples:  # none drawn (no checkpoint, a plugin's model not imported): tried again next time
-            cache.store("examples", [learned, config_text], examples)
+            cache.store("examples", shown_digest, examples)
     return figures + list(examples)
 
 
@@ -99,24 +101,25 @@ class FigureCache:
             entries = {}
         self.entries: dict[str, Any] = entries if isinstance(entries, dict) else {}
 
-    def cached(self, key: str, inputs: list[Any]) -> list[Path] | None:
-        """The files drawn for ``key`` from these very inputs, where all are still there; else None."""
+    def cached(self, key: str, digest: str) -> list[Path] | None:
+        """The files drawn for ``key`` from inputs of this :func:`_digest`, where all are still there; else None."""
         entry = self.entries.get(key)
-        if not isinstance(entry, dict) or entry.get("digest") != _digest(inputs) or not isinstance(entry.get("files"), list):
+        if not isinstance(entry, dict) or entry.get("digest") != digest or not isinstance(entry.get("files"), list):
             return None
         files = [self.folder / str(name) for name in entry["files"]]
         return files if all(file.is_file() for file in files) else None
 
-    def store(self, key: str, inputs: list[Any], files: list[Path]) -> list[Path]:
-        self.entries[key] = {"digest": _digest(inputs), "files": [file.name for file in files]}
+    def store(self, key: str, digest: str, files: list[Path]) -> list[Path]:
+        self.entries[key] = {"digest": digest, "files": [file.name for file in files]}
         return files
 
     def draw(self, key: str, inputs: list[Any], plot: Any, *arguments: Any) -> Path | None:
         """``plot(*arguments)``, unless it was drawn from the same ``inputs`` before; its file, or None."""
-        files = self.cached(key, inputs)
+        inputs_digest = _digest(inputs)
+        files = self.cached(key, inputs_digest)
         if files is None:
             figure = plot(*arguments)
-            files = self.store(key, inputs, [figure] if figure is not None else [])
+            files = self.store(key, inputs_digest, [figure] if figure is not None else [])
         return files[0] if files else None
 
     def save(self) -> None:

@@ -78,6 +78,13 @@ def test_the_split_choices_are_the_librarys() -> None:
     assert typing.get_args(Split) == SPLITS
 
 
+def test_the_precision_choices_are_the_librarys() -> None:
+    from bench.schema import Precision
+    from denoiser.precision import PRECISIONS
+
+    assert typing.get_args(Precision) == PRECISIONS
+
+
 def test_the_executor_option_offers_the_schemas_choices() -> None:
     commands = next(action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction))
     executor = next(action for action in commands.choices["sweep"]._actions if action.dest == "executor")

@@ -6,6 +6,7 @@ import base64
 import html
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,9 @@ def _figures(root: Path, rows: pd.DataFrame, records: list, ranked: pd.DataFrame
     return figures + list(examples)
 
 
+PLOT_NAME = re.compile(r"[A-Za-z0-9_.-]+\.png")  # what plots.slug and the plot names make: no separator, no ..
+
+
 class FigureCache:
     """``plots/.drawn.json``: for each figure, the digest of the rows and records it was drawn from and its file.
     A figure whose inputs have the same digest, and whose file is still there, is not drawn again: a resume
@@ -106,7 +110,10 @@ class FigureCache:
         entry = self.entries.get(key)
         if not isinstance(entry, dict) or entry.get("digest") != digest or not isinstance(entry.get("files"), list):
             return None
-        files = [self.folder / str(name) for name in entry["files"]]
+        names = [str(name) for name in entry["files"]]
+        if not all(PLOT_NAME.fullmatch(name) for name in names):  # the manifest is data: only plots/<name>.png, no path
+            return None
+        files = [self.folder / name for name in names]
         return files if all(file.is_file() for file in files) else None
 
     def store(self, key: str, digest: str, files: list[Path]) -> list[Path]:

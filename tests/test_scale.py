@@ -3,6 +3,7 @@ resume with nothing pending redraws nothing, and a sweep of hundreds of evaluati
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -64,6 +65,22 @@ def test_a_resume_with_nothing_pending_redraws_no_figure(tmp_path: Path) -> None
     assert (out / "plots" / figures[0].name).is_file()
     manifest = json.loads((out / "plots" / ".drawn.json").read_text())
     assert all(len(entry["digest"]) == 64 for entry in manifest.values())
+
+
+def test_a_manifest_naming_files_outside_the_plots_is_data_and_ignored(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ci_sweep_here(out, "models={noisy: {}}", "noise={gaussian: [0.1, 0.2]}")
+    write_report(out)
+    manifest_path = out / "plots" / ".drawn.json"
+    manifest = json.loads(manifest_path.read_text())
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"not a plot of this sweep")
+    for entry in manifest.values():
+        entry["files"] = [f"../../{secret.name}"] if entry["files"] else []
+    manifest_path.write_text(json.dumps(manifest))
+    written = write_report(out)
+    assert all(path.parent == out / "plots" for path in written if path.suffix == ".png")
+    assert base64.b64encode(secret.read_bytes()).decode() not in (out / "report.html").read_text()
 
 
 @pytest.mark.heavy

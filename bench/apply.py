@@ -12,7 +12,7 @@ from torch import nn
 from bench.checkpoints import CheckpointError, load_checkpoint
 from bench.store import StoreError, write_atomically
 from denoiser.data import read_image
-from denoiser.training import denoise_whole
+from denoiser.inference import denoise_whole
 
 __all__ = ["CheckpointError", "denoise_files", "load_checkpoint"]  # the checkpoint's two: re-exported (bench/report.py)
 

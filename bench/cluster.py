@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.cell import failed_record, measure_speed, needs_speed, prepare_data, run_cell, start_process
+from bench.cell import failed_record, measure_speed, needs_speed, run_cell, start_process
 from bench.config import SweepConfig
 from bench.grid import Cell
 from bench.progress import SweepProgress
 from bench.record import CellRecord
 from bench.store import ResultStore
+from bench.sweep_data import prepare_data
 from denoiser.errors import DenoiserError
 
 logger = logging.getLogger(__name__)

@@ -20,13 +20,14 @@ from typing import Any, Protocol
 
 import torch
 
-from bench.cell import CellEvent, SweepData, failed_record, measure_speed, needs_speed, run_cell, start_process
+from bench.cell import CellEvent, failed_record, measure_speed, needs_speed, run_cell, start_process
 from bench.cluster import SubmititExecutor
 from bench.config import SweepConfig
 from bench.grid import Cell
 from bench.progress import SweepProgress
 from bench.record import CellRecord
 from bench.store import ResultStore
+from bench.sweep_data import SweepData
 from bench.workers import WorkerPool
 
 logger = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from denoiser.levels import LevelRange
 from denoiser.models import MODELS
 from denoiser.noise import NOISE
 from denoiser.registry import Entry
+from denoiser.training import pick_device
 
 # Bump when a change to the code alters results, so that old records are recomputed.
 RESULTS_FORMAT = 3
@@ -95,15 +96,6 @@ def changed_code(old: dict[str, str], new: dict[str, str]) -> list[str]:
     return [f"{name} ({new[name].split(' ')[0]})" for name in sorted(new) if old.get(name) != new[name]]
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` → ``cuda`` or ``cpu``, as the cells will run: a cell id hashes the device that ran it."""
-    if name != "auto":
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def build_cells(config: SweepConfig) -> list[Cell]:
     """All cells of the sweep in a stable order: the classical baselines first (quick, and they give
     early reference numbers), then the learned models."""
@@ -154,7 +146,7 @@ def _baseline_cells(config: SweepConfig, shared: dict[str, Any]) -> list[Cell]:
 
 
 def _learned_cells(config: SweepConfig, shared: dict[str, Any]) -> list[Cell]:
-    device = resolve_device(config.device)
+    device = str(pick_device(config.device))  # as the cells will run: a cell id hashes the device that ran it
     cells = []
     for model in (name for name in config.models if name in MODELS):
         code = code_versions(config, model, learned=True)

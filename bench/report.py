@@ -151,9 +151,9 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
 
     Needs the checkpoints and the data set; returns nothing (and says why) when they are gone.
     """
-    from bench.cell import prepare_data
     from bench.checkpoints import load_checkpoint
     from bench.config import load_config
+    from bench.sweep_data import prepare_data
 
     learned = rows[rows["noise"].notna()]
     if learned.empty:
@@ -185,7 +185,7 @@ def _example(model: Any, clean: torch.Tensor, noise: Any, config: Any) -> dict[s
     """The first test image, noisy as in evaluation (the test split's draw), and the model's estimate, with their PSNRs."""
     from denoiser import metrics
     from denoiser.evaluation import add_noise, evaluation_seed
-    from denoiser.training import denoise_whole
+    from denoiser.inference import denoise_whole
 
     noisy = add_noise(clean, noise, evaluation_seed(config.evaluation.seed, noise))[:1]
     clean = clean[:1]

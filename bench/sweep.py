@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 
-from bench.cell import SweepData, check_fits, prepare_data
 from bench.cluster import require_submitit
 from bench.config import SweepConfig, dump_config
 from bench.executors import choose_executor
@@ -20,6 +19,7 @@ from bench.grid import Cell, build_cells, changed_code
 from bench.progress import SweepProgress
 from bench.record import CellRecord
 from bench.store import ResultStore, write_text
+from bench.sweep_data import SweepData, check_fits, prepare_data
 from denoiser.models import create_model_shape
 from denoiser.training import pick_device, training_memory_bytes
 

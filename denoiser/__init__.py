@@ -1,4 +1,4 @@
-"""denoiser: the library of denoise-bench (models, noise, data, training, metrics).
+"""denoiser: the library of denoise-bench (models, noise, data, training, inference, metrics).
 
 It never imports the ``bench`` application. Names load lazily, so that importing
 ``denoiser.errors`` (as the command line does before parsing) does not import torch.
@@ -41,6 +41,8 @@ _EXPORTS = {
     "TrainingDiverged": "denoiser.training",
     "pick_device": "denoiser.training",
     "train": "denoiser.training",
+    "denoise": "denoiser.inference",
+    "denoise_whole": "denoiser.inference",
 }
 
 __all__ = sorted(_EXPORTS)

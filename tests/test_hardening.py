@@ -25,7 +25,8 @@ from PIL import Image
 from rich.console import Console
 
 from bench.apply import load_checkpoint
-from bench.cell import SweepData, prepare_data, run_cell
+from bench.cell import run_cell
+from bench.sweep_data import SweepData, prepare_data
 from bench.cli import resume_command
 from bench.config import ConfigError, load_config
 from bench.grid import build_cells

@@ -54,7 +54,7 @@ def test_impossible_latent_is_refused(latent_dim: int) -> None:
 
 
 def test_the_dae_runs_on_a_whole_image_as_blended_overlapping_windows() -> None:
-    from denoiser.training import denoise, denoise_tiled
+    from denoiser.inference import denoise, denoise_tiled
 
     torch.manual_seed(0)
     model = create_model("dae", latent_dim=8).eval()

@@ -112,7 +112,7 @@ def test_the_worker_choice_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_cells_gpu_memory_is_estimated_from_its_largest_model() -> None:
-    from bench.cell import prepare_data
+    from bench.sweep_data import prepare_data
     from bench.sweep import CUDA_CONTEXT_BYTES, cell_memory
 
     config = load_config(Path(CI_CONFIG))
@@ -139,7 +139,7 @@ def test_a_cell_records_its_threads_its_speed_ratio_and_its_progress(tmp_path: P
     images = torch.rand(8, 1, 64, 64, generator=torch.Generator().manual_seed(0))
     from denoiser.data import ImageSet
 
-    from bench.cell import SweepData
+    from bench.sweep_data import SweepData
 
     data = SweepData(ImageSet(images[:4], torch.arange(4), ()), ImageSet(images[4:6], torch.arange(2), ()),
                      ImageSet(images[6:], torch.arange(2), ()))

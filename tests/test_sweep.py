@@ -12,7 +12,7 @@ from bench.grid import build_cells
 from bench.store import ResultStore
 from denoiser import create_model, create_noise
 from denoiser.evaluation import add_noise, evaluation_seed, score
-from denoiser.training import denoise
+from denoiser.inference import denoise
 from tests.conftest import CI_CONFIG, REPOSITORY, bench_here, ci_sweep_here, run_bench
 
 SPEC_COLUMNS = (
@@ -62,7 +62,7 @@ def test_results_csv_has_a_row_per_cell_and_evaluation_level(ci_sweep: Path) -> 
 
 
 def test_the_epoch_is_chosen_on_validation_and_the_record_says_so(ci_sweep: Path) -> None:
-    from bench.cell import prepare_data
+    from bench.sweep_data import prepare_data
 
     record = json.loads(next((ci_sweep / "runs").glob("dae-*.json")).read_text())
     assert record["selected_on"] == "validation" and len(record["validation_losses"]) == record["epochs"]
@@ -74,7 +74,7 @@ def test_the_epoch_is_chosen_on_validation_and_the_record_says_so(ci_sweep: Path
 
 
 def test_a_checkpoint_reproduces_its_record(ci_sweep: Path) -> None:
-    from bench.cell import prepare_data
+    from bench.sweep_data import prepare_data
 
     record = next(json.loads(path.read_text()) for path in (ci_sweep / "runs").glob("dae-*.json"))
     checkpoint = torch.load(ci_sweep / "checkpoints" / f"{record['cell_id']}.pt", weights_only=True)
@@ -250,7 +250,7 @@ def test_published_figures_apply_to_set12_under_the_literatures_noise_only() -> 
 
 
 def test_the_plan_says_which_cells_run_where_and_why(ci_sweep: Path) -> None:
-    from bench.cell import prepare_data
+    from bench.sweep_data import prepare_data
     from bench.sweep import plan_sweep
 
     config = load_config(Path(CI_CONFIG), ["speed_reference=false", "models.dae.latent_dim=[16, 8]"])

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from denoiser import TrainingDiverged, create_model, create_noise, load_dataset, split, train
-from denoiser.training import EarlyStopping, TrainSettings, denoise, fit_to_input_size
+from denoiser.inference import denoise
+from denoiser.training import EarlyStopping, TrainSettings, fit_to_input_size
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from bench.config import load_config
 from bench.sweep import run_sweep
 from denoiser import create_model, create_noise, load_dataset, make_generator, metrics
 from denoiser.design_loop import design_epochs, trainer_epochs
-from denoiser.training import denoise
+from denoiser.inference import denoise
 from tests.conftest import CIFAR_SAMPLE, REPOSITORY
 
 IMAGES = 640  # 10 batches of 64

@@ -54,6 +54,7 @@ import torch
 
 from denoiser.errors import ConfigurationError, DenoiserError
 from denoiser.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
+from denoiser.interface import Denoiser
 from denoiser.noise import EstimatedNoise, NoiseModel
 from denoiser.registry import Registry
 
@@ -62,7 +63,7 @@ class BaselineUnavailable(DenoiserError):
     """An optional baseline whose package is not installed."""
 
 
-COLOR_CHANNELS = 3  # the only channel count besides 1 that the classical baselines take (RGB)
+COLOUR_CHANNELS = 3  # the only channel count besides 1 that the classical baselines take (RGB)
 SIGMA_MODES = ("oracle", "estimated")  # how a baseline learns the σ: told by the noise model, or estimated per image
 
 
@@ -92,13 +93,13 @@ def _estimator(value: Any) -> str:
 
 def _channels_of(noisy: torch.Tensor) -> int:
     """The channel count of a (N, C, H, W) batch: 1 (grayscale) or 3 (RGB), anything else refused."""
-    if noisy.dim() != 4 or noisy.shape[1] not in (1, COLOR_CHANNELS):
+    if noisy.dim() != 4 or noisy.shape[1] not in (1, COLOUR_CHANNELS):
         raise DenoiserError(f"classical baselines take (N, 1, H, W) or (N, 3, H, W) batches, got {tuple(noisy.shape)}")
     return int(noisy.shape[1])
 
 
 @dataclass(frozen=True)
-class Baseline:
+class Baseline(Denoiser):
     """Base of the classical denoisers: ``function(channels)(image, **settings(noise, channels))`` on each
     float64 image, (H, W) in grayscale, (H, W, 3) in colour, where ``noise`` is what the image was told
     (:meth:`told`): the noise model itself (``sigma: oracle``) or the σ estimated from it (``estimated``)."""
@@ -117,20 +118,24 @@ class Baseline:
     def function(self, channels: int = 1) -> Callable[..., np.ndarray]:
         raise NotImplementedError
 
-    def can_tell(self, noise: NoiseModel) -> bool:
-        """Whether it can denoise for ``noise``: False only for ``sigma: oracle`` on a family without an
+    def skip(self, noise: NoiseModel) -> str | None:
+        """Why it cannot denoise for ``noise``: only in ``sigma: oracle`` mode, for a family without an
         equivalent σ (jpeg), as there is nothing to tell it."""
-        return not self.uses_sigma or self.sigma == "estimated" or noise.equivalent_sigma is not None
+        if not self.uses_sigma or self.sigma == "estimated" or noise.equivalent_sigma is not None:
+            return None
+        return (
+            f"sigma: oracle cannot tell {self.name} the σ of {noise.family} noise, which has none; give sigma: "
+            f"estimated, or [oracle, estimated] for both (the oracle rows then leave {noise.family} out)"
+        )
 
     def told(self, noisy: torch.Tensor, noise: NoiseModel) -> list[NoiseModel]:
         """The noise each image of ``noisy`` (N, C, H, W) is denoised for: ``noise`` itself (oracle), refused
-        where it has no equivalent σ (:meth:`can_tell`), or the σ estimated from that image alone (estimated)."""
+        where it has no equivalent σ (:meth:`skip`), or the σ estimated from that image alone (estimated)."""
         if self.sigma == "estimated":
             return [EstimatedNoise.of(noisy[index : index + 1], self.estimator) for index in range(len(noisy))]
-        if not self.can_tell(noise):
-            raise NoSigmaToTell(
-                f"{self.name}: {noise.family} noise has no equivalent σ to tell it (sigma: oracle); use sigma: estimated"
-            )
+        reason = self.skip(noise)
+        if reason is not None:
+            raise NoSigmaToTell(f"{self.name}: {reason}")
         return [noise] * len(noisy)
 
     def __call__(self, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
@@ -141,7 +146,7 @@ class Baseline:
         """Denoise image ``i`` of ``noisy`` (N, C, H, W) with the settings for ``told[i]`` (see :meth:`told`)."""
         channels = _channels_of(noisy)
         function = self.function(channels)
-        if channels == COLOR_CHANNELS:
+        if channels == COLOUR_CHANNELS:
             images = noisy.detach().cpu().double().permute(0, 2, 3, 1).numpy()  # (N, H, W, 3)
         else:
             images = noisy.detach().cpu().double().numpy()[:, 0]  # (N, H, W)
@@ -152,7 +157,7 @@ class Baseline:
 
         outputs = np.stack(self._map(one, len(images)))
         estimate = torch.from_numpy(outputs)
-        estimate = estimate.permute(0, 3, 1, 2) if channels == COLOR_CHANNELS else estimate.unsqueeze(1)
+        estimate = estimate.permute(0, 3, 1, 2) if channels == COLOUR_CHANNELS else estimate.unsqueeze(1)
         return estimate.to(noisy.dtype).clamp(0, 1).contiguous()
 
     def _map(self, one: Callable[[int], np.ndarray], count: int) -> list[np.ndarray]:

@@ -23,8 +23,8 @@ from types import TracebackType
 
 import torch
 
+from denoiser.devices import synchronize
 from denoiser.noise import NoiseModel, create_noise, make_generator
-from denoiser.training import synchronize
 
 TIMING_SIZE = 256  # pixels a side
 TIMING_WARMUP = 2  # untimed runs first: lazy initialisation, caches, oneDNN's kernel choice

@@ -38,45 +38,42 @@ def design_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     return running_loss / max(batches, 1)
 
 
-def design_epochs(
-    images: torch.Tensor,
-    *,
-    latent_dim: int = 128,
-    sigma: float = 0.1,
-    batch_size: int = 64,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-) -> Callable[[], float]:
+@dataclass(frozen=True)
+class LoopSettings:
+    """What both loops are run with (keyword ``settings`` of the functions below)."""
+
+    latent_dim: int = 128
+    sigma: float = 0.1
+    batch_size: int = 64
+    seed: int = 0
+    device: torch.device | str = "cpu"
+
+
+def design_epochs(images: torch.Tensor, **settings: Any) -> Callable[[], float]:
     """A fresh design model and its DataLoader and Adam on ``images`` (N, 1, 64, 64); each call
     of the returned function trains one epoch with the design's loop and returns its mean loss.
     On ``device``, the images too: the DataLoader slices them there, so the comparison does not
-    credit the trainer for keeping the data on the GPU."""
-    torch.manual_seed(seed)
-    model = create_model("dae", latent_dim=latent_dim).to(device)
-    loader = DataLoader(TensorDataset(images.to(device)), batch_size=batch_size, shuffle=True)
+    credit the trainer for keeping the data on the GPU. ``settings``: :class:`LoopSettings`' fields."""
+    loop = LoopSettings(**settings)
+    torch.manual_seed(loop.seed)
+    model = create_model("dae", latent_dim=loop.latent_dim).to(loop.device)
+    loader = DataLoader(TensorDataset(images.to(loop.device)), batch_size=loop.batch_size, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    return lambda: design_epoch(model, loader, optimizer, sigma)
+    return lambda: design_epoch(model, loader, optimizer, loop.sigma)
 
 
-def trainer_epochs(
-    images: torch.Tensor,
-    *,
-    latent_dim: int = 128,
-    sigma: float = 0.1,
-    batch_size: int = 64,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-) -> Callable[[], float]:
+def trainer_epochs(images: torch.Tensor, **settings: Any) -> Callable[[], float]:
     """The same for the suite's trainer (``denoiser.training.train_epoch`` with its memory format and optimizer
     for ``device``)."""
-    torch.manual_seed(seed)
-    memory_format = fast_memory_format(device)
-    model = create_model("dae", latent_dim=latent_dim).to(device).to(memory_format=memory_format)
+    loop = LoopSettings(**settings)
+    torch.manual_seed(loop.seed)
+    memory_format = fast_memory_format(loop.device)
+    model = create_model("dae", latent_dim=loop.latent_dim).to(loop.device).to(memory_format=memory_format)
     optimizer = make_optimizer(model, 1e-3)
-    noise = create_noise("gaussian", sigma)
-    images = images.to(device)
-    order, draws = torch.Generator().manual_seed(seed), make_generator(seed + 1, device)
-    return lambda: train_epoch(model, optimizer, images, noise, batch_size, order, draws, Step(memory_format)).item()
+    noise = create_noise("gaussian", loop.sigma)
+    images = images.to(loop.device)
+    order, draws = torch.Generator().manual_seed(loop.seed), make_generator(loop.seed + 1, loop.device)
+    return lambda: train_epoch(model, optimizer, images, noise, loop.batch_size, order, draws, Step(memory_format)).item()
 
 
 def design_throughput(images: torch.Tensor, *, min_seconds: float = 2.0, **settings: Any) -> float:

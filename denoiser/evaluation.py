@@ -13,10 +13,12 @@ from typing import Any
 import torch
 
 from denoiser import metrics
+from denoiser.interface import Denoiser
 from denoiser.noise import NoiseModel, RealNoise, make_generator, protocol_for
 
-# (N, C, H, W) noisy, and the noise model it was drawn from (a denoiser may use its σ) → (N, C, H, W) estimate, in [0, 1]
-Denoiser = Callable[[torch.Tensor, NoiseModel], torch.Tensor]
+# What is scored: a denoiser (denoiser.interface.Denoiser, which a sweep's learned models and baselines are), or any
+# callable alike: (N, C, H, W) noisy and the noise model it was drawn from (it may use its σ) → estimate in [0, 1]
+Scored = Denoiser | Callable[[torch.Tensor, NoiseModel], torch.Tensor]
 
 
 @dataclass
@@ -96,7 +98,7 @@ def torch_settings_kept() -> Iterator[None]:
         torch.set_grad_enabled(state[2])
 
 
-def run_isolated(denoiser: Denoiser, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
+def run_isolated(denoiser: Scored, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
     """``denoiser(copy of noisy, copy of noise)``: a denoiser that writes into its input, or changes the
     noise model it is told, changes only its own copies, never the noisy images the harness scores (the
     noisy input's PSNR, ΔPSNR), images shared with other cells, nor the noise of the next image and the
@@ -138,13 +140,13 @@ def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor, nois
     return _aggregate([_per_image(clean, noisy, estimate)], noise, clean.shape[1])
 
 
-def evaluate(denoiser: Denoiser, clean: torch.Tensor, noise: NoiseModel, seed: int) -> Evaluation:
+def evaluate(denoiser: Scored, clean: torch.Tensor, noise: NoiseModel, seed: int) -> Evaluation:
     """Add seeded noise to ``clean``, denoise it and score the result."""
     noisy = add_noise(clean, noise, seed)
     return score(clean, noisy, run_isolated(denoiser, noisy, noise), noise)
 
 
-def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseModel, seed: int) -> Evaluation:
+def evaluate_whole(denoiser: Scored, images: list[torch.Tensor], noise: NoiseModel, seed: int) -> Evaluation:
     """The same for whole images of different sizes, each (1, 1, H, W): each image gets its own seeded
     noise (``seed + index``) and its own PSNR and SSIM over the whole image, then they are averaged."""
     per_image = []
@@ -154,7 +156,7 @@ def evaluate_whole(denoiser: Denoiser, images: list[torch.Tensor], noise: NoiseM
     return _aggregate(per_image, noise, images[0].shape[1])
 
 
-def evaluate_pairs(denoiser: Denoiser, pairs: list[tuple[str, torch.Tensor, torch.Tensor]]) -> tuple[Evaluation, list[float]]:
+def evaluate_pairs(denoiser: Scored, pairs: list[tuple[str, torch.Tensor, torch.Tensor]]) -> tuple[Evaluation, list[float]]:
     """Score ``denoiser(noisy, noise)`` on paired images whose noise is real: each noisy image goes in as it
     is, with the truth its pair knows (:class:`RealNoise`: the std of noisy − clean), which a classical
     baseline in ``sigma: oracle`` mode is told and one in ``sigma: estimated`` mode ignores; returns the

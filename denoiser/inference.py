@@ -1,10 +1,18 @@
 """Inference: a trained model applied to whole images, in batches, in evaluation mode; a model whose input
-size is fixed (the DAE) on overlapping windows, averaged (:func:`denoise_whole` picks which)."""
+size is fixed (the DAE) on overlapping windows, averaged (:func:`denoise_whole` picks which); and a trained
+model as scoring calls every denoiser (:class:`LearnedDenoiser`)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+from denoiser.interface import Denoiser, skip_reason
+
+if TYPE_CHECKING:
+    from denoiser.noise import NoiseModel
 
 
 @torch.inference_mode()
@@ -56,3 +64,25 @@ def denoise_whole(model: nn.Module, noisy: torch.Tensor, stride: int = 32) -> to
     if size is not None and tuple(noisy.shape[-2:]) != (size, size):
         return denoise_tiled(model, noisy, size, stride)
     return denoise(model, noisy)
+
+
+class LearnedDenoiser(Denoiser):
+    """A trained model as scoring calls it, as it calls a classical baseline: ``(noisy, noise) -> estimate`` on
+    whole images, on the model's device (the metrics then run there too), on windows ``stride`` apart where its
+    input size is fixed (:func:`denoise_whole`). It is told the noise and uses none of it (trained blind or at
+    one level); a plugin's model that cannot score some noise says so with a ``skip(noise)`` method of its own."""
+
+    def __init__(self, model: nn.Module, device: torch.device | str = "cpu", stride: int = 32) -> None:
+        self.model, self.device, self.stride = model, torch.device(device), stride
+
+    def __call__(self, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
+        return denoise_whole(self.model, noisy.to(self.device), self.stride)
+
+    def skip(self, noise: NoiseModel) -> str | None:
+        return skip_reason(self.model, noise)
+
+    @property
+    def tiling(self) -> str | None:
+        """How it runs on whole images when its input size is fixed (the DAE), as records say it; else None."""
+        size = getattr(self.model, "image_size", None)
+        return None if size is None else f"{size}×{size} windows, stride {self.stride}, averaged"

@@ -7,10 +7,8 @@ Losses reach the host once per epoch, not once per step.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
+from denoiser.devices import pick_device, synchronize
 from denoiser.errors import DenoiserError
 from denoiser.inference import denoise
 from denoiser.noise import NoiseModel, make_generator
@@ -130,47 +129,6 @@ class EarlyStopping:
     @property
     def should_stop(self) -> bool:
         return self.patience > 0 and self.epochs_since_best >= self.patience
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when present, else CPU; otherwise the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-@contextlib.contextmanager
-def deterministic_kernels(enabled: bool = True):
-    """Within: torch's deterministic algorithms, cuDNN without autotuning, and the cuBLAS workspace
-    setting its deterministic mode needs, so two runs of a cell on one GPU give identical numbers.
-    Without (``enabled=False``): cuDNN may autotune, for speed. The previous settings come back after."""
-    previous = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    if enabled:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts, in this process
-    torch.use_deterministic_algorithms(enabled)
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = enabled, not enabled
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous[0])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[1], previous[2]
-
-
-@contextlib.contextmanager
-def tf32_kernels(enabled: bool = False):
-    """Within: CUDA matrix products and convolutions in TF32 (``enabled``) or in full float32 (the
-    default: torch would run convolutions in TF32 unasked). No effect on the CPU. Restored after."""
-    previous = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def fast_memory_format(device: torch.device | str) -> torch.memory_format:

@@ -1,13 +1,19 @@
 """Published figures that a sweep's numbers can be checked against, with their sources.
 
-A figure applies to a leaderboard group when the data set's name, the noise family and the
-exact noise protocol match: the literature's Gaussian noise is N(0, σ²) on the [0, 1] scale,
-**not clipped**, with σ given on the 0–255 scale (``noise_options: {gaussian: {clip: false, scale: 255}}``).
+A figure applies to a leaderboard group when the data set's name and the noise match: the noise by its
+protocol key (:class:`denoiser.protocol.ProtocolKey`: the family, its level and options, the channels),
+which the group's protocol text is compared with through the one renderer that wrote it. The literature's
+Gaussian noise is N(0, σ²) on the [0, 1] scale, **not clipped**, with σ given on the 0–255 scale
+(``noise_options: {gaussian: {clip: false, scale: 255}}``), drawn per channel on a colour set.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+
+from bench.schema import COLOUR_MARK
+from denoiser.protocol import ProtocolKey
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,11 @@ class Published:
     source: str
     depth: int | None = None  # for a network: the depth (layers) the figure was obtained with; width 64 throughout
     blind: bool = False  # trained over a range of levels (DnCNN-B: σ uniform in [0, 55]) rather than at the σ scored
+
+    @property
+    def key(self) -> ProtocolKey:
+        """The noise the figure was measured under: the literature's Gaussian noise at σ/255, per channel in colour."""
+        return literature_key(self.sigma, colour=self.dataset in COLOUR_SETS)
 
 
 # DnCNN's paper: Table II is BSD68's averages, Table III the twelve Set12 images and their average
@@ -72,29 +83,32 @@ PUBLISHED = [
     *_figures("DRUNet", "drunet", "mcmaster", (35.40, 33.14, 30.08), _DRUNET),
 ]
 COLOUR_SETS = ("cbsd68", "kodak24", "mcmaster")
-COLOUR_MARK = " (colour)"  # how results label a colour data set (bench.config.DataConfig.label)
 
 
-def literature_protocol(sigma: int, color: bool = False) -> str:
-    """The noise protocol string a record carries for the literature's Gaussian noise at σ/255 (drawn
+@functools.cache
+def literature_key(sigma: float, colour: bool = False) -> ProtocolKey:
+    """The literature's Gaussian noise at σ/255, not clipped, as the noise model identifies it (drawn
     independently in each channel of a colour image)."""
-    return f"y = x + N(0, σ²){' per channel' if color else ''}, not clipped, σ = {sigma:g}/255"
+    from denoiser.noise import create_noise  # torch: only when a figure is matched
+
+    return create_noise("gaussian", sigma, clip=False, scale=255).protocol_key(3 if colour else 1)
+
+
+def literature_protocol(sigma: float, colour: bool = False) -> str:
+    """The noise protocol text a record carries for the literature's Gaussian noise at σ/255."""
+    return literature_key(sigma, colour).text
 
 
 def published_for(dataset: str, noise: str, protocol: object) -> list[Published]:
-    """The published figures for one leaderboard group (data set, noise family, protocol). Data-set names
-    match case-insensitively, so a user's own copy of CBSD68 named ``CBSD68`` gets the figures beside it."""
-    if noise != "gaussian" or not isinstance(protocol, str):
+    """The published figures for one leaderboard group (data set, noise family, protocol text as records
+    carry it): those of the data set whose key, rendered by the one renderer, is the group's protocol. Data-set
+    names match case-insensitively, so a user's own copy of CBSD68 named ``CBSD68`` gets the figures beside it."""
+    if not isinstance(protocol, str):
         return []
     name = str(dataset).removesuffix(COLOUR_MARK).lower()
-    color = str(dataset).endswith(COLOUR_MARK) or name in COLOUR_SETS
-    return [
-        figure
-        for figure in PUBLISHED
-        if figure.dataset == name
-        and protocol == literature_protocol(figure.sigma, color=figure.dataset in COLOUR_SETS)
-        and color == (figure.dataset in COLOUR_SETS)
-    ]
+    colour = str(dataset).endswith(COLOUR_MARK) or name in COLOUR_SETS
+    candidates = [figure for figure in PUBLISHED if figure.dataset == name and colour == (figure.dataset in COLOUR_SETS)]
+    return [figure for figure in candidates if figure.key.family == noise and figure.key.text == protocol]
 
 
 def describe_published(figures: list[Published]) -> str:

@@ -5,7 +5,8 @@ range (``Bounds`` in ``Annotated``), all enforced by one converter (:func:`_buil
 on what a sweep may ask (``MAX_*``), the form of a name that becomes part of file names
 (:func:`check_name`), and :class:`ConfigError`, whose one line names the key and the valid choices.
 Elsewhere: reading the YAML and the ``--set`` overrides (:mod:`bench.config`), the checks that span
-fields, registries or the disk (:mod:`bench.checks`), a model's parameter axes (:mod:`bench.parameters`).
+fields, registries or the disk (:mod:`bench.checks`), the plan of a sweep's model variants and their
+parameter axes (:mod:`bench.variants`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from denoiser.errors import DenoiserError
 from denoiser.levels import LevelRange
+from denoiser.registry import name_problem
 
 
 class ConfigError(DenoiserError):
@@ -36,7 +38,6 @@ MAX_DEPTH = 32
 MAX_COMBINATIONS = 256  # parameter combinations of one model in one sweep
 MAX_CELLS = 10_000  # cells of one sweep: each is a record, a checkpoint and (learned) a training run
 MAX_PARAMETERS = 1_000_000_000  # weights of one model: far beyond what a sweep here trains
-MAX_NAME = 100  # characters of a name that becomes part of a file name (the sweep, a data set, a model)
 MAX_SEED = 2**32 - 1  # seeds are offset (seed + 3, + the evaluation level's hash, + the image index) and fed to
 # torch and NumPy generators, which take 64 and 32 bits: every seed stays a plain 32-bit one
 MAX_LEARNING_RATE = 1e6  # far beyond any step Adam trains with; 1e300 is not even a float32
@@ -45,6 +46,9 @@ MAX_CELL_TIMEOUT = 7 * 24 * 3600.0  # seconds: a week
 MAX_AUGMENT_COPIES = 100
 MAX_TRAINING_IMAGES_BYTES = 4 << 30  # the training images in memory (float32, augmented copies included), per process
 MAX_EVALUATION_IMAGES_BYTES = 2 << 30  # the evaluation sets' whole images in memory (float32), per process
+
+# after the name of colour data (the training data's label, an evaluation set's): every table says which
+COLOUR_MARK = " (colour)"
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlevel = 60, 60, 6, 6, 3
@@ -71,14 +75,13 @@ def check_tree(tree: Any, where: str) -> None:
 
 
 def check_name(key: str, name: str, *, empty: bool = False) -> None:
-    """A name that labels results and becomes part of file names: one line of printable characters,
-    not blank, at most MAX_NAME characters (``empty``: may be empty, meaning a default)."""
+    """A name that labels results and becomes part of file names, by the library's one rule
+    (:func:`denoiser.registry.name_problem`); ``empty``: may be empty, meaning a default."""
     if empty and name == "":
         return
-    if not name.strip() or not name.isprintable():
-        raise ConfigError(f"{key}: {_show(name)} must be one line of printable characters, not blank")
-    if len(name.encode()) > MAX_NAME:  # it becomes part of file names
-        raise ConfigError(f"{key}: {len(name.encode())} bytes (UTF-8); at most {MAX_NAME}, as it names files")
+    problem = name_problem(name)
+    if problem is not None:
+        raise ConfigError(f"{key}: {_show(name)} {problem}")
 
 
 # ----------------------------------------------------------------------------- the schema's declarations
@@ -162,7 +165,7 @@ class DataConfig:
     @property
     def label(self) -> str:
         """How results and leaderboards name this data: ``name``, else a folder's own name, else the data set."""
-        colour = " (colour)" if self.params.get("color") is True else ""  # every table says which
+        colour = COLOUR_MARK if self.params.get("color") is True else ""
         if self.name:
             return self.name + colour
         path = self.params.get("path")

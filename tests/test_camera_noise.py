@@ -18,7 +18,7 @@ from PIL import Image
 
 from denoiser import ConfigurationError, create_noise, make_generator
 from denoiser.levels import LevelRange
-from denoiser.noise import LADDERS, MID_GREY_LINEAR, MID_GREY_SLOPE, CameraNoise, linear_to_srgb, protocol_for, srgb_to_linear
+from denoiser.noise import ladder, MID_GREY_LINEAR, MID_GREY_SLOPE, CameraNoise, linear_to_srgb, protocol_for, srgb_to_linear
 
 SMALL = 0.01  # σ at which clipping and the tone curve's bend are negligible on mid-grey: the model's linear regime
 
@@ -162,7 +162,7 @@ def test_grayscale_is_a_monochrome_sensor_without_spatial_correlation(generator:
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_the_output_std_on_mid_grey_is_the_level_at_every_step_of_the_ladder(channels: int, generator: torch.Generator) -> None:
-    for level in (SMALL, *LADDERS["camera"]):  # calibrated through the clip and the curve; the std's sd over seeds is 0.15%
+    for level in (SMALL, *ladder("camera")):  # calibrated through the clip and the curve; the std's sd over seeds is 0.15%
         clean = mid_grey(channels)
         residual = create_noise("camera", level)(clean, generator) - clean
         assert residual.std().item() == pytest.approx(level, rel=0.015), level

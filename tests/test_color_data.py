@@ -59,7 +59,7 @@ def mixed_folder(tmp_path: Path) -> Path:
 
 def test_read_image_in_colour_equals_pils_rgb_conversion(mixed_folder: Path) -> None:
     for path in sorted(mixed_folder.iterdir()):
-        image = read_image(path, color=True)
+        image = read_image(path, colour=True)
         assert image.shape == (3, 37, 31) and image.dtype == torch.float32, path.name
         assert torch.equal(image, pil_rgb(path)), path.name
 
@@ -72,7 +72,7 @@ def test_palette_and_gray_alpha_files_have_the_expected_modes(mixed_folder: Path
 
 def test_grayscale_file_in_colour_is_replicated_to_three_equal_channels(mixed_folder: Path) -> None:
     for name in ("d_gray.png", "c_gray_alpha.png"):  # the alpha channel is dropped, never blended
-        image = read_image(mixed_folder / name, color=True)
+        image = read_image(mixed_folder / name, colour=True)
         expected = torch.from_numpy(np.asarray(Image.open(mixed_folder / name).getchannel("L"), dtype=np.float32) / 255)
         assert torch.equal(image[0], expected) and torch.equal(image[1], image[0]) and torch.equal(image[2], image[0]), name
 
@@ -80,7 +80,7 @@ def test_grayscale_file_in_colour_is_replicated_to_three_equal_channels(mixed_fo
 def test_sixteen_bit_grayscale_file_in_colour_is_scaled_then_replicated(tmp_path: Path) -> None:
     values = np.random.default_rng(0).integers(0, 65536, (9, 11), dtype=np.uint16)
     Image.fromarray(values).save(tmp_path / "deep.png")  # mode I;16 (or I, read back from a PNG)
-    gray, color = read_image(tmp_path / "deep.png"), read_image(tmp_path / "deep.png", color=True)
+    gray, color = read_image(tmp_path / "deep.png"), read_image(tmp_path / "deep.png", colour=True)
     assert gray.shape == (1, 9, 11) and color.shape == (3, 9, 11)
     assert torch.equal(color, gray.expand(3, -1, -1))
     assert torch.allclose(gray[0], torch.from_numpy(values / 65535).float())
@@ -97,7 +97,7 @@ def test_grayscale_reading_of_every_mode_is_unchanged(mixed_folder: Path) -> Non
 def test_tiff_from_mcmaster_in_colour() -> None:
     if not (MCMASTER / "1.tif").is_file():
         pytest.skip(f"McMaster colour test set not found at {MCMASTER} (../shared/data beside the checkout)")
-    image = read_image(MCMASTER / "1.tif", color=True)
+    image = read_image(MCMASTER / "1.tif", colour=True)
     assert image.shape == (3, 500, 500)
     assert torch.equal(image, pil_rgb(MCMASTER / "1.tif"))
     assert not torch.equal(image[0], image[1])  # really colour
@@ -176,10 +176,10 @@ def test_cifar10_in_colour_is_the_resized_rgb() -> None:
 
 
 def test_whole_images_and_pairs_in_colour(mixed_folder: Path, tmp_path: Path) -> None:
-    native = load_native("folder", str(mixed_folder), limit=3, color=True)
+    native = load_native("folder", path=str(mixed_folder), limit=3, color=True)
     assert [name for name, _ in native] == ["a_rgb.png", "b_palette.png", "c_gray_alpha.png"]
     assert all(image.shape == (1, 3, 37, 31) for _, image in native)
-    assert load_native("folder", str(mixed_folder), limit=1)[0][1].shape == (1, 1, 37, 31)
+    assert load_native("folder", path=str(mixed_folder), limit=1)[0][1].shape == (1, 1, 37, 31)
     assert load_native("skimage-natural", limit=1, color=True)[0][1].shape == (1, 3, 512, 512)
     pairs = tmp_path / "pairs"
     pairs.mkdir()

@@ -164,5 +164,5 @@ def test_unknown_split_and_bad_fraction_are_refused() -> None:
 
 
 def test_unknown_data_set_lists_the_valid_ones() -> None:
-    with pytest.raises(ConfigurationError, match="unknown data set 'mnist'; valid: cifar10, folder, skimage-natural"):
+    with pytest.raises(ConfigurationError, match="unknown data set 'mnist'; valid: cifar10, folder, pairs, skimage-natural"):
         load_dataset("mnist")

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from denoiser import NOISE, ConfigurationError, create_noise, make_generator
-from denoiser.noise import LADDERS, CorrelatedGaussianNoise, NoiseModel
+from denoiser.noise import ladder, CorrelatedGaussianNoise, NoiseModel
 
 # jpeg alone draws nothing (a deterministic compression of the image): with noise before it, the seed matters
 DRAWING_OPTIONS = {"jpeg": {"sigma": 0.05}}
@@ -20,7 +20,7 @@ def independent_draws(noise: NoiseModel, pixels: int) -> float:
 @pytest.mark.parametrize("name", NOISE.names())
 def test_same_seed_same_noise_other_seed_other_noise(name: str, device: torch.device) -> None:
     clean = torch.full((4, 1, 64, 64), 0.5, device=device)
-    noise = create_noise(name, LADDERS[name][2], **DRAWING_OPTIONS.get(name, {}))
+    noise = create_noise(name, ladder(name)[2], **DRAWING_OPTIONS.get(name, {}))
     first = noise(clean, make_generator(7, device))
     again = noise(clean, make_generator(7, device))
     other = noise(clean, make_generator(8, device))
@@ -31,7 +31,7 @@ def test_same_seed_same_noise_other_seed_other_noise(name: str, device: torch.de
 @pytest.mark.parametrize("name", NOISE.names())
 def test_output_stays_in_the_unit_range(name: str, generator: torch.Generator) -> None:
     clean = torch.rand(8, 1, 64, 64, generator=generator)
-    noisy = create_noise(name, LADDERS[name][-1])(clean, generator)  # the most severe documented level
+    noisy = create_noise(name, ladder(name)[-1])(clean, generator)  # the most severe documented level
     assert noisy.min() >= 0 and noisy.max() <= 1
 
 
@@ -126,7 +126,7 @@ def test_impossible_levels_are_refused(name: str, level: float, message: str) ->
 
 @pytest.mark.parametrize("name", NOISE.names())
 def test_equivalent_sigma_is_the_std_on_mid_grey(name: str, generator: torch.Generator) -> None:
-    noise = create_noise(name, LADDERS[name][2])
+    noise = create_noise(name, ladder(name)[2])
     if noise.equivalent_sigma is None:
         pytest.skip(f"{name} has no equivalent σ: its error depends on the image's content, not on its grey level")
     clean = torch.full((64, 1, 64, 64), 0.5)
@@ -155,7 +155,7 @@ def test_unclipped_gaussian_on_the_255_scale_is_the_literatures_noise(generator:
 
 @pytest.mark.parametrize("name", NOISE.names())
 def test_colour_noise_has_the_same_moments_in_every_channel(name: str, generator: torch.Generator) -> None:
-    noise = create_noise(name, LADDERS[name][2])
+    noise = create_noise(name, ladder(name)[2])
     if noise.equivalent_sigma is None:
         pytest.skip(f"{name} has no equivalent σ to compare each channel's std with")
     if name == "camera":
@@ -172,7 +172,7 @@ def test_colour_noise_has_the_same_moments_in_every_channel(name: str, generator
 
 @pytest.mark.parametrize("name", NOISE.names())
 def test_colour_noise_is_drawn_independently_in_each_channel(name: str, generator: torch.Generator) -> None:
-    noise = create_noise(name, LADDERS[name][2])
+    noise = create_noise(name, ladder(name)[2])
     if not noise.per_channel:
         pytest.skip(f"{name} treats the channels of a colour image together: {noise.colour_handling}")
     clean = torch.full((16, 3, 64, 64), 0.5)

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from denoiser import NOISE, ConfigurationError, create_noise, make_generator
-from denoiser.noise import LADDERS, protocol_for
+from denoiser.noise import ladder, protocol_for
 from tests.test_noise import DRAWING_OPTIONS, independent_draws
 
 NEW_FAMILIES = ["poisson-gaussian", "correlated-gaussian", "jpeg"]
@@ -51,13 +51,13 @@ def astronaut() -> torch.Tensor:
 
 
 def test_every_family_has_five_valid_levels_from_mild_to_severe() -> None:
-    assert sorted(LADDERS) == NOISE.names()
-    for name, ladder in LADDERS.items():
-        assert len(ladder) == 5, name
-        noises = [create_noise(name, level) for level in ladder]  # every documented level is valid
+    for name in NOISE.names():  # each family declares its ladder where it registers
+        levels = ladder(name)
+        assert len(levels) == 5, name
+        noises = [create_noise(name, level) for level in levels]  # every documented level is valid
         sigmas = [noise.equivalent_sigma for noise in noises]
         if name == "jpeg":  # no σ: a lower quality is the more severe
-            assert list(ladder) == sorted(ladder, reverse=True)
+            assert list(levels) == sorted(levels, reverse=True)
         else:
             assert sigmas == sorted(sigmas) and len(set(sigmas)) == 5, name  # a strictly noisier mid-grey at each step
 
@@ -65,7 +65,7 @@ def test_every_family_has_five_valid_levels_from_mild_to_severe() -> None:
 @pytest.mark.parametrize("name", NOISE.names())
 def test_noise_stays_on_the_device_and_in_the_dtype_of_the_batch(name: str, device: torch.device) -> None:
     clean = torch.rand(2, 3, 17, 23, generator=make_generator(0, device), device=device, dtype=torch.float64)  # awkward sizes
-    noisy = create_noise(name, LADDERS[name][2], **DRAWING_OPTIONS.get(name, {}))(clean, make_generator(1, device))
+    noisy = create_noise(name, ladder(name)[2], **DRAWING_OPTIONS.get(name, {}))(clean, make_generator(1, device))
     assert noisy.shape == clean.shape
     assert noisy.device == clean.device and noisy.dtype == torch.float64
     assert noisy.min() >= 0 and noisy.max() <= 1
@@ -78,7 +78,7 @@ def test_new_families_leave_the_clean_batch_and_the_global_rng_alone(name: str) 
     torch.manual_seed(0)
     expected = torch.rand(1)
     torch.manual_seed(0)
-    create_noise(name, LADDERS[name][2], **DRAWING_OPTIONS.get(name, {}))(clean, make_generator(2))
+    create_noise(name, ladder(name)[2], **DRAWING_OPTIONS.get(name, {}))(clean, make_generator(2))
     assert torch.equal(torch.rand(1), expected), "drew from the global RNG"
     assert torch.equal(clean, before), "wrote into the clean batch"
 
@@ -159,7 +159,7 @@ def test_poisson_gaussian_is_white(generator: torch.Generator) -> None:
 
 
 def test_poisson_gaussian_equivalent_sigma_is_the_level_and_the_std_on_mid_grey(generator: torch.Generator) -> None:
-    for level in LADDERS["poisson-gaussian"]:
+    for level in ladder("poisson-gaussian"):
         noise = create_noise("poisson-gaussian", level)  # clamped: at 0.18, 0 and 1 are 2.8σ from mid-grey
         assert noise.equivalent_sigma == level
         assert noise.a * 0.5 + noise.b == pytest.approx(level**2)
@@ -246,7 +246,7 @@ def test_jpeg_at_quality_100_is_nearly_lossless() -> None:
 
 def test_jpeg_psnr_falls_along_the_ladder_on_a_natural_image() -> None:
     clean = camera()
-    scores = [psnr(clean, create_noise("jpeg", quality)(clean, make_generator(0))) for quality in LADDERS["jpeg"]]
+    scores = [psnr(clean, create_noise("jpeg", quality)(clean, make_generator(0))) for quality in ladder("jpeg")]
     assert scores == sorted(scores, reverse=True) and len(set(scores)) == 5, scores
     assert scores[0] > 34 and scores[-1] < 30, scores  # measured: 36.2 … 28.4 dB
 

@@ -9,13 +9,11 @@ A cell's numbers depend only on the cell and the config: every cell runs with th
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,28 +21,21 @@ import torch
 from bench.checkpoints import save_checkpoint
 from bench.config import SweepConfig, data_channels
 from bench.grid import Cell
-from bench.record import CellRecord, Evaluation, non_finite
+from bench.record import CellRecord, non_finite
+from bench.scoring import BaselineRun, Scoring, evaluate_cell
 from bench.store import ResultStore
 from bench.sweep_data import SweepData
-from denoiser.baselines import Baseline, BaselineUnavailable, create_baseline
+from denoiser.baselines import BaselineUnavailable, create_baseline
 from denoiser.cost import PeakMemory, time_inference
 from denoiser.design_loop import SpeedComparison, compare_with_design
-from denoiser.estimators import describe as describe_estimator
-from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evaluation_seed, torch_settings_kept
-from denoiser.inference import denoise_whole
+from denoiser.devices import deterministic_kernels, pick_device, tf32_kernels
+from denoiser.evaluation import torch_settings_kept
+from denoiser.inference import LearnedDenoiser
 from denoiser.memory import keep_freed_memory
 from denoiser.models import MODELS, count_parameters, create_model
-from denoiser.noise import NoiseModel, RealNoise, protocol_for
+from denoiser.noise import protocol_for
 from denoiser.precision import INFERENCE_PRECISION
-from denoiser.training import (
-    EpochReport,
-    TrainSettings,
-    deterministic_kernels,
-    fit_to_input_size,
-    pick_device,
-    tf32_kernels,
-    train,
-)
+from denoiser.training import EpochReport, TrainSettings, fit_to_input_size, train
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +129,6 @@ def run_cell(
     device = pick_device(config.device)
     record = _started_record(cell, config, data, device)
     start = time.perf_counter()
-    tiling = None
     try:
         # on CUDA: identical records, stated precision; everywhere: the cell's own threads, dtype, grad mode and seeds
         with (
@@ -148,18 +138,16 @@ def run_cell(
             PeakMemory(device) as memory,
         ):
             if cell.learned:
-                estimate, tiling = _train(cell, config, store, data, device, record, report, speed)
-                timed = estimate
+                scoring = _train(cell, config, store, data, device, record, report, speed)
             else:
                 report(CellEvent(cell.cell_id, cell.label(), None))
-                baseline = BaselineRun(create_baseline(cell.model, **cell.params))
-                baseline.baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
-                estimate, timed = baseline, baseline.baseline
+                scoring = BaselineRun(create_baseline(cell.model, **cell.params))
+                scoring.baseline.function()  # raises BaselineUnavailable when an optional package is missing: skipped
                 record.n_parameters = 0  # nothing learned
             evaluation_start = time.perf_counter()
-            record.evaluations = evaluate_cell(config, data, estimate, None if cell.learned else baseline, tiling)
+            record.evaluations = evaluate_cell(config, data, scoring)
             record.eval_seconds = time.perf_counter() - evaluation_start
-            timing = time_inference(timed, device if cell.learned else torch.device("cpu"), data_channels(config))
+            timing = time_inference(scoring.denoiser, scoring.device, data_channels(config))
             record.ms_per_megapixel, record.inference_runs_ms = timing.ms_per_megapixel, [round(ms, 3) for ms in timing.runs_ms]
         record.peak_memory_mb = memory.megabytes
         reason = non_finite(record.evaluations)
@@ -204,92 +192,6 @@ def _write(store: ResultStore, record: CellRecord) -> None:
         store.write_record(record)
 
 
-class BaselineRun:
-    """A classical baseline as a cell runs it: each call notes the σ every image was told (the noise
-    model's, or the one estimated from the image), so that the record can say which settings it used."""
-
-    def __init__(self, baseline: Baseline) -> None:
-        self.baseline = baseline
-        self._sigmas: list[float | None] = []
-
-    def __call__(self, noisy: torch.Tensor, noise: NoiseModel) -> torch.Tensor:
-        told = self.baseline.told(noisy, noise)
-        self._sigmas += [item.equivalent_sigma for item in told]
-        return self.baseline.denoise(noisy, told)
-
-    def settings(self, noise: NoiseModel, channels: int) -> dict[str, Any]:
-        """What it used on the evaluation just scored: its settings at the σ told (oracle); the estimator, the
-        σ estimated for each image, in image order, and the true one where the family has one (estimated)."""
-        sigmas, self._sigmas = self._sigmas, []
-        if not self.baseline.uses_sigma:
-            return self.baseline.settings(noise, channels)
-        if self.baseline.sigma == "oracle":
-            return {"sigma_mode": "oracle"} | self.baseline.settings(noise, channels)
-        return {
-            "sigma_mode": "estimated",
-            "estimator": self.baseline.estimator,
-            "sigma_estimator": describe_estimator(self.baseline.estimator),
-            "sigma_per_image": [round(float(sigma), 6) for sigma in sigmas if sigma is not None],
-            "sigma_true": noise.equivalent_sigma,
-        }
-
-    def pair_settings(self, noise: RealNoise, channels: int, truths: list[float]) -> dict[str, Any]:
-        """The same on real pairs, where the truth is each image's own (the std of noisy − clean): the σ
-        told each image (oracle: that truth) beside it."""
-        told = [round(float(sigma), 6) for sigma in self._sigmas if sigma is not None]
-        settings = self.settings(noise, channels)
-        settings.pop("sigma_true", None)
-        if self.baseline.uses_sigma:
-            settings["sigma_per_image"] = told
-        return settings | {"sigma_true_per_image": [round(sigma, 6) for sigma in truths]}
-
-
-def evaluate_cell(
-    config: SweepConfig, data: SweepData, estimate: Callable, baseline: BaselineRun | None, tiling: str | None
-) -> list[Evaluation]:
-    """Every evaluation of one cell: each data set scored (the test split, whole images) at every
-    evaluation noise and level, then each set of real-noise pairs once (the truth each pair knows told to a
-    baseline in ``sigma: oracle`` mode).
-    ``baseline``: a classical baseline's run, whose settings (its colour options in colour, the σ it was
-    told or estimated) are recorded beside its scores; in ``sigma: oracle`` mode it skips the families
-    that have no σ to tell (jpeg), which its ``sigma: estimated`` rows score."""
-    evaluations = []
-    sets = ([(config.data.label, None)] if config.evaluation.test_split else []) + list(data.whole.items())
-    for dataset, whole in sets:
-        for family, levels in config.eval_noise.items():
-            for level in levels:
-                noise = config.make_noise(family, level)
-                if baseline is not None and not baseline.baseline.can_tell(noise):
-                    continue
-                seed = evaluation_seed(config.evaluation.seed, noise)
-                scores = (
-                    evaluate(estimate, data.test.images, noise, seed)
-                    if whole is None
-                    else evaluate_whole(estimate, whole, noise, seed)
-                )
-                evaluations.append(
-                    dataclasses.replace(
-                        scores,
-                        noise=family,
-                        level=level,
-                        dataset=dataset,
-                        tiled=tiling if whole is not None else None,
-                        settings=None if baseline is None else baseline.settings(noise, data_channels(config)),
-                    )
-                )
-    for dataset, pairs in data.pairs.items():
-        scores, truths = evaluate_pairs(estimate, pairs)
-        noise = RealNoise(scores.level)
-        settings = (
-            {"sigma_true_per_image": [round(sigma, 6) for sigma in truths]}
-            if baseline is None
-            else baseline.pair_settings(noise, data_channels(config), truths)
-        )
-        protocol = protocol_for(noise, data_channels(config))
-        evaluations.append(dataclasses.replace(scores, protocol=protocol, dataset=dataset, tiled=tiling, settings=settings))
-    return evaluations
-
-
 def _train(
     cell: Cell,
     config: SweepConfig,
@@ -299,9 +201,9 @@ def _train(
     record: CellRecord,
     report: Report,
     speed: SpeedComparison | None,
-) -> tuple[Callable, str | None]:
-    """Train the cell's model, fill the record's training fields, save the checkpoint; returns the
-    denoiser, and how it runs on whole images when its input size is fixed (the DAE: tiled).
+) -> Scoring:
+    """Train the cell's model, fill the record's training fields, save the checkpoint; returns the trained
+    denoiser as it is scored, with how it runs on whole images when its input size is fixed (the DAE: tiled).
 
     The epoch is chosen on the validation split, or, with ``train.select_on: test`` (the founding
     design's protocol), on the test split itself; the record says which (``selected_on``)."""
@@ -332,10 +234,5 @@ def _train(
         record.speed_ratio = speed.ratio
     # the module that registered the model: a plugin's is named in the file (bench denoise, report)
     save_checkpoint(store.checkpoint_path(cell.cell_id), cell.model, cell.params, model, MODELS.get(cell.model).module)
-    size, stride = getattr(model, "image_size", None), config.evaluation.tile_stride
-
-    def estimate(noisy: torch.Tensor, noise: object) -> torch.Tensor:
-        return denoise_whole(model, noisy.to(device), stride)  # scored where it is: the metrics run on the cell's device
-
-    tiling = f"{size}×{size} windows, stride {stride}, averaged" if size is not None else None
-    return estimate, tiling
+    denoiser = LearnedDenoiser(model, device, config.evaluation.tile_stride)
+    return Scoring(denoiser, device, denoiser.tiling)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from bench.store import write_atomically
-from denoiser.errors import DenoiserError
+from denoiser.errors import ConfigurationError, DenoiserError
 from denoiser.models import MODELS, create_model
 
 
@@ -39,7 +39,9 @@ def load_checkpoint(path: Path) -> torch.nn.Module:
     evaluation mode. Its model must be registered in this process (the package's, or a plugin the user
     named on this run): the module a checkpoint names is never imported, only named in the error."""
     checkpoint = _read(path)
-    if checkpoint["model"] not in MODELS:
+    try:
+        MODELS.get(checkpoint["model"])
+    except ConfigurationError:
         # A file is data: the module it names is never imported here, only named for the user to pass.
         module = checkpoint.get("module")
         hint = (
@@ -47,7 +49,9 @@ def load_checkpoint(path: Path) -> torch.nn.Module:
             if isinstance(module, str) and module and module != "denoiser.models"
             else ""
         )
-        raise CheckpointError(f"{path}: unknown model {checkpoint['model'][:80]!r}{hint}; valid: {', '.join(MODELS.names())}")
+        raise CheckpointError(
+            f"{path}: unknown model {checkpoint['model'][:80]!r}{hint}; valid: {', '.join(MODELS.names())}"
+        ) from None
     try:
         model = create_model(checkpoint["model"], **checkpoint["params"])
     except (DenoiserError, TypeError, ValueError) as error:

@@ -13,12 +13,9 @@ import os
 import re
 from typing import Any
 
-from bench.parameters import _is_axis, check_parameter_types, data_channels, expand_parameters, with_channels
 from bench.schema import (
     MAX_CELLS,
-    MAX_COMBINATIONS,
     MAX_EVALUATION_IMAGES_BYTES,
-    MAX_PARAMETERS,
     MAX_TRAINING_IMAGES_BYTES,
     ConfigError,
     DataConfig,
@@ -27,8 +24,10 @@ from bench.schema import (
     _show,
     check_name,
 )
+from bench.variants import check_parameter_types, data_channels, variants
 from denoiser.errors import DenoiserError
 from denoiser.levels import LevelRange
+from denoiser.registry import name_problem
 
 
 def validate(config: SweepConfig) -> None:
@@ -43,7 +42,7 @@ def validate(config: SweepConfig) -> None:
         _check_tiling,
         _check_threads,
         _check_noise,
-        _check_sigma_modes,
+        _check_scorable,
         _check_evaluation,
         _check_patches,
         _check_device,
@@ -55,15 +54,10 @@ def validate(config: SweepConfig) -> None:
 
 
 def _check_cell_count(config: SweepConfig) -> None:
-    """The grid's size, counted before it is built: parameter combinations × training levels × seeds per
-    learned model, combinations per baseline (a list of a thousand seeds is short on disk, long to run)."""
-    from denoiser.models import MODELS
-
+    """The grid's size, counted before it is built: training levels × seeds per learned variant, one cell per
+    baseline variant (a list of a thousand seeds is short on disk, long to run)."""
     levels = sum(len(values) for values in config.noise.values())
-    count = 1  # the noisy input
-    for name, params in config.models.items():
-        combinations = math.prod(len(value) if _is_axis(name, parameter, value) else 1 for parameter, value in params.items())
-        count += combinations * (levels * len(config.seeds) if name in MODELS else 1)
+    count = sum(levels * len(config.seeds) if variant.learned else 1 for variant in variants(config))
     if count > MAX_CELLS:
         raise ConfigError(f"models × noise × seeds: {count:,} cells; at most {MAX_CELLS:,} in one sweep: split it into several")
 
@@ -94,9 +88,10 @@ def _check_metrics(config: SweepConfig) -> None:
 
 
 def _check_names(config: SweepConfig) -> None:
-    if not config.name or any(character in config.name for character in "/\\") or config.name in (".", ".."):
-        raise ConfigError(f"name: {_show(config.name)} must be a plain folder name (no slashes)")
-    check_name("name", config.name)
+    """The sweep's name names its results folder; every name follows the library's one rule for names."""
+    problem = name_problem(config.name) or ("must not be . or .." if config.name in (".", "..") else None)
+    if problem is not None:
+        raise ConfigError(f"name: {_show(config.name)} must be a plain folder name; it {problem}")
     check_name("data.name", config.data.name, empty=True)
 
 
@@ -109,11 +104,14 @@ def _check_seeds(config: SweepConfig) -> None:
 
 
 def _check_data(config: SweepConfig) -> None:
-    from denoiser.data import DATASETS, check_params
+    from denoiser.data import DATASETS, check_params, training_datasets
 
     data = config.data
-    if data.dataset not in DATASETS:
-        raise ConfigError(f"data.dataset: unknown data set {_show(data.dataset)}; valid: {', '.join(DATASETS.names())}")
+    if data.dataset not in training_datasets():
+        valid = ", ".join(training_datasets())
+        if data.dataset in DATASETS:  # declared `train=False`: scored on whole images only (pairs)
+            raise ConfigError(f"data.dataset: {_show(data.dataset)} is scored only, in evaluation.datasets; valid: {valid}")
+        raise ConfigError(f"data.dataset: unknown data set {_show(data.dataset)}; valid: {valid}")
     try:
         check_params(data.dataset, data.params)
     except DenoiserError as error:  # its message starts with the parameter's name
@@ -139,14 +137,14 @@ def _check_validation_share(config: SweepConfig) -> None:
 
 def _check_data_size(data: DataConfig) -> None:
     """The training images, augmented copies included, must fit in memory: known before loading for
-    the shipped data sets (``expected_pixels``), refused here rather than killed by the kernel later."""
+    the data sets that declare their size (``expected_pixels``), refused here rather than killed by the kernel later."""
     from denoiser.data import expected_pixels
 
     try:
         pixels = expected_pixels(data.dataset, **data.params)
     except DenoiserError as error:
         raise ConfigError(f"data.params: {error}") from None
-    if pixels is None:  # a plugin's data set: its own business
+    if pixels is None:  # a data set that does not declare its size: its own business
         return
     size = 4 * pixels * (1 + data.augment_copies)  # float32
     if size > MAX_TRAINING_IMAGES_BYTES:
@@ -158,71 +156,22 @@ def _check_data_size(data: DataConfig) -> None:
 
 
 def _check_models(config: SweepConfig) -> None:
-    from denoiser.baselines import BASELINES
-    from denoiser.models import MODELS
-
-    valid = ", ".join(MODELS.names() + BASELINES.names())
-    if not config.models:
-        raise ConfigError(f"models: name at least one model; valid: {valid}")
-    for name, params in config.models.items():
-        registry = MODELS if name in MODELS else BASELINES if name in BASELINES else None
-        if registry is None:
-            raise ConfigError(f"models: unknown model {_show(name)}; valid: {valid}")
-        accepted = registry.get(name).parameters
-        for parameter in params:
-            if parameter not in accepted:
-                choices = ", ".join(sorted(accepted)) or "none"
-                raise ConfigError(f"models.{name}.{parameter}: {name} has no such parameter; valid: {choices}")
-        count = math.prod(len(value) if _is_axis(name, parameter, value) else 1 for parameter, value in params.items())
-        if count > MAX_COMBINATIONS:
-            raise ConfigError(f"models.{name}: {count:,} combinations of its parameters; at most {MAX_COMBINATIONS} per model")
-        for combination in expand_parameters(name, params):
-            check_parameter_types(f"models.{name}", combination, accepted)
-            if registry is MODELS:
-                _check_builds(name, with_channels(name, combination, data_channels(config)))
-            else:
-                try:
-                    BASELINES.create(name, **combination)
-                except DenoiserError as error:
-                    raise ConfigError(f"models.{name}: {error}") from None
-
-
-def _check_builds(name: str, combination: dict[str, Any]) -> None:
-    """Build the model once, without memory (torch's meta device): catches impossible values
-    (latent 0, …) and sizes no machine could train, before any work."""
-    from denoiser.models import create_model_shape
-
-    try:
-        model = create_model_shape(name, **combination)
-    except DenoiserError as error:
-        raise ConfigError(f"models.{name}: {error}") from None
-    except (TypeError, ValueError, RuntimeError, OverflowError, MemoryError) as error:
-        raise ConfigError(f"models.{name}: cannot build with {_show(combination)} ({str(error)[:120]})") from None
-    parameters = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
-    if parameters == 0:
-        raise ConfigError(
-            f"models.{name}: {_show(combination)} has no trainable parameters; "
-            "register a denoiser without weights as a baseline (register_baseline)"
-        )
-    if parameters > MAX_PARAMETERS:
-        raise ConfigError(f"models.{name}: {_show(combination)} has {parameters:,} parameters; at most {MAX_PARAMETERS:,}")
+    """Every model and baseline known, its parameters accepted and of their types, each learned variant
+    buildable at a trainable size: the plan of variants refuses any other (:func:`bench.variants.variants`)."""
+    variants(config)
 
 
 def _check_tiling(config: SweepConfig) -> None:
     """A fixed-size model (the DAE) runs on windows ``tile_stride`` apart: a stride wider than the
     window would leave pixels no window covers."""
-    from denoiser.models import MODELS, create_model_shape
-
-    for name, params in config.models.items():
-        if name not in MODELS:
-            continue
-        for combination in expand_parameters(name, params):
-            size = getattr(create_model_shape(name, **combination), "image_size", None)
-            if size is not None and config.evaluation.tile_stride > size:
-                raise ConfigError(
-                    f"evaluation.tile_stride: {config.evaluation.tile_stride} is wider than {name}'s "
-                    f"{size}×{size} window: pixels between windows would get no estimate; at most {size}"
-                )
+    stride = config.evaluation.tile_stride
+    for variant in variants(config):
+        size = variant.image_size
+        if size is not None and stride > size:
+            raise ConfigError(
+                f"evaluation.tile_stride: {stride} is wider than {variant.model}'s "
+                f"{size}×{size} window: pixels between windows would get no estimate; at most {size}"
+            )
 
 
 def _check_threads(config: SweepConfig) -> None:
@@ -255,32 +204,17 @@ def _check_noise(config: SweepConfig) -> None:
         )
 
 
-def _check_sigma_modes(config: SweepConfig) -> None:
-    """A classical baseline told the σ (``sigma: oracle``, the default) cannot be told that of a family
-    without one (jpeg): refused unless it is also run with ``sigma: estimated``, whose rows score it; nor
-    does an ``estimator`` mean anything without ``sigma: estimated``."""
-    from denoiser.baselines import BASELINES
-
-    for name, params in config.models.items():  # an estimator without sigma: estimated would estimate nothing
-        sigma = params.get("sigma", "oracle")
-        if name in BASELINES and "estimator" in params and "estimated" not in (sigma if isinstance(sigma, list) else [sigma]):
-            raise ConfigError(f"models.{name}.estimator: only sigma: estimated uses an estimator; give sigma: estimated")
-    without = [
-        family for family, levels in config.eval_noise.items() if config.make_noise(family, levels[0]).equivalent_sigma is None
-    ]
-    if not without:
-        return
-    for name, params in config.models.items():
-        if name not in BASELINES or "sigma" not in BASELINES.get(name).parameters:
-            continue
-        modes = {combination.get("sigma", "oracle") for combination in expand_parameters(name, params)}
-        if modes == {"oracle"}:
-            given = "oracle" if "sigma" in params else "oracle (the default)"
-            raise ConfigError(
-                f"models.{name}.sigma: {given} cannot tell {name} the σ of {without[0]} noise, which has none; "
-                "give sigma: estimated, or [oracle, estimated] for both (the oracle rows then leave "
-                f"{without[0]} out)"
-            )
+def _check_scorable(config: SweepConfig) -> None:
+    """Each model scores every evaluation family with one variant at least: a method says itself what it
+    cannot score (:meth:`denoiser.interface.Denoiser.skip`: a baseline told the σ, ``sigma: oracle``, skips a
+    family without one, jpeg, which its ``sigma: estimated`` variants score)."""
+    plan = variants(config)
+    for family, levels in config.eval_noise.items():
+        noise = config.make_noise(family, levels[0])
+        for name in config.models:
+            reasons = [variant.skip(noise) for variant in plan if variant.model == name]
+            if all(reason is not None for reason in reasons):
+                raise ConfigError(f"models.{name}: {reasons[0]}")
 
 
 def _check_levels(key: str, levels: dict[str, list[Any]], options: dict[str, dict[str, Any]]) -> None:
@@ -306,7 +240,7 @@ def _check_levels(key: str, levels: dict[str, list[Any]], options: dict[str, dic
 
 
 def _check_evaluation(config: SweepConfig) -> None:
-    from denoiser.data import NATIVE_DATASETS, check_params
+    from denoiser.data import check_params, whole_datasets, whole_kind
 
     evaluation = config.evaluation
     if not evaluation.test_split and not evaluation.datasets:
@@ -314,8 +248,9 @@ def _check_evaluation(config: SweepConfig) -> None:
     for name, spec in evaluation.datasets.items():
         key = f"evaluation.datasets.{name}"
         check_name(key, name)
-        if spec.dataset not in NATIVE_DATASETS:
-            raise ConfigError(f"{key}.dataset: {_show(spec.dataset)} has no whole images; valid: {', '.join(NATIVE_DATASETS)}")
+        if whole_kind(spec.dataset) is None:
+            valid = ", ".join(whole_datasets())
+            raise ConfigError(f"{key}.dataset: {_show(spec.dataset)} has no whole images; valid: {valid}")
         try:
             check_params(spec.dataset, spec.params, whole=True)
         except DenoiserError as error:  # its message starts with the parameter's name
@@ -331,17 +266,17 @@ def _check_evaluation(config: SweepConfig) -> None:
 def _check_whole_images_size(evaluation: EvaluationConfig, colour: bool = False) -> None:
     """The evaluation sets' whole images, all in memory in every process that runs cells: counted from
     the files' headers before any is decoded (a folder of a thousand 20-megapixel photographs); three
-    values a pixel in a colour sweep, whose evaluation sets are read in colour."""
-    from denoiser.data import expected_pair_pixels, expected_pixels
+    values a pixel in a colour sweep, whose evaluation sets are read in colour; each set's count is the one
+    its data set declares (``pixels``: clean and noisy both, for pairs)."""
+    from denoiser.data import expected_whole_pixels
 
     pixels = 0
-    for spec in evaluation.datasets.values():
-        path = spec.params.get("path")
+    for name, spec in evaluation.datasets.items():
         color = colour or spec.params.get("color") is True
-        if spec.dataset == "pairs" and isinstance(path, str):
-            pixels += expected_pair_pixels(spec.params | {"color": color})  # clean and noisy both
-        elif spec.dataset == "folder":
-            pixels += expected_pixels("folder", mode="native", **(spec.params | {"color": color})) or 0
+        try:
+            pixels += expected_whole_pixels(spec.dataset, spec.params | {"color": color}) or 0
+        except DenoiserError as error:
+            raise ConfigError(f"evaluation.datasets.{name}.params: {error}") from None
     if 4 * pixels > MAX_EVALUATION_IMAGES_BYTES:
         raise ConfigError(
             f"evaluation.datasets: {pixels / 1e6:,.0f} megapixels of whole images ({4 * pixels / 2**30:.1f} GiB "
@@ -365,8 +300,8 @@ def _check_precision(config: SweepConfig) -> None:
     if config.precision == "float32" or config.executor != "local":
         return
 
+    from denoiser.devices import pick_device
     from denoiser.precision import unsupported
-    from denoiser.training import pick_device
 
     reason = unsupported(config.precision, pick_device(config.device))
     if reason is not None:

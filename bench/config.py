@@ -3,7 +3,7 @@
 Precedence: ``--set key.path=value`` over the file over the schema's defaults. This module reads the YAML
 (safely: a key given twice, a file too large or a tree too deep is refused), applies the overrides, imports
 the plugins the config names, then builds the config (:mod:`bench.schema`: the dataclasses and their
-converter; :mod:`bench.parameters`: a model's parameter axes) and validates it (:mod:`bench.checks`: the
+converter; :mod:`bench.variants`: the plan of a sweep's model variants) and validates it (:mod:`bench.checks`: the
 checks that span fields, registries or the disk). Every problem raises :class:`ConfigError` with one line
 that names the key and the valid choices, before any work starts.
 """
@@ -17,11 +17,6 @@ from typing import Any
 import yaml
 
 from bench.checks import validate
-
-# Besides what this module uses, these imports re-export the names the rest of the application (and the
-# tests) import from bench.config, where they lived before the schema, the checks and the parameter axes
-# became modules of their own: see __all__.
-from bench.parameters import data_channels, expand_parameters, with_channels
 from bench.schema import (
     EXECUTORS,
     MAX_CONFIG_BYTES,
@@ -36,6 +31,11 @@ from bench.schema import (
     check_tree,
 )
 
+# Besides what this module uses, these imports re-export the names the rest of the application (and the
+# tests) import from bench.config, where they lived before the schema, the checks and the parameter axes
+# became modules of their own: see __all__.
+from bench.variants import data_channels, expand_parameters, with_channels
+
 __all__ = [
     # this module's own
     "config_from_tree",
@@ -45,7 +45,7 @@ __all__ = [
     "parse_override",
     "read_yaml",
     "safe_load",
-    # re-exported from bench.schema and bench.parameters
+    # re-exported from bench.schema and bench.variants
     "EXECUTORS",
     "Bounds",
     "ConfigError",

@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import denoiser
-from bench.config import SweepConfig, data_channels, expand_parameters, with_channels
+from bench.config import SweepConfig
 from bench.record import describe
-from denoiser.baselines import BASELINES
+from bench.variants import Variant, method_entry, variants
 from denoiser.data import DATASETS
+from denoiser.devices import pick_device
 from denoiser.levels import LevelRange
-from denoiser.models import MODELS
 from denoiser.noise import NOISE
 from denoiser.registry import Entry
-from denoiser.training import pick_device
 
 # Bump when a change to the code alters results, so that old records are recomputed.
 RESULTS_FORMAT = 3
@@ -79,13 +78,12 @@ def source_version(entry: Entry) -> str:
         return f"{entry.module} (no source file: its edits are not seen)"
 
 
-def code_versions(config: SweepConfig, model: str, learned: bool) -> dict[str, str]:
+def code_versions(config: SweepConfig, variant: Variant) -> dict[str, str]:
     """Every registered piece a cell runs: its model or baseline, the noise families it trains and is
     scored on, and its data set; each with :func:`source_version`."""
-    pieces: dict[str, Entry[Any]] = (
-        {f"model {model}": MODELS.get(model)} if learned else {f"baseline {model}": BASELINES.get(model)}
-    )
-    families = set(config.eval_noise) | (set(config.noise) if learned else set())
+    entry, _ = method_entry(variant.model)
+    pieces: dict[str, Entry[Any]] = {f"{'model' if variant.learned else 'baseline'} {variant.model}": entry}
+    families = set(config.eval_noise) | (set(config.noise) if variant.learned else set())
     pieces |= {f"noise {family}": NOISE.get(family) for family in sorted(families)}
     pieces[f"data set {config.data.dataset}"] = DATASETS.get(config.data.dataset)
     return {name: source_version(entry) for name, entry in pieces.items()}
@@ -132,32 +130,23 @@ def _cell(
 
 
 def _baseline_cells(config: SweepConfig, shared: dict[str, Any]) -> list[Cell]:
-    baselines: dict[str, dict[str, Any]] = {"noisy": {}} | {
-        name: params for name, params in config.models.items() if name in BASELINES
-    }
     cells = []
-    for model, params in baselines.items():
-        code = code_versions(config, model, learned=False)
-        cells += [
-            _cell(model, combination, shared | {"model": model, "params": combination}, code)
-            for combination in expand_parameters(model, params)
-        ]
+    for variant in (variant for variant in variants(config) if not variant.learned):
+        identity = shared | {"model": variant.model, "params": variant.params}
+        cells.append(_cell(variant.model, variant.params, identity, code_versions(config, variant)))
     return cells
 
 
 def _learned_cells(config: SweepConfig, shared: dict[str, Any]) -> list[Cell]:
     device = str(pick_device(config.device))  # as the cells will run: a cell id hashes the device that ran it
     cells = []
-    for model in (name for name in config.models if name in MODELS):
-        code = code_versions(config, model, learned=True)
-        combinations = [
-            with_channels(model, params, data_channels(config)) for params in expand_parameters(model, config.models[model])
-        ]
-        for combination, (family, levels), seed in itertools.product(combinations, config.noise.items(), config.seeds):
+    for variant in (variant for variant in variants(config) if variant.learned):
+        code = code_versions(config, variant)
+        for (family, levels), seed in itertools.product(config.noise.items(), config.seeds):
             for level in levels:
                 identity = shared | {
-                    "model": model,
-                    "params": combination,
+                    "model": variant.model,
+                    "params": variant.params,
                     "noise": family,
                     "level": level.to_dict() if isinstance(level, LevelRange) else level,
                     "seed": seed,
@@ -168,5 +157,5 @@ def _learned_cells(config: SweepConfig, shared: dict[str, Any]) -> list[Cell]:
                     identity["precision"] = config.precision
                 if device.startswith("cuda"):  # the CPU's kernels are deterministic either way: its ids stay
                     identity["deterministic"], identity["tf32"] = config.deterministic, config.tf32
-                cells.append(_cell(model, combination, identity, code, (family, level, seed)))
+                cells.append(_cell(variant.model, variant.params, identity, code, (family, level, seed)))
     return cells

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from bench.config import ConfigError, SweepConfig, data_channels, expand_parameters
-from denoiser.data import ImageSet, augment, load_dataset, load_native, load_pairs, split, split_three
+from bench.config import ConfigError, SweepConfig, data_channels
+from bench.schema import COLOUR_MARK
+from bench.variants import variants
+from denoiser.data import ImageSet, augment, load_dataset, load_native, load_native_pairs, split, split_three, whole_kind
 from denoiser.metrics import SSIM_RADIUS
-from denoiser.models import MODELS, create_model_shape
 
 
 @dataclass(frozen=True)
@@ -27,21 +28,22 @@ class SweepData:
 
 def prepare_data(config: SweepConfig) -> SweepData:
     """Load, augment and split the sweep's data set into train, validation and test, and load the
-    evaluation data sets' whole images."""
+    evaluation data sets' whole images, or pairs where the data set holds its own noise (``whole="pairs"``)."""
     data = config.data
     images = load_dataset(data.dataset, **data.params)
     augmented = augment(images, data.augment_copies, seed=data.seed)
     # evaluation sets are read as the training data is: in colour for a colour sweep (a set's own `color` must agree)
     colour = {"color": True} if data_channels(config) == 3 else {}
+    sets = config.evaluation.datasets
     whole = {
         evaluation_label(name, config): [image for _, image in load_native(spec.dataset, **(spec.params | colour))]
-        for name, spec in config.evaluation.datasets.items()
-        if spec.dataset != "pairs"
+        for name, spec in sets.items()
+        if whole_kind(spec.dataset) == "images"
     }
     pairs = {
-        evaluation_label(name, config): load_pairs(**(spec.params | colour))
-        for name, spec in config.evaluation.datasets.items()
-        if spec.dataset == "pairs"
+        evaluation_label(name, config): load_native_pairs(spec.dataset, **(spec.params | colour))
+        for name, spec in sets.items()
+        if whole_kind(spec.dataset) == "pairs"
     }
     if data.validation_fraction == 0:  # only with train.select_on: test (the founding design): no validation split
         train, test = split(augmented, data.split, data.test_fraction, seed=data.seed)
@@ -53,23 +55,20 @@ def prepare_data(config: SweepConfig) -> SweepData:
 
 def evaluation_label(name: str, config: SweepConfig) -> str:
     """How results name an evaluation set: its config name, marked in a colour sweep, as the data's label is."""
-    return name + (" (colour)" if data_channels(config) == 3 else "")
+    return name + (COLOUR_MARK if data_channels(config) == 3 else "")
 
 
 def check_fits(config: SweepConfig, data: SweepData) -> None:
     """Refuse, before any cell runs, a model whose fixed input size (the DAE's ``image_size``) or a
     training patch larger than the data set's images: otherwise every learned cell would fail alike."""
     height, width = data.train.images.shape[-2:]
-    for name, params in config.models.items():
-        if name not in MODELS:
-            continue
-        for combination in expand_parameters(name, params):
-            size = getattr(create_model_shape(name, **combination), "image_size", None)
-            if size is not None and (size > height or size > width):
-                raise ConfigError(
-                    f"models.{name}: its input is {size}×{size}, larger than the data set's "
-                    f"{height}×{width} images; give image_size ≤ {min(height, width)} or larger images"
-                )
+    for variant in variants(config):
+        size = variant.image_size
+        if size is not None and (size > height or size > width):
+            raise ConfigError(
+                f"models.{variant.model}: its input is {size}×{size}, larger than the data set's "
+                f"{height}×{width} images; give image_size ≤ {min(height, width)} or larger images"
+            )
     if config.train.patch_size > min(height, width):
         raise ConfigError(f"train.patch_size: {config.train.patch_size} is larger than the data set's {height}×{width} images")
     _check_image_sizes(config, data)

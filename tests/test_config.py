@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from bench.config import ConfigError, load_config, parse_override
-from bench.grid import build_cells, expand_parameters
+from bench.grid import build_cells
+from bench.variants import expand_parameters
 from tests.conftest import REPOSITORY
 
 CONFIGS = sorted((REPOSITORY / "configs").glob("*.yaml"))

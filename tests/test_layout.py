@@ -70,3 +70,23 @@ def test_the_cycle_finder_finds_a_cycle_hidden_in_a_function() -> None:
     graph = {"bench.a": {"bench.b"}, "bench.b": {"bench.c"}, "bench.c": {"bench.a"}, "bench.d": set()}
     assert find_cycle(graph) == ["bench.a", "bench.b", "bench.c", "bench.a"]
     assert find_cycle({"bench.a": {"bench.b"}, "bench.b": set()}) is None
+
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 50
+
+
+def test_no_module_over_400_lines_and_no_function_over_50() -> None:
+    """Each module of the package reads in one sitting, each function on one screen."""
+    long_modules, long_functions = [], []
+    for path in sorted([*(REPOSITORY / "bench").glob("*.py"), *(REPOSITORY / "denoiser").glob("*.py")]):
+        text = path.read_text()
+        where = path.relative_to(REPOSITORY)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            long_modules.append(f"{where}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+                if node.end_lineno is not None and node.end_lineno - first + 1 > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{where}:{node.lineno} {node.name}: {node.end_lineno - first + 1} lines")
+    assert long_modules == [] and long_functions == []

@@ -1,4 +1,5 @@
-"""The Python API, for notebooks: run a sweep and get its rows as a DataFrame.
+"""The Python API, for notebooks: run a sweep and get its rows as a DataFrame (the results frame of its
+records, :mod:`bench.results`; results.csv is an export of it and is never read back).
 
 import bench
 table = bench.run("configs/ci.yaml", out="results/ci", **{"train.epochs": 3})
@@ -28,7 +29,8 @@ def run(
     quiet: bool = True,
     **overrides: Any,
 ) -> pd.DataFrame:
-    """Run a sweep (resuming, as the command line does) and return the rows of its ``results.csv``.
+    """Run a sweep (resuming, as the command line does) and return its rows: one per cell and evaluation, the
+    frame of its records, as :func:`load_results` reads them (``results.csv`` holds the same rows, less the per-image lists).
 
     ``config`` is a config file or a mapping of the same keys. ``overrides`` set keys by their dotted
     path, as ``--set`` does, with Python values: ``run("configs/ci.yaml", **{"train.epochs": 3})``, or
@@ -52,13 +54,14 @@ def run(
     sweep = config_from_tree(tree, texts)
     root = Path(out) if out is not None else default_output(sweep)
     console = Console(file=io.StringIO()) if quiet else Console(stderr=True)
-    run_sweep(sweep, root, workers=workers, fresh=fresh, force=force, console=console, live=not quiet)
-    return load_results(root)
+    outcome = run_sweep(sweep, root, workers=workers, fresh=fresh, force=force, console=console, live=not quiet)
+    return outcome.results.frame
 
 
 def load_results(folder: str | Path) -> pd.DataFrame:
-    """The rows of a sweep (one per cell and evaluation, every status), as a DataFrame: its ``results.csv``,
-    or the records of an interrupted run (the rule of ``bench report`` and ``leaderboard``)."""
-    from bench.leaderboard import read_folder
+    """The rows of a sweep (one per cell and evaluation, every status), as a DataFrame: the frame of the records
+    of the sweep as last run, also when it was interrupted (:func:`bench.results.read_folder`, the rule of
+    ``bench report``, ``leaderboard`` and ``check``); its ``results.csv`` is an export and is not read."""
+    from bench.results import read_folder
 
-    return read_folder(Path(folder))
+    return read_folder(Path(folder)).frame

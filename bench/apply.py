@@ -43,7 +43,7 @@ def denoise_files(checkpoint: Path, images: list[Path], out: Path, tile_stride: 
         if target in seen:
             raise StoreError(f"{seen[target]} and {path} would both be written to {target}; rename one")
         seen[target] = path
-    clean = [read_image(path, color=channels == 3) for path in images]  # read all first: a bad file stops before any output
+    clean = [read_image(path, colour=channels == 3) for path in images]  # read all first: a bad file stops before any output
     outputs = []
     for image in clean:
         estimate = denoise_whole(model, image.unsqueeze(0), tile_stride)[0].permute(1, 2, 0)  # (H, W, C) in [0, 1]

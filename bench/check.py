@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.leaderboard import LeaderboardError, read_folder
 from bench.record import CellRecord
-from bench.store import ResultStore, write_text
+from bench.results import Results
+from bench.store import write_text
 from denoiser.errors import DenoiserError
 from denoiser.metrics import METRICS
 
@@ -48,17 +48,6 @@ def shown(value: float | None) -> str:
     return "missing" if value is None else f"{value:.4f}"
 
 
-def _run_records(run_dir: Path) -> list[CellRecord]:
-    """The records of the cells the run holds, by the rule every reader of a folder uses
-    (:func:`bench.leaderboard.read_folder`: an interrupted run's from its records)."""
-    try:
-        rows = read_folder(run_dir)
-    except LeaderboardError as error:
-        raise CheckError(str(error)) from None
-    cell_ids = [cell_id for cell_id in dict.fromkeys(rows["cell_id"]) if isinstance(cell_id, str)]
-    return ResultStore(run_dir).read_records(cell_ids)
-
-
 def _finite(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -69,14 +58,14 @@ def speed_ratio(records: list[CellRecord]) -> float | None:
     return statistics.median(ratios) if ratios else None
 
 
-def baseline_from_run(run_dir: Path, tolerances: dict[str, float] | None = None) -> dict[str, Any]:
-    """The baseline document for the run in ``run_dir``."""
-    records = _run_records(run_dir)
+def baseline_from_run(run: Results, tolerances: dict[str, float] | None = None) -> dict[str, Any]:
+    """The baseline document for the run's records (:func:`bench.results.read_folder`: an interrupted run's too)."""
+    records = run.records
     cells = {}
     for record in records:
         if record.status != "ok":
             raise CheckError(
-                f"{run_dir}: cell {record.cell_id} did not finish ({record.status}); fix it before updating the baseline"
+                f"{run.root}: cell {record.cell_id} did not finish ({record.status}); fix it before updating the baseline"
             )
         cells[record.cell_id] = {"label": record.label()} | {
             metric: {record.evaluation_key(item): item.metrics[metric].mean for item in record.evaluations}
@@ -129,11 +118,11 @@ def read_baseline(path: Path) -> dict[str, Any]:
     return document
 
 
-def compare(run_dir: Path, baseline: dict[str, Any]) -> list[Figure]:
-    """Every figure of the baseline against the run; a run that holds none of the baseline's cells is
+def compare(run: Results, baseline: dict[str, Any]) -> list[Figure]:
+    """Every figure of the baseline against the run's records; a run that holds none of the baseline's cells is
     another sweep (or none), which no figure can be compared with: one line."""
-    records = {record.cell_id: record for record in _run_records(run_dir)}
-    _same_sweep(run_dir, records, baseline)
+    records = {record.cell_id: record for record in run.records}
+    _same_sweep(run.root, records, baseline)
     tolerances = baseline["tolerances"]
     figures: list[Figure] = []
     for cell_id, expected in baseline["cells"].items():

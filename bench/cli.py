@@ -72,17 +72,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = {  # name: (the line of --help, the description of COMMAND --help)
+    "sweep": (
+        "train and evaluate every cell of a sweep; resumes where it stopped",
+        "Train and evaluate every cell of a sweep config and write results/<name>/. "
+        "Cells with a finished record are skipped, so running the same command again resumes.",
+    ),
+    "report": (
+        "(re)write the leaderboard, plots and report.html of a sweep",
+        "Rewrite leaderboard.md, plots/*.png and report.html from a sweep's stored records.",
+    ),
+    "leaderboard": (
+        "rank every model of every sweep",
+        "Rank every model of every sweep under RESULTS_DIR per data set, noise "
+        "family and evaluation level (mean ± std over seeds; a cell found in several sweeps counts once). "
+        "Each entry has a 1 − ALPHA Student-t interval of its mean PSNR and SSIM (over seeds; over images "
+        "with one seed) and says whether a paired bootstrap over the same noisy images tells it from the "
+        "next entry (json: distinct_from_next, false for the last of a ranking); tables show a run of "
+        "ties as one shared rank, e.g. 2=.",
+    ),
+    "check": (
+        "the regression gate: compare a run with a baseline",
+        "Compare a sweep's quality (PSNR/SSIM per cell and level) and speed (training "
+        "throughput over the design loop's, measured in the same run) with a baseline; exit 1 on any regression.",
+    ),
+    "denoise": (
+        "apply a trained model to image files",
+        "Denoise image files with a checkpoint from a sweep (results/<name>/checkpoints/*.pt); "
+        "writes <name>_denoised.png into --out, all or nothing (the DAE runs on overlapping 64×64 windows "
+        "of larger images). Checkpoints load with weights_only=True.",
+    ),
+    "list": (
+        "registered models, noise models, data sets, baselines and metrics",
+        "Every registered model, noise model, data set, classical baseline and metric, with its parameters.",
+    ),
+}
+
+
+def _command(commands: Any, common: argparse.ArgumentParser, name: str, handler: Any) -> Any:
+    """Subcommand ``name`` (:data:`COMMANDS` says what it does) with the common options, run by ``handler``."""
+    summary, description = COMMANDS[name]
+    parser = commands.add_parser(name, parents=[common], help=summary, description=description)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
     """``sweep``: its options stand for config keys, held to the schema's choices and bounds (bench/schema.py)."""
     from bench.config import EXECUTORS
 
-    sweep = commands.add_parser(
-        "sweep",
-        parents=[common],
-        help="train and evaluate every cell of a sweep; resumes where it stopped",
-        description="Train and evaluate every cell of a sweep config and write results/<name>/. "
-        "Cells with a finished record are skipped, so running the same command again resumes.",
-    )
+    sweep = _command(commands, common, "sweep", command_sweep)
     sweep.add_argument("config", nargs="?", default="configs/quick.yaml", type=Path, help="sweep config (default: %(default)s)")
     sweep.add_argument(
         "--set",
@@ -117,30 +156,13 @@ def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
         help="write into an --out folder that holds other files, or another sweep's results "
         "(its config.yaml, report.html … are replaced; refused without it)",
     )
-    sweep.set_defaults(handler=command_sweep)
 
 
 def _add_report_and_leaderboard(commands: Any, common: argparse.ArgumentParser) -> None:
-    report = commands.add_parser(
-        "report",
-        parents=[common],
-        help="(re)write the leaderboard, plots and report.html of a sweep",
-        description="Rewrite leaderboard.md, plots/*.png and report.html from a sweep's stored records.",
-    )
+    report = _command(commands, common, "report", command_report)
     report.add_argument("run_dir", type=Path, help="a sweep's results folder, e.g. results/quick")
-    report.set_defaults(handler=command_report)
 
-    board = commands.add_parser(
-        "leaderboard",
-        parents=[common],
-        help="rank every model of every sweep",
-        description="Rank every model of every sweep under RESULTS_DIR per data set, noise "
-        "family and evaluation level (mean ± std over seeds; a cell found in several sweeps counts once). "
-        "Each entry has a 1 − ALPHA Student-t interval of its mean PSNR and SSIM (over seeds; over images "
-        "with one seed) and says whether a paired bootstrap over the same noisy images tells it from the "
-        "next entry (json: distinct_from_next, false for the last of a ranking); tables show a run of "
-        "ties as one shared rank, e.g. 2=.",
-    )
+    board = _command(commands, common, "leaderboard", command_leaderboard)
     board.add_argument("results_dir", nargs="?", type=Path, default=Path("results"), help="default: %(default)s")
     board.add_argument(
         "--metric",
@@ -158,83 +180,39 @@ def _add_report_and_leaderboard(commands: Any, common: argparse.ArgumentParser) 
         default=0.05,
         help="level of the comparisons between adjacent entries; intervals are 1 − ALPHA (default: %(default)s)",
     )
-    board.set_defaults(handler=command_leaderboard)
 
 
 def _add_check_denoise_and_list(commands: Any, common: argparse.ArgumentParser) -> None:
-    check = commands.add_parser(
-        "check",
-        parents=[common],
-        help="the regression gate: compare a run with a baseline",
-        description="Compare a sweep's quality (PSNR/SSIM per cell and level) and speed (training "
-        "throughput over the design loop's, measured in the same run) with a baseline; exit 1 on any regression.",
-    )
+    check = _command(commands, common, "check", command_check)
     check.add_argument("run_dir", type=Path, help="a sweep's results folder, e.g. results/ci")
     check.add_argument("--baseline", type=Path, required=True, help="baseline file, e.g. results/baselines/ci.json")
     check.add_argument("--update", action="store_true", help="rewrite the baseline from this run (deliberately)")
-    check.set_defaults(handler=command_check)
 
-    apply = commands.add_parser(
-        "denoise",
-        parents=[common],
-        help="apply a trained model to image files",
-        description="Denoise image files with a checkpoint from a sweep (results/<name>/checkpoints/*.pt); "
-        "writes <name>_denoised.png into --out, all or nothing (the DAE runs on overlapping 64×64 windows "
-        "of larger images). Checkpoints load with weights_only=True.",
-    )
+    apply = _command(commands, common, "denoise", command_denoise)
     apply.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="PNG/JPEG/TIFF/BMP files")
     apply.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint file (.pt) written by bench sweep")
     apply.add_argument("--out", type=Path, required=True, help="folder for the denoised images")
-    apply.set_defaults(handler=command_denoise)
 
-    listing = commands.add_parser(
-        "list",
-        parents=[common],
-        help="registered models, noise models, data sets, baselines and metrics",
-        description="Every registered model, noise model, data set, classical baseline and metric, with its parameters.",
-    )
-    listing.set_defaults(handler=command_list)
+    _command(commands, common, "list", command_list)
 
 
 def command_check(arguments: argparse.Namespace, live: bool) -> int:
-    from rich.table import Table
-    from rich.text import Text
-
     from bench import check
-    from bench.summary import summary_console
+    from bench.results import read_folder
+    from bench.summary import print_gate, summary_console
 
+    run = read_folder(arguments.run_dir)  # the run's records, read once
     if arguments.update:
         previous = check.read_baseline(arguments.baseline).get("tolerances") if arguments.baseline.is_file() else None
-        document = check.baseline_from_run(arguments.run_dir, previous)
+        document = check.baseline_from_run(run, previous)
         check.write_baseline(arguments.baseline, document)
         ratio = document["speed_ratio"]
         speed = "no speed ratio (speed_reference off)" if ratio is None else f"speed ratio {ratio:.3f}"
         print(f"baseline written: {arguments.baseline} ({len(document['cells'])} cells, {speed})")
         return EXIT_OK
-    figures = check.compare(arguments.run_dir, check.read_baseline(arguments.baseline))
-    table = Table(title=Text(f"{arguments.run_dir} against {arguments.baseline}"), title_justify="left")
-    for header in ("cell", "figure", "baseline", "now", "allowed", "result"):
-        table.add_column(header, justify="right" if header in ("baseline", "now") else "left")
-    for figure in figures:  # names as Text: a [bracket] in a model's name is not rich markup
-        table.add_row(
-            Text(figure.cell),
-            Text(figure.figure),
-            check.shown(figure.baseline),
-            check.shown(figure.current),
-            figure.allowed,
-            "[green]pass[/]" if figure.passed else "[red]FAIL[/]",
-        )
-    console = summary_console()
-    console.print(table)
-    failures = [figure for figure in figures if not figure.passed]
-    for figure in failures:
-        console.print(
-            f"regression: {figure.cell}: {figure.figure} is {check.shown(figure.current)} (allowed {figure.allowed})",
-            markup=False,
-            highlight=False,
-        )
-    console.print(f"gate: {len(figures) - len(failures)} of {len(figures)} figures within tolerance, {len(failures)} regressions")
-    return EXIT_FAILED if failures else EXIT_OK
+    figures = check.compare(run, check.read_baseline(arguments.baseline))
+    regressions = print_gate(figures, f"{arguments.run_dir} against {arguments.baseline}", summary_console())
+    return EXIT_FAILED if regressions else EXIT_OK
 
 
 def command_denoise(arguments: argparse.Namespace, live: bool) -> int:
@@ -295,46 +273,27 @@ def command_report(arguments: argparse.Namespace, live: bool) -> int:
 def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
     import json
 
-    from rich.table import Table
-    from rich.text import Text
+    from bench import ranking
+    from bench.results import find_results
+    from bench.tables import build_board
 
-    from bench import leaderboard
-
-    rows = leaderboard.read_results(leaderboard.find_results(arguments.results_dir))
-    rows = leaderboard.filter_rows(rows, arguments.dataset, arguments.noise, arguments.level)
-    ranked = leaderboard.rank(rows, arguments.metric, arguments.alpha)
+    rows = ranking.read_results(find_results(arguments.results_dir))
+    rows = ranking.filter_rows(rows, arguments.dataset, arguments.noise, arguments.level)
+    board = build_board(ranking.rank(rows, arguments.metric, arguments.alpha), arguments.metric, ranking.robustness(rows))
     if arguments.format == "md":
-        print(leaderboard.to_markdown(ranked, arguments.metric, leaderboard.robustness(rows)))
-    elif arguments.format == "json":  # strict JSON: to_records has turned NaN and ±inf into null
-        print(json.dumps(leaderboard.to_records(ranked), indent=1, allow_nan=False))
+        from bench.leaderboard import to_markdown
+
+        print(to_markdown(board))
+    elif arguments.format == "json":  # strict JSON: the board's entries hold null for NaN and ±inf
+        print(json.dumps(board.entries, indent=1, allow_nan=False))
     elif arguments.format == "csv":
         import pandas as pd
 
-        print(pd.DataFrame(leaderboard.to_records(ranked)).to_csv(index=False), end="")
+        print(pd.DataFrame(board.entries).to_csv(index=False), end="")
     else:
-        from bench.summary import summary_console
+        from bench.summary import print_board, summary_console
 
-        console = summary_console()
-        for title, group in leaderboard.groups(ranked):  # names as Text: a [bracket] in one is not rich markup
-            table = Table(title=Text(title), title_justify="left")
-            for header in leaderboard.header(ranked):
-                table.add_column(header, justify="left" if header in ("model", "sweep") else "right")
-            for cells in leaderboard.display_rows(group):
-                table.add_row(*map(Text, cells))
-            console.print(table)
-            for note in leaderboard.group_notes(group):
-                console.print(note, markup=False)
-        console.print(leaderboard.uncertainty_note(ranked), markup=False)
-        console.print(leaderboard.COST_NOTE, markup=False)
-        for dataset, group in leaderboard.robustness(rows).groupby("dataset"):
-            table = Table(
-                title=Text(f"Robustness · {dataset}: mean PSNR over every evaluation, and the worst"), title_justify="left"
-            )
-            for header in leaderboard.ROBUSTNESS_HEADER:
-                table.add_column(header, justify="left" if header in ("model", "worst at") else "right")
-            for cells in leaderboard.robustness_rows(group):
-                table.add_row(*map(Text, cells))
-            console.print(table)
+        print_board(board, summary_console())
     return EXIT_OK
 
 
@@ -383,7 +342,7 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
     from bench.report import write_report
 
     started = time.perf_counter()
-    written = write_report(root)
+    written = write_report(root, outcome.results, config=config, data=outcome.data)  # what the sweep holds, not read again
     plots = sum(path.suffix == ".png" for path in written)
     logger.info("report: %s (%d plots, %.1f s)", root / "report.html", plots, time.perf_counter() - started)
     return EXIT_FAILED if outcome.failed else EXIT_OK

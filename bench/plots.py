@@ -1,13 +1,12 @@
-"""Plots of one sweep (seaborn, PNG), drawn from stored rows and records only.
+"""The report's built-in figures (seaborn, PNG), drawn from stored rows and records only; each registers
+itself with :func:`bench.figures.register_plot`, which says what it is drawn from.
 
-The example-image grid is the exception: it needs the checkpoints and the data set,
-and is skipped (with a log line) when they are not there.
+The example-image grid is the exception: it needs the checkpoints and the data set, so the report draws it
+itself (:func:`example_grid`), and skips it (with a log line) when they are not there.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import textwrap
 from pathlib import Path
@@ -20,18 +19,18 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from bench.leaderboard import ALPHA, entry_half_width  # noqa: E402
+from bench.figures import ReportInputs, register_plot, save, slug  # noqa: E402
+from bench.ranking import ALPHA, entry_half_width  # noqa: E402
 from bench.record import CellRecord, describe  # noqa: E402
 from bench.results import parameters  # noqa: E402
-from bench.store import write_atomically  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-LEVEL_LABEL = {"gaussian": "σ (std of the noise, [0, 1] scale)"}
-
 
 def _level_label(family: str) -> str:
-    return LEVEL_LABEL.get(family, f"{family} severity")
+    from denoiser.noise import level_label  # the family's own label, declared where it registers
+
+    return level_label(family)
 
 
 def _series_name(row: pd.Series) -> str:
@@ -44,24 +43,6 @@ def _model_name(row: pd.Series) -> str:
     return _series_name(row) + (f" (blind {blind})" if isinstance(blind, str) else "")
 
 
-SLUG_LENGTH = 60  # characters of a name kept readable in a file name
-
-
-def slug(name: object) -> str:
-    """``name`` (a noise family, a data set) as part of a file name, one to one: a name of lower-case
-    letters, digits and hyphens as it is; any other readable, followed by a dot and a short hash of the
-    whole name (``a b`` → ``a-b.1c5e…``), so that no two names share a file, even where case does not count."""
-    text = str(name)
-    readable = "".join(
-        character if (character.isascii() and character.isalnum()) or character == "-" else "-" for character in text.lower()
-    )[:SLUG_LENGTH]
-    if readable == text:  # never holds a dot: no hashed slug looks like it
-        return text
-    return f"{readable}.{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
-
-
-DPI = 110
-MAX_PIXELS = 4000  # no figure is taller or wider than this, whatever the grid: its resolution is lowered instead
 MAX_LEVEL_PANELS = 6  # per-level panels (quality–cost, example images): at most this many levels, spread
 MAX_LOSS_PANELS = 24  # learned cells whose loss curves are drawn, spread over the sweep's
 MAX_ANNOTATED = 400  # heatmap cells written in figures; beyond, the colour alone says it
@@ -80,17 +61,6 @@ def spread(values: list, most: int) -> list:
 def shown_of(shown: int, total: int, what: str) -> str:
     """`` (6 of 200 levels, spread over the ladder, its ends included)``; empty when every one is shown."""
     return "" if shown == total else f" ({shown} of {total} {what}, spread over them, the ends included)"
-
-
-def _save(figure: plt.Figure, path: Path) -> Path:
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    width, height = figure.get_size_inches()
-    dpi = min(DPI, MAX_PIXELS / height, MAX_PIXELS / width)  # a huge grid is drawn smaller, never beyond MAX_PIXELS
-    figure.savefig(buffer, format="png", dpi=dpi)
-    plt.close(figure)
-    write_atomically(path, buffer.getvalue())  # a full disk leaves no half-written plot
-    return path
 
 
 def _seed_count(rows: pd.DataFrame) -> int:
@@ -114,6 +84,7 @@ def _with_intervals(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame(points)
 
 
+@register_plot()
 def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
     """PSNR and SSIM against the noise level: each learned model at its own training level, baselines at
     every level, with error bars of the 95 % interval of the mean (over seeds; over images with one seed)."""
@@ -146,7 +117,7 @@ def quality_vs_noise(rows: pd.DataFrame, family: str, out: Path, tag: str = "") 
             fontsize=9,
         )
         axis.legend(fontsize=8)
-    return _save(figure, out / f"quality_vs_noise_{slug(family)}{tag}.png")
+    return save(figure, out / f"quality_vs_noise_{slug(family)}{tag}.png")
 
 
 def _axis_parameter(rows: pd.DataFrame) -> str | None:
@@ -157,6 +128,7 @@ def _axis_parameter(rows: pd.DataFrame) -> str | None:
     return max(columns, key=lambda column: (rows[column].nunique(), column == "param_latent_dim", column))
 
 
+@register_plot()
 def parameter_heatmap(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
     """Mean PSNR at the training level, model parameter × training level, one panel per learned model
     (the parameter is the model's sweep axis: the latent size for the DAE)."""
@@ -173,7 +145,7 @@ def parameter_heatmap(rows: pd.DataFrame, family: str, out: Path, tag: str = "")
         axis.set_xlabel(_level_label(family))
         axis.set_ylabel(str(column).removeprefix("param_"))
         axis.set_title(f"{model}: PSNR at the training level")
-    return _save(figure, out / f"parameter_heatmap_{slug(family)}{tag}.png")
+    return save(figure, out / f"parameter_heatmap_{slug(family)}{tag}.png")
 
 
 def trained_at(rows: pd.DataFrame) -> pd.Series:
@@ -191,6 +163,7 @@ def trained_at(rows: pd.DataFrame) -> pd.Series:
     return pd.Series(pd.Categorical(labels, categories=order, ordered=True), index=rows.index)
 
 
+@register_plot()
 def robustness_matrix(rows: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
     """Mean PSNR of each model trained at one level, or over a range (blind; rows) and evaluated at
     another (columns). Every panel shares one colour scale, so that a panel spanning 0.2 dB looks flat
@@ -222,7 +195,7 @@ def robustness_matrix(rows: pd.DataFrame, family: str, out: Path, tag: str = "")
         axis.set_ylabel("trained at")
         axis.set_title(f"{name}\n{_seeds_caption(learned[learned['series'] == name])}", fontsize=10)
     figure.suptitle(f"One colour scale for every panel: {low:.1f}–{high:.1f} dB", fontsize=10)
-    return _save(figure, out / f"robustness_matrix_{slug(family)}{tag}.png")
+    return save(figure, out / f"robustness_matrix_{slug(family)}{tag}.png")
 
 
 def _seeds_caption(rows: pd.DataFrame) -> str:
@@ -232,12 +205,16 @@ def _seeds_caption(rows: pd.DataFrame) -> str:
     return f"mean PSNR of {low if low == high else f'{low}–{high}'} seed{'s' if high > 1 else ''}"
 
 
-def family_matrix(rows: pd.DataFrame, out: Path, real: pd.DataFrame | None = None) -> Path | None:
-    """The families side by side: mean PSNR over the severities of each evaluation family (columns), for each
-    model and training noise, and each classical method (rows); empty where a row was not scored (a
-    baseline told σ, on jpeg, which has none). ``real``: the rows of real-noise pair sets, each a column
-    ``real · <set>`` beside the synthetic families."""
-    if real is not None and not real.empty:
+@register_plot(each="sweep")
+def family_matrix(rows: pd.DataFrame, out: Path) -> Path | None:
+    """The families side by side on the first data set scored (the training data's test split): mean PSNR over
+    the severities of each evaluation family (columns), for each model and training noise, and each classical
+    method (rows); empty where a row was not scored (a baseline told σ, on jpeg, which has none). Each other
+    data set of real-noise pairs is a column ``real · <set>`` beside the synthetic families."""
+    first = rows["dataset"].iloc[0] if not rows.empty else None
+    real = rows[(rows["eval_noise"] == "real") & (rows["dataset"] != first)]
+    rows = rows[(rows["dataset"] == first) & (rows["eval_noise"] != "real")]
+    if not real.empty:
         rows = pd.concat([rows, real.assign(eval_noise="real · " + real["dataset"].astype(str))], ignore_index=True)
     if rows.empty or rows["eval_noise"].nunique() < 2:
         return None
@@ -251,7 +228,7 @@ def family_matrix(rows: pd.DataFrame, out: Path, real: pd.DataFrame | None = Non
     axis.set_xlabel("evaluated on")
     axis.set_ylabel("model · trained on")
     axis.set_title("Cross-noise robustness: every family side by side")
-    return _save(figure, out / "robustness_matrix_families.png")
+    return save(figure, out / "robustness_matrix_families.png")
 
 
 def pareto_front(points: pd.DataFrame, cost: str = "ms_per_megapixel", quality: str = "psnr_mean") -> pd.DataFrame:
@@ -266,6 +243,7 @@ def pareto_front(points: pd.DataFrame, cost: str = "ms_per_megapixel", quality: 
     return ordered.loc[front]
 
 
+@register_plot(data="ranked")
 def quality_cost(ranked: pd.DataFrame, family: str, out: Path, tag: str = "") -> Path | None:
     """PSNR against inference ms per megapixel (log axis), one point per leaderboard entry, one panel per
     evaluation level of ``family`` (at most :data:`MAX_LEVEL_PANELS`, spread over the ladder, the ends included,
@@ -304,7 +282,7 @@ def quality_cost(ranked: pd.DataFrame, family: str, out: Path, tag: str = "") ->
         + shown_of(len(levels), len(every), "levels"),
         fontsize=9,
     )
-    return _save(figure, out / f"quality_cost_{slug(family)}{tag}.png")
+    return save(figure, out / f"quality_cost_{slug(family)}{tag}.png")
 
 
 def sigma_points(records: list[CellRecord]) -> pd.DataFrame:
@@ -327,6 +305,13 @@ def sigma_points(records: list[CellRecord]) -> pd.DataFrame:
     return pd.DataFrame(points, columns=["family", "dataset", "estimator", "true", "estimated"]).drop_duplicates()
 
 
+def _sigma_parts(inputs: ReportInputs) -> list[tuple[str, list, tuple]]:
+    """One figure per family of estimated σ, each drawn from (and digesting) its own family's points only."""
+    points = sigma_points(inputs.records)
+    return [(str(family), [shown], (shown, str(family))) for family, shown in points.groupby("family", sort=True)]
+
+
+@register_plot(parts=_sigma_parts)
 def estimated_sigma(points: pd.DataFrame, family: str, out: Path) -> Path | None:
     """Each image's estimated σ against its true σ on one family, one colour per estimator, with the diagonal
     (a perfect estimate) and each estimator's mean estimate / truth in the legend."""
@@ -346,9 +331,10 @@ def estimated_sigma(points: pd.DataFrame, family: str, out: Path) -> Path | None
     axis.set_ylabel("estimated σ")
     axis.set_title(f"Estimated σ against truth: {family}")
     axis.legend(fontsize=7)
-    return _save(figure, out / f"estimated_sigma_{slug(family)}.png")
+    return save(figure, out / f"estimated_sigma_{slug(family)}.png")
 
 
+@register_plot(each="sweep", data="records")
 def loss_curves(records: list[CellRecord], out: Path) -> Path | None:
     """Train and validation loss per epoch, one panel per learned cell (at most :data:`MAX_LOSS_PANELS`, spread
     over the sweep's cells, as the title says)."""
@@ -373,7 +359,7 @@ def loss_curves(records: list[CellRecord], out: Path) -> Path | None:
         axis.legend(fontsize=7)
     if len(learned) < len(every):
         figure.suptitle("Loss curves" + shown_of(len(learned), len(every), "learned cells"), fontsize=10)
-    return _save(figure, out / "loss_curves.png")
+    return save(figure, out / "loss_curves.png")
 
 
 def example_grid(examples: list[dict], family: str, out: Path) -> Path | None:
@@ -396,4 +382,4 @@ def example_grid(examples: list[dict], family: str, out: Path) -> Path | None:
             axis.set_xticks([])
             axis.set_yticks([])
         line[0].set_ylabel(f"{family} {example['level']:g}", fontsize=9)
-    return _save(figure, out / f"examples_{slug(family)}.png")
+    return save(figure, out / f"examples_{slug(family)}.png")

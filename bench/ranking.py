@@ -1,12 +1,12 @@
 """Rankings from the records only: per data set, noise family and evaluation level, across seeds and sweeps.
 
-Which rows a sweep folder holds is decided once, by :func:`read_folder` (the frame of
-:mod:`bench.results`): the report, the leaderboard and the regression gate all read a folder through it.
+Which rows a sweep folder holds is decided once, by :func:`bench.results.read_folder`: the report, the
+leaderboard and the regression gate all read a folder through it; :func:`rankable` keeps the rows that can be ranked.
 :func:`rank` gives each entry (seeds averaged) an interval of every metric's mean, and whether a paired
 comparison on the same noisy images tells it apart from the next entry (:mod:`bench.stats`), from the
 per-image values the records keep, never from a re-run; a run of entries that cannot be told apart
 shares a rank. :func:`robustness` ranks each entry over every evaluation of a data set. How the ranked
-tables are printed (text, Markdown, JSON) is :mod:`bench.leaderboard`'s.
+tables are built for a reader is :mod:`bench.tables`'s.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.notes import NOT_CONVERGED
 from bench.published import published_for
 from bench.record import same_level
-from bench.results import NOT_CONVERGED, PER_IMAGE, parameters, results_frame
+from bench.results import PER_IMAGE, ResultsError, parameters, read_folder
 from bench.stats import distinguishable, half_width, half_width_from_spread
-from bench.store import MANIFEST, ResultStore
-from denoiser.errors import DenoiserError
 from denoiser.levels import LevelRange
 from denoiser.metrics import METRICS
 
@@ -48,27 +47,8 @@ ALPHA = 0.05  # default level of the comparisons; the intervals are 1 − ALPHA 
 DELTA = "delta_psnr"  # the gain over the noisy input: ranked as a metric, compared image by image as PSNR
 
 
-class LeaderboardError(DenoiserError):
+class LeaderboardError(ResultsError):
     """No results to rank, or a filter that matches nothing."""
-
-
-def read_folder(root: Path) -> pd.DataFrame:
-    """The rows of the sweep in ``root`` (every status), from its records: those of the sweep as last run
-    (``cells.json``), also when it was interrupted before writing results.csv. A folder written before
-    the manifest existed: the cells its results.csv names, else every record. The one rule of which
-    rows a folder holds; results.csv itself is an export and its numbers are never read back."""
-    if not root.is_dir():
-        raise LeaderboardError(f"{root}: no such folder")
-    store = ResultStore(root)
-    if not store.runs.is_dir():
-        raise LeaderboardError(f"{root}: no results here (no runs/ records); is this a sweep's results folder?")
-    if (root / MANIFEST).is_file() or not (root / "results.csv").is_file():
-        return results_frame(store.current_records())
-    try:  # an older folder: which cells are its sweep's, in order
-        cell_ids = list(dict.fromkeys(pd.read_csv(root / "results.csv", usecols=["cell_id"], dtype=str)["cell_id"]))
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        return results_frame(store.read_records())
-    return results_frame(store.read_records(cell_ids))
 
 
 def metrics(rows: pd.DataFrame) -> list[str]:
@@ -94,32 +74,18 @@ def finite(rows: pd.DataFrame) -> pd.Series:
 
 
 def read_results(paths: Iterable[Path]) -> pd.DataFrame:
-    """Ok rows of every sweep folder given (a results.csv given stands for its folder), as
-    :func:`read_folder` reads them; the same (cell, evaluation) counts once."""
-    frames = [read_folder(path if path.is_dir() else path.parent) for path in paths]
+    """The rankable rows (:func:`rankable`) of every sweep folder given (a results.csv given stands for its
+    folder), each read once with :func:`bench.results.read_folder`."""
+    frames = [read_folder(path if path.is_dir() else path.parent).frame for path in paths]
     if not frames:
         raise LeaderboardError("no results found")
-    rows = pd.concat(frames, ignore_index=True)
+    return rankable(pd.concat(frames, ignore_index=True))
+
+
+def rankable(rows: pd.DataFrame) -> pd.DataFrame:
+    """The ok rows with finite metrics, the same (cell, evaluation) once: a cell found in several sweeps counts once."""
     rows = rows[(rows["status"] == "ok") & finite(rows)].reset_index(drop=True)
     return rows.drop_duplicates(subset=["cell_id", "dataset", "eval_noise", "eval_level"]).reset_index(drop=True)
-
-
-def find_results(root: Path) -> list[Path]:
-    """Every sweep folder under ``root`` (a results folder or one sweep's): one with a results.csv, or with
-    records in runs/ (a run interrupted before it wrote one), leaving out results moved aside by --fresh;
-    ``root`` itself when it is a results table. Read them with :func:`read_results`."""
-    if not root.exists():
-        raise LeaderboardError(f"{root}: no such folder")
-    if root.is_file():
-        return [root]
-    marks = [*root.rglob("results.csv"), *(path for path in root.rglob("runs") if path.is_dir())]
-    # only folders below root count as moved aside: a root named previous-… is ranked when named
-    found = sorted(
-        {path.parent for path in marks if not any(part.startswith("previous-") for part in path.relative_to(root).parts)}
-    )
-    if not found:
-        raise LeaderboardError(f"{root}: no results.csv or runs/ below this folder; run `python -m bench sweep` first")
-    return found
 
 
 def _keyed(rows: pd.DataFrame) -> pd.DataFrame:

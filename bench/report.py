@@ -1,4 +1,6 @@
-"""(Re)write a sweep's leaderboard, plots and HTML report from its stored rows and records."""
+"""(Re)write a sweep's leaderboard, plots and HTML report from its records: leaderboard.md (the Markdown view of
+the board, :mod:`bench.leaderboard`), every registered figure (:mod:`bench.figures`) and report.html, whose
+tables are the HTML view of the same board (:func:`board_html`)."""
 
 from __future__ import annotations
 
@@ -6,16 +8,24 @@ import base64
 import html
 import json
 import logging
-import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
 
-from bench import leaderboard, plots
+from bench import plots, ranking
+from bench.figures import FigureCache, ReportInputs, digest, draw_figures
+from bench.leaderboard import NOTHING_RANKED, to_markdown
+from bench.notes import LEAKY_NOTE, NOTHING_TO_RANK
+from bench.results import Results, read_folder
 from bench.store import ResultStore, write_text
+from bench.tables import Board, Section, build_board
 from denoiser.errors import DenoiserError
+
+if TYPE_CHECKING:
+    from bench.config import SweepConfig
+    from bench.sweep_data import SweepData
 
 logger = logging.getLogger(__name__)
 
@@ -24,132 +34,73 @@ class ReportError(DenoiserError):
     """A folder that holds no sweep results."""
 
 
-NOTHING_RANKED = "# Leaderboard\n\nNothing to rank: no cell has finished with finite metrics.\n"
+def write_report(
+    root: Path, results: Results | None = None, *, config: SweepConfig | None = None, data: SweepData | None = None
+) -> list[Path]:
+    """leaderboard.md, plots/*.png and report.html for the sweep in ``root``; returns the files written.
 
-
-def write_report(root: Path) -> list[Path]:
-    """leaderboard.md, plots/*.png and report.html for the sweep in ``root`` (its rows as
-    :func:`bench.leaderboard.read_folder` reads them: an interrupted run's from its records); returns the files written.
-    A figure whose rows and records have not changed since it was drawn is kept, not drawn again
-    (:class:`FigureCache`).
+    A sweep hands over what it holds: its ``results`` (records and frame), its ``config`` and its ``data`` (the
+    example images are drawn on ``data.test``). Called alone (``bench report``), it reads each of them itself:
+    the folder with :func:`bench.results.read_folder` (an interrupted run's from its records), and config.yaml
+    and the data set only where the example images need them. A figure whose rows and records have not changed
+    since it was drawn is kept, not drawn again (:class:`bench.figures.FigureCache`).
 
     Everything in the folder is data: no code it names (a config's plugins, a checkpoint's module) is imported."""
     if not root.is_dir():
         raise ReportError(f"{root}: no such folder")
-    rows = leaderboard.read_results([root])
-    records = ResultStore(root).read_records(rows["cell_id"].unique())
-    ranked = leaderboard.rank(rows) if not rows.empty else None
-    robust = leaderboard.robustness(rows) if ranked is not None else None
+    results = results if results is not None else read_folder(root)
+    rows = ranking.rankable(results.frame)
+    kept = set(rows["cell_id"])
+    inputs = ReportInputs(
+        rows, ranking.rank(rows) if not rows.empty else None, [record for record in results.records if record.cell_id in kept]
+    )
+    board = build_board(inputs.ranked, "psnr", ranking.robustness(rows)) if inputs.ranked is not None else None
     written = [root / "leaderboard.md"]  # replaced even when nothing is ranked: an older one would mislead
-    write_text(written[0], leaderboard.to_markdown(ranked, "psnr", robust) if ranked is not None else NOTHING_RANKED)
+    write_text(written[0], to_markdown(board) if board is not None else NOTHING_RANKED)
+    config_text = _config_text(root, config)
     plot_folder = root / "plots"
     plot_folder.mkdir(exist_ok=True)
     cache = FigureCache(plot_folder)
-    drawn = [figure for figure in _figures(root, rows, records, ranked, cache) if figure is not None]
+    drawn = draw_figures(inputs, cache) + _example_figures(root, rows, cache, config, config_text, data)
     cache.save()
     written += drawn
     written.append(root / "report.html")
-    write_text(written[-1], render_html(root, ranked, robust, drawn))
+    write_text(written[-1], render_html(root, board, drawn, config_text))
     return written
 
 
-def _figures(root: Path, rows: pd.DataFrame, records: list, ranked: pd.DataFrame | None, cache: FigureCache) -> list[Path | None]:
-    """Every figure of the report, each drawn through ``cache``: one set per data set scored (the first, the
-    training data's test split, untagged), then the families side by side, estimated σ, losses and examples."""
-    folder, figures = cache.folder, []
-    datasets = list(dict.fromkeys(rows["dataset"]))
-    for index, dataset in enumerate(datasets):
-        subset, tag = rows[rows["dataset"] == dataset], "" if index == 0 else "_" + plots.slug(dataset)
-        for family in sorted(subset["eval_noise"].dropna().unique()):
-            scored = subset[(subset["eval_noise"] == family) | (subset["noise"] == family)]
-            for plot in (plots.quality_vs_noise, plots.parameter_heatmap, plots.robustness_matrix):
-                figures.append(cache.draw(f"{plot.__name__}:{family}{tag}", [scored], plot, scored, family, folder, tag))
-            if ranked is not None:
-                front = ranked[(ranked["dataset"] == dataset) & (ranked["eval_noise"] == family)]
-                figures.append(cache.draw(f"quality_cost:{family}{tag}", [front], plots.quality_cost, front, family, folder, tag))
-    first = rows[rows["dataset"] == datasets[0]] if datasets else rows
-    real = rows[(rows["eval_noise"] == "real") & (rows["dataset"] != (datasets[0] if datasets else None))]
-    synthetic = first[first["eval_noise"] != "real"]
-    figures.append(cache.draw("family_matrix", [synthetic, real], plots.family_matrix, synthetic, folder, real))
-    points = plots.sigma_points(records)
-    for family, shown_points in points.groupby("family", sort=True):  # each figure digests its own family's points
-        key, family = f"estimated_sigma:{family!s}", str(family)
-        figures.append(cache.draw(key, [shown_points], plots.estimated_sigma, shown_points, family, folder))
-    figures.append(cache.draw("loss_curves", [record.to_json() for record in records], plots.loss_curves, records, folder))
+def _config_text(root: Path, config: SweepConfig | None) -> str:
+    """The sweep's config as YAML: the one given (as the sweep wrote it to config.yaml), else the folder's file."""
+    if config is not None:
+        from bench.config import dump_config
+
+        return dump_config(config)
+    return (root / "config.yaml").read_text(errors="replace") if (root / "config.yaml").is_file() else ""
+
+
+def _example_figures(
+    root: Path, rows: pd.DataFrame, cache: FigureCache, config: SweepConfig | None, config_text: str, data: SweepData | None
+) -> list[Path]:
+    """The example images (original, noisy, denoised) of each family: drawn again only when what they show has changed."""
     shown = [column for column in ("cell_id", "eval_noise", "eval_level", "psnr") if column in rows.columns]
     learned = rows[rows["noise"].notna()][shown]  # what the example images show: the best cell at each level
-    config_text = (root / "config.yaml").read_text(errors="replace") if (root / "config.yaml").is_file() else ""
-    shown_digest = _digest([learned, config_text])
+    shown_digest = digest([learned, config_text])
     examples = cache.cached("examples", shown_digest)
     if examples is None:  # checkpoints and images: loaded only when what they show has changed
-        made = [plots.example_grid(grid, family, folder) for family, grid in _examples(root, rows).items()]
+        made = [plots.example_grid(grid, family, cache.folder) for family, grid in _examples(root, rows, config, data).items()]
         examples = [path for path in made if path is not None]
         if examples:  # none drawn (no checkpoint, a plugin's model not imported): tried again next time
             cache.store("examples", shown_digest, examples)
-    return figures + list(examples)
+    return list(examples)
 
 
-PLOT_NAME = re.compile(r"[A-Za-z0-9_.-]+\.png")  # what plots.slug and the plot names make: no separator, no ..
-
-
-class FigureCache:
-    """``plots/.drawn.json``: for each figure, the digest of the rows and records it was drawn from and its file.
-    A figure whose inputs have the same digest, and whose file is still there, is not drawn again: a resume
-    with nothing pending redraws nothing. The digest covers the package version, so new plotting code redraws."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.path = folder, folder / ".drawn.json"
-        try:
-            entries = json.loads(self.path.read_text())
-        except (OSError, ValueError, RecursionError):
-            entries = {}
-        self.entries: dict[str, Any] = entries if isinstance(entries, dict) else {}
-
-    def cached(self, key: str, digest: str) -> list[Path] | None:
-        """The files drawn for ``key`` from inputs of this :func:`_digest`, where all are still there; else None."""
-        entry = self.entries.get(key)
-        if not isinstance(entry, dict) or entry.get("digest") != digest or not isinstance(entry.get("files"), list):
-            return None
-        names = [str(name) for name in entry["files"]]
-        if not all(PLOT_NAME.fullmatch(name) for name in names):  # the manifest is data: only plots/<name>.png, no path
-            return None
-        files = [self.folder / name for name in names]
-        return files if all(file.is_file() for file in files) else None
-
-    def store(self, key: str, digest: str, files: list[Path]) -> list[Path]:
-        self.entries[key] = {"digest": digest, "files": [file.name for file in files]}
-        return files
-
-    def draw(self, key: str, inputs: list[Any], plot: Any, *arguments: Any) -> Path | None:
-        """``plot(*arguments)``, unless it was drawn from the same ``inputs`` before; its file, or None."""
-        inputs_digest = _digest(inputs)
-        files = self.cached(key, inputs_digest)
-        if files is None:
-            figure = plot(*arguments)
-            files = self.store(key, inputs_digest, [figure] if figure is not None else [])
-        return files[0] if files else None
-
-    def save(self) -> None:
-        write_text(self.path, json.dumps(self.entries, indent=1, sort_keys=True))
-
-
-def _digest(inputs: list[Any]) -> str:
-    """One digest of frames (as CSV, every column) and texts, with the package version."""
-    import hashlib
-
-    import denoiser
-
-    digest = hashlib.sha256(denoiser.__version__.encode())
-    for item in inputs:
-        text = item.to_csv(index=False) if isinstance(item, pd.DataFrame) else str(item)
-        digest.update(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
-    return digest.hexdigest()
-
-
-def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+def _examples(
+    root: Path, rows: pd.DataFrame, config: SweepConfig | None, data: SweepData | None
+) -> dict[str, list[dict[str, Any]]]:
     """Per noise family and level: one test image, its noisy version and the best learned model's estimate.
 
-    Needs the checkpoints and the data set; returns nothing (and says why) when they are gone.
+    Needs the checkpoints, the config and the data set (read from the folder where not given); returns nothing
+    (and says why) when they are gone.
     """
     from bench.checkpoints import load_checkpoint
     from bench.config import load_config
@@ -162,8 +113,8 @@ def _examples(root: Path, rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]
     examples: dict[str, list[dict[str, Any]]] = {}
     try:
         # the folder's config is data: its plugins are not imported (a name only they register fails in one line)
-        config = load_config(root / "config.yaml", import_plugins=False)
-        clean = prepare_data(config).test.images
+        config = config if config is not None else load_config(root / "config.yaml", import_plugins=False)
+        clean = (data if data is not None else prepare_data(config)).test.images
         shown = {family: plots.spread(sorted(levels), plots.MAX_LEVEL_PANELS) for family, levels in config.eval_noise.items()}
         for (family, level), group in learned.groupby(["eval_noise", "eval_level"]):
             if family not in shown or level not in shown[family]:  # real pairs: nothing to draw; levels beyond the spread
@@ -256,35 +207,28 @@ def _environment(root: Path) -> dict[str, Any]:
     return environment if isinstance(environment, dict) else {}
 
 
-def render_html(root: Path, ranked: pd.DataFrame | None, robust: pd.DataFrame | None, figures: list[Path]) -> str:
-    """One self-contained page: every plot embedded as data, no network."""
-    config_text = (root / "config.yaml").read_text(errors="replace") if (root / "config.yaml").is_file() else ""
+LEAKY_CLASS = ' class="leaky"'  # the [leaky] note stands out: those scores are not comparable
+
+
+def board_html(board: Board | None) -> str:
+    """The HTML view of the leaderboard: the board's notes, then each ranked and robustness table with its notes."""
+    if board is None:
+        return f"<h2>Leaderboard</h2><p>{html.escape(NOTHING_TO_RANK)}</p>"
+    parts = [f"<h2>Leaderboard</h2><p>{html.escape(board.subtitle.capitalize())}; click a column to sort.</p>"]
+    parts += [f"<p{LEAKY_CLASS * (note == LEAKY_NOTE)}>{html.escape(note)}</p>" for note in board.notes]
+    parts += [_section_html(section) for section in board.ranked + board.robustness]
+    return "\n".join(parts)
+
+
+def _section_html(section: Section) -> str:
+    notes = "".join(f"<p>{html.escape(note)}</p>" for note in section.notes)
+    return f"<h3>{html.escape(section.title)}</h3>" + notes + _table(section.header, section.rows)
+
+
+def render_html(root: Path, board: Board | None, figures: list[Path], config_text: str) -> str:
+    """One self-contained page: the leaderboard, every plot embedded as data, the config and the environment; no network."""
     environment = _environment(root)
-    parts = [f"<h1>denoise-bench: {html.escape(root.name)}</h1>"]
-    if ranked is not None and ranked["leaky"].any():
-        parts.append(
-            '<p class="leaky">Entries marked [leaky] trained on augmented copies of their test images, or chose '
-            "their epoch on them (split: augmented-copies, train.select_on: test): their scores are inflated.</p>"
-        )
-    parts.append("<h2>Leaderboard</h2><p>Ranked by PSNR; click a column to sort.</p>")
-    if ranked is not None:
-        parts.append(f"<p>{html.escape(leaderboard.uncertainty_note(ranked))}</p>")
-        parts.append(f"<p>{html.escape(leaderboard.COST_NOTE)}</p>")
-    if ranked is not None:
-        for title, group in leaderboard.groups(ranked):
-            notes = "".join(f"<p>{html.escape(note)}</p>" for note in leaderboard.group_notes(group))
-            parts.append(
-                f"<h3>{html.escape(title)}</h3>" + notes + _table(leaderboard.header(ranked), leaderboard.display_rows(group))
-            )
-    if robust is not None:
-        for dataset, group in robust.groupby("dataset"):
-            parts.append(
-                f"<h3>Robustness · {html.escape(str(dataset))}</h3>"
-                "<p>Mean PSNR over every evaluation noise and level, the worst one, and the drop to it from the PSNR at "
-                "the model's own training level (blind: trained over a range of levels, so it has none). An entry "
-                "scored on fewer evaluations (a baseline told σ skips jpeg) is listed after the ranked ones, unranked.</p>"
-                + _table(leaderboard.ROBUSTNESS_HEADER, leaderboard.robustness_rows(group))
-            )
+    parts = [f"<h1>denoise-bench: {html.escape(root.name)}</h1>", board_html(board)]
     parts.append("<h2>Plots</h2>")
     for figure in figures:
         encoded = base64.b64encode(figure.read_bytes()).decode()

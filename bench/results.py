@@ -1,6 +1,7 @@
 """The one result model: cell records → one pandas frame, one row per evaluation (cell × data set × noise
 and level), with typed columns. The leaderboard, the plots, the report, the gate and ``bench.load_results``
-all start from it; results.csv is an export of it, never read back for analysis.
+all start from it; results.csv is an export of it, never read back for analysis. A results folder is read
+once per command (:func:`read_folder`) into :class:`Results`: its records and their frame, built once.
 
 Columns: the cell's identity and training (``IDENTITY``: ``train_level`` is a number; a blind model's
 range is ``train_range``, e.g. ``0–55``, and ``trained`` names either, e.g. ``gaussian 0–55``; what the
@@ -15,11 +16,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bench.notes import LEAKY, precision_mark
 from bench.record import CellRecord
+from bench.store import MANIFEST, ResultStore, write_text
+from denoiser.errors import DenoiserError
 from denoiser.metrics import registered
 
 IDENTITY = [
@@ -70,18 +77,8 @@ def results_frame(records: list[CellRecord]) -> pd.DataFrame:
 def entry_label(record: CellRecord) -> str:
     """A leaderboard entry's name: the record's label (seeds are averaged), marked when leaky. Whether its
     training had finished is the ``converged`` column: the leaderboard marks an entry ``[not converged]``
-    when any of its seeds had not (:data:`NOT_CONVERGED`), so that seeds which differ stay one entry."""
-    return record.label() + precision_mark(record.precision) + (" [leaky]" if record.leaky else "")
-
-
-def precision_mark(precision: str | None) -> str:
-    """`` [bf16]`` for an entry trained in mixed precision; nothing for float32 (or a baseline, which trains nothing)."""
-    from denoiser.precision import SHORT
-
-    return "" if precision in (None, "float32") else f" [{SHORT.get(precision, precision)}]"
-
-
-NOT_CONVERGED = " [not converged]"
+    when any of its seeds had not (:data:`bench.notes.NOT_CONVERGED`), so that seeds which differ stay one entry."""
+    return record.label() + precision_mark(record.precision) + LEAKY * record.leaky
 
 
 def to_csv(frame: pd.DataFrame) -> str:
@@ -94,3 +91,68 @@ def to_csv(frame: pd.DataFrame) -> str:
 def parameters(row: pd.Series) -> dict[str, Any]:
     """A row's model parameters as a mapping (its ``params`` column holds them as JSON text, sorted)."""
     return json.loads(row["params"])
+
+
+# ----------------------------------------------------------------------------- a results folder, read once
+
+
+class ResultsError(DenoiserError):
+    """A folder that holds no results of a sweep."""
+
+
+@dataclass(frozen=True)
+class Results:
+    """The results of one sweep folder as a command holds them: its records, read once, and their frame,
+    built once on first use. Every reader in one command (the summary, the leaderboard, the report, the gate,
+    :func:`bench.load_results`) takes this value rather than reading the folder again."""
+
+    root: Path
+    records: list[CellRecord]  # the sweep's cells, in grid order
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """:func:`results_frame` of the records: one row per evaluation of every record."""
+        return results_frame(self.records)
+
+    def write_csv(self) -> Path:
+        """``results.csv``: an export of the frame; nothing reads it back for analysis."""
+        path = self.root / "results.csv"
+        write_text(path, to_csv(self.frame))
+        return path
+
+
+def read_folder(root: Path) -> Results:
+    """The results of the sweep in ``root`` (every status), from its records: those of the sweep as last run
+    (``cells.json``), also when it was interrupted before writing results.csv. A folder written before
+    the manifest existed: the cells its results.csv names, else every record. The one rule of which
+    records a folder holds; results.csv itself is an export and its numbers are never read back."""
+    if not root.is_dir():
+        raise ResultsError(f"{root}: no such folder")
+    store = ResultStore(root)
+    if not store.runs.is_dir():
+        raise ResultsError(f"{root}: no results here (no runs/ records); is this a sweep's results folder?")
+    if (root / MANIFEST).is_file() or not (root / "results.csv").is_file():
+        return Results(root, store.current_records())
+    try:  # an older folder: which cells are its sweep's, in order
+        cell_ids = list(dict.fromkeys(pd.read_csv(root / "results.csv", usecols=["cell_id"], dtype=str)["cell_id"]))
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return Results(root, store.read_records())
+    return Results(root, store.read_records(cell_ids))
+
+
+def find_results(root: Path) -> list[Path]:
+    """Every sweep folder under ``root`` (a results folder or one sweep's): one with a results.csv, or with
+    records in runs/ (a run interrupted before it wrote one), leaving out results moved aside by --fresh;
+    ``root`` itself when it is a results table. Each is read with :func:`read_folder`."""
+    if not root.exists():
+        raise ResultsError(f"{root}: no such folder")
+    if root.is_file():
+        return [root]
+    marks = [*root.rglob("results.csv"), *(path for path in root.rglob("runs") if path.is_dir())]
+    # only folders below root count as moved aside: a root named previous-… is ranked when named
+    found = sorted(
+        {path.parent for path in marks if not any(part.startswith("previous-") for part in path.relative_to(root).parts)}
+    )
+    if not found:
+        raise ResultsError(f"{root}: no results.csv or runs/ below this folder; run `python -m bench sweep` first")
+    return found

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.record import CellRecord, RecordError
-from bench.results import results_frame, to_csv
 from denoiser.errors import DenoiserError
 
 logger = logging.getLogger(__name__)
@@ -64,7 +63,8 @@ def write_text(path: Path, text: str) -> None:
 
 
 class ResultStore:
-    """``root/``: config.yaml, env.json, runs/<cell-id>.json, checkpoints/<cell-id>.pt, results.csv."""
+    """``root/``: config.yaml, env.json, runs/<cell-id>.json, checkpoints/<cell-id>.pt, results.csv (written from
+    the records by :meth:`bench.results.Results.write_csv`)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -220,15 +220,6 @@ class ResultStore:
         except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecordError, RecursionError):
             return None
 
-    def finished(self, cell_ids: Iterable[str]) -> set[str]:
-        """The cells among ``cell_ids`` that have an ``ok`` record."""
-        done = set()
-        for cell_id in cell_ids:
-            record = self.read_record(cell_id)
-            if record is not None and record.status == "ok":
-                done.add(cell_id)
-        return done
-
     def read_records(self, cell_ids: Iterable[str] | None = None) -> list[CellRecord]:
         """Records of ``cell_ids`` (all records when None), in that order, skipping missing ones."""
         if cell_ids is None:
@@ -253,11 +244,6 @@ class ResultStore:
         if not isinstance(cells, list) or not all(isinstance(cell_id, str) for cell_id in cells):
             return self.read_records() if self.runs.is_dir() else []
         return self.read_records(cells)
-
-    def write_results_csv(self, records: list[CellRecord]) -> Path:
-        path = self.root / "results.csv"
-        write_text(path, to_csv(results_frame(records)))  # an export: nothing reads it back for analysis
-        return path
 
     def write_env(self, device: str, workers: int, threads: int, workers_reason: str = "") -> None:
         write_text(self.root / "env.json", json.dumps(environment(device, workers, threads, workers_reason), indent=1))

@@ -1,4 +1,6 @@
-"""The summary printed at the end of a sweep: a rich table of every model at its matched noise level."""
+"""What the terminal shows of results: the summary printed at the end of a sweep (a rich table of every model at
+its matched noise level), the leaderboard's tables (``bench leaderboard``: :func:`print_board`) and the
+regression gate's figures (``bench check``: :func:`print_gate`)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bench.notes import LEAKY_NOTE, NOT_CONVERGED_NOTE, marks
 from bench.record import CellRecord, Evaluation, format_params, same_level
-from bench.results import precision_mark
-from denoiser.training import CONVERGENCE_WINDOW
 
-if TYPE_CHECKING:  # the sweep module imports torch: keep it out of light commands such as `check`
+if TYPE_CHECKING:  # the sweep module imports torch, the tables pandas: keep them out of light commands such as `list`
+    from bench.check import Figure
     from bench.sweep import SweepOutcome
+    from bench.tables import Board, Section
 
 
 def summary_console() -> Console:
@@ -28,7 +31,7 @@ def print_summary(outcome: SweepOutcome, console: Console) -> None:
     title = f"{outcome.root}: {len(outcome.records)} cells ({outcome.skipped} skipped as already finished)"
     console.print(summary_table(matched_rows(outcome.records), title))
     for note in _notes(outcome):
-        console.print(note, markup=not note.startswith("rerun:"))
+        console.print(note, markup=False, highlight=False)
     for record in outcome.skipped_cells:
         console.print(f"[yellow]skipped[/] {record.model}: {record.error}")
     for record in outcome.failed:
@@ -51,11 +54,10 @@ def summary_table(rows: list[tuple[CellRecord, Evaluation]], title: str) -> Tabl
         trained = "-" if not record.learned else f"{record.train_level:g}" + (" (blind)" if record.blind else "")
         if record.learned and record.noise != item.noise:  # scored on another family (real pairs): say which it trained on
             trained = f"{record.noise} {trained}"
-        marks = precision_mark(record.precision) + " [leaky]" * record.leaky + " [not converged]" * (record.converged is False)
         cells: list[str | Text] = [
             item.noise,
             f"{item.level:g}",
-            Text(record.model + marks),  # Text: the marks are words, not rich markup
+            Text(record.model + marks(record.precision, record.leaky, record.converged)),  # Text: marks are words, not markup
             format_params(record.params) or "-",
             trained,
             f"{item.psnr:.2f}",
@@ -71,17 +73,13 @@ def _notes(outcome: SweepOutcome) -> list[str]:
     """What the marks of the table mean, and why cells ran again."""
     notes = []
     if any(record.leaky for record in outcome.records):
-        notes.append(
-            "[yellow]\\[leaky]:[/] test images, or augmented copies of them, were trained on or chose the epoch "
-            "(split: augmented-copies, train.select_on: test): those scores are inflated"
-        )
+        notes.append(LEAKY_NOTE)
     unfinished = [record for record in outcome.records if record.status == "ok" and record.converged is False]
     if unfinished:
         epochs = max(record.epochs or 0 for record in unfinished)
         notes.append(
-            f"[yellow]\\[not converged]:[/] {len(unfinished)} learned cell(s) ended with the validation loss still "
-            f"falling (by 1 % or more over the last {CONVERGENCE_WINDOW} epochs): their scores understate the model. "
-            f"Train longer, e.g. --set train.epochs={2 * epochs}, and keep train.patience to stop where it levels off"
+            f"{NOT_CONVERGED_NOTE} {len(unfinished)} learned cell(s) are marked so: train longer, e.g. "
+            f"--set train.epochs={2 * epochs}, and keep train.patience to stop where it levels off"
         )
     if outcome.reruns:
         pieces = sorted({piece for changed in outcome.reruns.values() for piece in changed})
@@ -120,3 +118,49 @@ def matched_rows(records: list[CellRecord]) -> list[tuple[CellRecord, Evaluation
 
 def _finite(value: float) -> float:
     return value if math.isfinite(value) else 1e9
+
+
+def print_board(board: Board, console: Console) -> None:
+    """The terminal's view of the leaderboard: each ranked table and its notes, the board's notes, then each
+    robustness table and its notes. Names are Text: a [bracket] in one is not rich markup."""
+    for section in board.ranked:
+        _print_section(section, console)
+    for note in board.notes:
+        console.print(note, markup=False, highlight=False)
+    for section in board.robustness:
+        _print_section(section, console)
+
+
+LEFT_COLUMNS = ("model", "sweep", "worst at")  # text columns; numbers are aligned right
+
+
+def _print_section(section: Section, console: Console) -> None:
+    table = Table(title=Text(section.title), title_justify="left")
+    for header in section.header:
+        table.add_column(header, justify="left" if header in LEFT_COLUMNS else "right")
+    for cells in section.rows:
+        table.add_row(*map(Text, cells))
+    console.print(table)
+    for note in section.notes:
+        console.print(note, markup=False, highlight=False)
+
+
+def print_gate(figures: list[Figure], title: str, console: Console) -> int:
+    """The gate's table of compared figures, a line per regression and the count; returns how many regressed."""
+    from bench.check import shown
+
+    table = Table(title=Text(title), title_justify="left")
+    for header in ("cell", "figure", "baseline", "now", "allowed", "result"):
+        table.add_column(header, justify="right" if header in ("baseline", "now") else "left")
+    for figure in figures:  # names as Text: a [bracket] in a model's name is not rich markup
+        result = "[green]pass[/]" if figure.passed else "[red]FAIL[/]"
+        table.add_row(
+            Text(figure.cell), Text(figure.figure), shown(figure.baseline), shown(figure.current), figure.allowed, result
+        )
+    console.print(table)
+    failures = [figure for figure in figures if not figure.passed]
+    for figure in failures:
+        line = f"regression: {figure.cell}: {figure.figure} is {shown(figure.current)} (allowed {figure.allowed})"
+        console.print(line, markup=False, highlight=False)
+    console.print(f"gate: {len(figures) - len(failures)} of {len(figures)} figures within tolerance, {len(failures)} regressions")
+    return len(failures)

@@ -4,6 +4,7 @@ array) and stores the results."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -18,10 +19,12 @@ from bench.executors import choose_executor
 from bench.grid import Cell, build_cells, changed_code
 from bench.progress import SweepProgress
 from bench.record import CellRecord
+from bench.results import Results
 from bench.store import ResultStore, write_text
 from bench.sweep_data import SweepData, check_fits, prepare_data
-from denoiser.models import create_model_shape
-from denoiser.training import pick_device, training_memory_bytes
+from bench.variants import variants
+from denoiser.devices import pick_device
+from denoiser.training import training_memory_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -79,16 +82,16 @@ def choose_workers(
 
 def cell_memory(config: SweepConfig, data: SweepData, cells: list[Cell]) -> int:
     """Device memory one worker needs for the largest of ``cells``' learned models (bytes): its
-    training estimate (``training_memory_bytes``) plus the worker's CUDA context."""
+    training estimate (``training_memory_bytes``, on the variant's meta-device shape) plus the worker's CUDA context."""
     largest = 0
     selection = data.test if config.train.select_on == "test" else data.validation
-    for cell in cells:
-        if not cell.learned:
+    run = {(cell.model, json.dumps(cell.params, sort_keys=True)) for cell in cells if cell.learned}
+    for variant in variants(config):
+        if variant.shape is None or (variant.model, json.dumps(variant.params, sort_keys=True)) not in run:
             continue
-        network = create_model_shape(cell.model, **cell.params)
-        size = getattr(network, "image_size", None) or config.train.patch_size or data.train.images.shape[-1]
+        size = variant.image_size or config.train.patch_size or data.train.images.shape[-1]
         stored = data.train.images.numel() + 2 * selection.images.numel() + config.train.patches_per_epoch * size * size
-        largest = max(largest, training_memory_bytes(network, config.train.batch_size, (size, size), stored))
+        largest = max(largest, training_memory_bytes(variant.shape, config.train.batch_size, (size, size), stored))
     return largest + CUDA_CONTEXT_BYTES
 
 
@@ -101,7 +104,7 @@ class SweepPlan:
     which run (and which of those run again because their code changed), where, and how many at once."""
 
     cells: list[Cell]  # every cell of the grid, in grid order
-    finished: set[str]  # ids of the cells with an ``ok`` record: skipped
+    finished: dict[str, CellRecord]  # the cells with an ``ok`` record, by id: skipped, their records read once here
     pending: list[Cell]  # the cells to run, in grid order
     reruns: dict[str, list[str]]  # pending cell id → the pieces whose code changed since its last run
     device: torch.device
@@ -110,15 +113,17 @@ class SweepPlan:
 
 def plan_sweep(config: SweepConfig, store: ResultStore, data: SweepData, cells: list[Cell], requested: int) -> SweepPlan:
     """Which of ``cells`` are pending under ``store``, and how many workers run them (``requested`` > 0:
-    that many; a submitit job array: its ``array_parallelism``)."""
-    finished = store.finished(cell.cell_id for cell in cells)
+    that many; a submitit job array: its ``array_parallelism``). The stored records are read once, here."""
+    stored = store.read_records() if store.runs.is_dir() else []
+    grid = {cell.cell_id for cell in cells}
+    finished = {record.cell_id: record for record in stored if record.cell_id in grid and record.status == "ok"}
     pending = [cell for cell in cells if cell.cell_id not in finished]
     device = pick_device(config.device)
     if config.executor == "submitit":
         workers = WorkerChoice(config.submitit.array_parallelism, "submitit: the job array's array_parallelism")
     else:
         workers = _local_workers(config, data, pending, device, requested)
-    return SweepPlan(cells, finished, pending, code_changes(store, pending), device, workers)
+    return SweepPlan(cells, finished, pending, code_changes(stored, pending), device, workers)
 
 
 def _local_workers(
@@ -135,14 +140,12 @@ def _local_workers(
     return choose_workers(requested, len(pending), config.threads, device, free_memory, per_cell)
 
 
-def code_changes(store: ResultStore, pending: list[Cell]) -> dict[str, list[str]]:
+def code_changes(stored: list[CellRecord], pending: list[Cell]) -> dict[str, list[str]]:
     """Pending cells that finished before under other code (a stored ``ok`` record with the same
     settings, another id): cell id → the pieces whose code changed. Says why a resumed sweep reruns them."""
-    if not pending:  # nothing reruns: no record to read
-        return {}
     wanted = {cell.setting_id: cell for cell in pending}
     reruns: dict[str, list[str]] = {}
-    for record in store.read_records():
+    for record in stored:
         cell = wanted.get(record.setting_id or "")
         if cell is not None and record.status == "ok" and record.cell_id != cell.cell_id:
             reruns[cell.cell_id] = changed_code(record.code, cell.code) or ["its code"]
@@ -171,11 +174,23 @@ def _log_plan(config: SweepConfig, plan: SweepPlan) -> None:
 
 @dataclass
 class SweepOutcome:
-    root: Path
+    """What a sweep holds when it ends: its results (every cell's record, read once after the cells ran, and
+    their frame) and its images, which the summary and the report take instead of reading them again."""
+
     cells: list[Cell]
     skipped: int
-    records: list[CellRecord]  # every cell's record, in grid order
+    results: Results
     reruns: dict[str, list[str]] = field(default_factory=dict)  # cell id → the pieces whose code changed since its last run
+    data: SweepData | None = None  # the images the cells ran on (the report's example images are drawn on its test split)
+
+    @property
+    def root(self) -> Path:
+        return self.results.root
+
+    @property
+    def records(self) -> list[CellRecord]:
+        """Every cell's record, in grid order."""
+        return self.results.records
 
     @property
     def failed(self) -> list[CellRecord]:
@@ -201,7 +216,8 @@ def run_sweep(
     console: Any = None,
     live: bool = False,
 ) -> SweepOutcome:
-    """Run every cell of ``config`` that has no ``ok`` record under ``root``; write results.csv.
+    """Run every cell of ``config`` that has no ``ok`` record under ``root``; write results.csv; return what the
+    sweep holds (:class:`SweepOutcome`) for the summary and the report.
 
     The folder is checked (``ResultStore.claim``: a user's other files are never replaced unless
     ``force``) and the data set loaded (and so checked) once, before anything is written; workers get a copy.
@@ -224,7 +240,8 @@ def _run_locked(
     config: SweepConfig, store: ResultStore, data: SweepData, *, workers: int, fresh: bool, console: Any, live: bool
 ) -> SweepOutcome:
     """The sweep under its lock: the folder set up, the plan made and written down (the manifest, env.json),
-    the pending cells run by the chosen executor, then results.csv."""
+    the pending cells run by the chosen executor, then results.csv written. Each record is read once: the
+    stored ones when planning (which cells are finished, whose code changed), the cells run here once they ran."""
     _start_folder(config, store, fresh)
     cells = build_cells(config)
     store.write_manifest(cell.cell_id for cell in cells)
@@ -239,9 +256,11 @@ def _run_locked(
             except KeyboardInterrupt:
                 store.remove_leftovers()  # the stopped workers' unfinished writes
                 raise
-    records = store.read_records(cell.cell_id for cell in cells)
-    store.write_results_csv(records)
-    return SweepOutcome(store.root, cells, len(plan.finished), records, plan.reruns)
+    ran = {record.cell_id: record for record in store.read_records(cell.cell_id for cell in plan.pending)}
+    records = [plan.finished.get(cell.cell_id) or ran.get(cell.cell_id) for cell in cells]
+    results = Results(store.root, [record for record in records if record is not None])
+    results.write_csv()
+    return SweepOutcome(cells, len(plan.finished), results, plan.reruns, data)
 
 
 def _start_folder(config: SweepConfig, store: ResultStore, fresh: bool) -> None:

@@ -32,6 +32,8 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 def registries_as_they_were() -> Iterator[None]:
     """What a test's plugins register (and the plugin modules it imports) is gone after it: every test
     sees the package's own registries, so a list of valid names never depends on the test order."""
+    import bench.plots  # noqa: F401 - registers the built-in figures before the plot registry is saved
+    from bench.figures import PLOTS
     from denoiser import plugins
     from denoiser.baselines import BASELINES
     from denoiser.data import DATASETS
@@ -40,7 +42,7 @@ def registries_as_they_were() -> Iterator[None]:
     from denoiser.models import MODELS
     from denoiser.noise import NOISE
 
-    registries = (MODELS, BASELINES, NOISE, DATASETS, METRICS, ESTIMATORS)
+    registries = (MODELS, BASELINES, NOISE, DATASETS, METRICS, ESTIMATORS, PLOTS)
     saved = [dict(registry._entries) for registry in registries]
     loaded = set(plugins._loaded)
     yield

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from scipy import stats as reference
 
-from bench import leaderboard
+from bench import leaderboard, ranking, tables
 from bench.record import CellRecord
-from bench.results import results_frame
+from bench.results import Results, find_results, results_frame
 from bench.store import ResultStore
 from tests.conftest import bench_here
 
@@ -44,7 +44,7 @@ def write_sweep(root: Path, records: list[dict]) -> Path:
     typed = [CellRecord.from_dict(item) for item in records]
     for item in typed:
         store.write_record(item)
-    return store.write_results_csv(typed)
+    return Results(root, typed).write_csv()
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def two_sweeps(tmp_path: Path) -> Path:
 
 
 def test_ranking_groups_levels_and_averages_seeds(two_sweeps: Path) -> None:
-    ranked = leaderboard.rank(leaderboard.read_results(leaderboard.find_results(two_sweeps)))
+    ranked = ranking.rank(ranking.read_results(find_results(two_sweeps)))
     at_01 = ranked[ranked["eval_level"] == 0.1]
     assert at_01["entry"].tolist() == [
         "dae latent_dim=32 (trained gaussian 0.1) [leaky]",
@@ -79,15 +79,15 @@ def test_ranking_groups_levels_and_averages_seeds(two_sweeps: Path) -> None:
 
 
 def test_a_cell_in_two_sweeps_counts_once(two_sweeps: Path) -> None:
-    rows = leaderboard.read_results(leaderboard.find_results(two_sweeps))
+    rows = ranking.read_results(find_results(two_sweeps))
     assert (rows["cell_id"] == "dae-shared").sum() == 2  # once per evaluation level
-    ranked = leaderboard.rank(rows)
+    ranked = ranking.rank(rows)
     shared = ranked[(ranked["entry"] == "dae latent_dim=32 (trained gaussian 0.1)") & (ranked["eval_level"] == 0.1)]
     assert shared["seeds"].tolist() == [1]
 
 
 def test_mse_ranks_lowest_first(two_sweeps: Path) -> None:
-    ranked = leaderboard.rank(leaderboard.read_results(leaderboard.find_results(two_sweeps)), "mse")
+    ranked = ranking.rank(ranking.read_results(find_results(two_sweeps)), "mse")
     at_02 = ranked[ranked["eval_level"] == 0.2]
     assert at_02["mse_mean"].is_monotonic_increasing
 
@@ -112,18 +112,18 @@ def test_filters_and_formats_through_the_cli(two_sweeps: Path, capsys: pytest.Ca
 
 def test_results_moved_aside_are_not_ranked(two_sweeps: Path) -> None:
     write_sweep(two_sweeps / "a" / "previous-20260101-000000", [record("old", "dae", {0.1: 99.0}, latent=8)])
-    rows = leaderboard.read_results(leaderboard.find_results(two_sweeps))
+    rows = ranking.read_results(find_results(two_sweeps))
     assert "old" not in set(rows["cell_id"])
     # named directly, a folder called previous-… is ranked (only folders below the root are set aside)
     named = two_sweeps / "a" / "previous-20260101-000000"
-    assert "old" in set(leaderboard.read_results(leaderboard.find_results(named))["cell_id"])
+    assert "old" in set(ranking.read_results(find_results(named))["cell_id"])
 
 
 def test_failed_rows_are_not_ranked(tmp_path: Path) -> None:
     failed = record("dae-nan", "dae", {}, latent=8) | {"status": "failed", "error": "TrainingDiverged: loss became nan"}
     path = write_sweep(tmp_path / "s", [failed, record("noisy", "noisy", {0.1: 20.0}, train_level=None)])
     assert pd.read_csv(path)["status"].tolist() == ["failed", "ok"]
-    assert leaderboard.rank(leaderboard.read_results([path]))["entry"].tolist() == ["noisy"]
+    assert ranking.rank(ranking.read_results([path]))["entry"].tolist() == ["noisy"]
 
 
 IMAGES = 40
@@ -151,7 +151,7 @@ def disagreement(seed: int) -> np.ndarray:
 
 
 def ranked_sweep(root: Path, records: list[dict]) -> pd.DataFrame:
-    return leaderboard.rank(leaderboard.read_results([write_sweep(root, records)]))
+    return ranking.rank(ranking.read_results([write_sweep(root, records)]))
 
 
 def test_two_models_closer_than_their_noise_are_tied(tmp_path: Path, images: np.ndarray) -> None:
@@ -163,8 +163,8 @@ def test_two_models_closer_than_their_noise_are_tied(tmp_path: Path, images: np.
     assert ranked["model"].tolist() == ["dae", "dae", "noisy"]
     assert ranked["distinct_from_next"].tolist() == [False, True, False]  # the last has no next: false
     assert ranked["tied_rank"].tolist() == [1, 1, 3] and ranked["rank"].tolist() == [1, 2, 3]
-    assert [cells[0] for cells in leaderboard.display_rows(ranked)] == ["1=", "1=", "3"]
-    assert "| 1= | dae latent_dim=16" in leaderboard.to_markdown(ranked, "psnr")
+    assert [cells[0] for cells in tables.display_rows(ranked)] == ["1=", "1=", "3"]
+    assert "| 1= | dae latent_dim=16" in leaderboard.to_markdown(tables.build_board(ranked, "psnr"))
 
 
 def test_two_clearly_different_models_are_not_tied(tmp_path: Path, images: np.ndarray) -> None:
@@ -174,14 +174,14 @@ def test_two_clearly_different_models_are_not_tied(tmp_path: Path, images: np.nd
     ])
     assert ranked["params"].tolist() == ['{"latent_dim": 32}', '{"latent_dim": 16}']
     assert ranked["distinct_from_next"].tolist() == [True, False]
-    assert [cells[0] for cells in leaderboard.display_rows(ranked)] == ["1", "2"]
+    assert [cells[0] for cells in tables.display_rows(ranked)] == ["1", "2"]
 
 
 def test_a_tie_under_a_stricter_alpha_is_a_difference_under_a_looser_one(tmp_path: Path, images: np.ndarray) -> None:
     records = [scored("small", "dae", images + 0.25 + disagreement(1), latent=16),
                scored("big", "dae", images + disagreement(2), latent=32)]
-    rows = leaderboard.read_results([write_sweep(tmp_path, records)])
-    verdicts = [leaderboard.rank(rows, alpha=alpha)["distinct_from_next"].iloc[0] for alpha in (0.001, 0.5)]
+    rows = ranking.read_results([write_sweep(tmp_path, records)])
+    verdicts = [ranking.rank(rows, alpha=alpha)["distinct_from_next"].iloc[0] for alpha in (0.001, 0.5)]
     assert verdicts == [False, True]
 
 
@@ -219,7 +219,7 @@ def test_per_image_values_stay_in_the_records_not_in_results_csv(tmp_path: Path,
 
 
 def test_records_without_per_image_values_get_intervals_but_no_verdict(two_sweeps: Path) -> None:
-    ranked = leaderboard.rank(leaderboard.read_results(leaderboard.find_results(two_sweeps)))
+    ranked = ranking.rank(ranking.read_results(find_results(two_sweeps)))
     at_01 = ranked[ranked["eval_level"] == 0.1]
     assert at_01["distinct_from_next"].tolist() == [None, None, None, False]
     big = at_01[at_01["entry"] == "dae latent_dim=128 (trained gaussian 0.1)"].iloc[0]
@@ -294,16 +294,16 @@ def test_non_finite_metrics_are_failed_cells_in_every_format(ci_sweep: Path, tmp
 def test_rows_with_non_finite_metrics_given_directly_are_left_out(ci_sweep: Path, data: st.DataObject) -> None:
     """rank, robustness, to_markdown and to_records on rows built without read_results (an API user's frame)."""
     rows, failed = spoil(results_frame(ResultStore(ci_sweep).current_records()), data)
-    metric = data.draw(st.sampled_from(leaderboard.metrics(rows)))
+    metric = data.draw(st.sampled_from(ranking.metrics(rows)))
     finite = rows[~rows[list(RANKED)].isin([math.inf, -math.inf]).any(axis=1) & rows[list(RANKED)].notna().all(axis=1)]
     if finite.empty:
-        with pytest.raises(leaderboard.LeaderboardError, match="no results match"):
-            leaderboard.rank(rows, metric)
+        with pytest.raises(ranking.LeaderboardError, match="no results match"):
+            ranking.rank(rows, metric)
         return
-    ranked = leaderboard.rank(rows, metric)
+    ranked = ranking.rank(rows, metric)
     assert len(ranked) == len(finite)
-    strict_json(json.dumps(leaderboard.to_records(ranked), allow_nan=False))
-    assert "| 1 |" in leaderboard.to_markdown(ranked, metric, leaderboard.robustness(rows))
+    strict_json(json.dumps(tables.to_records(ranked), allow_nan=False))
+    assert "| 1 |" in leaderboard.to_markdown(tables.build_board(ranked, metric, ranking.robustness(rows)))
 
 
 LEADERBOARD_OF: dict[Path, str] = {}  # the shared sweep's leaderboard, computed once
@@ -362,15 +362,15 @@ def test_folders_with_records_but_no_results_csv_are_found_unless_moved_aside(tw
     aside = two_sweeps / "b" / "previous-20260101-000000"
     write_sweep(aside, [record("old", "dae", {0.1: 99.0}, latent=8)])
     (aside / "results.csv").unlink()
-    assert leaderboard.find_results(two_sweeps) == [two_sweeps / "a", two_sweeps / "b"]
-    assert "dae-big-s0" in set(leaderboard.read_results(leaderboard.find_results(two_sweeps))["cell_id"])
-    assert leaderboard.find_results(aside) == [aside]
+    assert find_results(two_sweeps) == [two_sweeps / "a", two_sweeps / "b"]
+    assert "dae-big-s0" in set(ranking.read_results(find_results(two_sweeps))["cell_id"])
+    assert find_results(aside) == [aside]
 
 
 def test_names_that_look_like_numbers_or_gaps_stay_names(tmp_path: Path) -> None:
     path = write_sweep(tmp_path, [record("noisy", "NA", {0.1: 20.0}, train_level=None) | {"dataset": "2012"},
                                   record("dae", "None", {0.1: 24.0}, latent=8) | {"dataset": "2012"}])
-    ranked = leaderboard.rank(leaderboard.read_results([path]))
+    ranked = ranking.rank(ranking.read_results([path]))
     assert ranked["dataset"].tolist() == ["2012", "2012"] and ranked["model"].tolist() == ["None", "NA"]
 
 
@@ -422,12 +422,12 @@ def test_names_never_carry_html_or_break_a_markdown_table(model: str, value: str
     records = [record("learned", model, {0.1: 25.0}, sweep=sweep) | {"params": {"p": value}, "dataset": dataset},
                record("noisy", "noisy", {0.1: 20.0}, sweep=sweep, train_level=None) | {"dataset": dataset}]
     rows = results_frame([CellRecord.from_dict(item) for item in records])
-    ranked = leaderboard.rank(rows)
-    markdown = leaderboard.to_markdown(ranked, "psnr", leaderboard.robustness(rows))
+    ranked = ranking.rank(rows)
+    markdown = leaderboard.to_markdown(tables.build_board(ranked, "psnr", ranking.robustness(rows)))
     page = Rendered()
     page.feed(MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown))
     assert page.tags <= MARKDOWN_TAGS, markdown
-    assert [table[0] for table in page.tables] == [leaderboard.header(ranked), leaderboard.ROBUSTNESS_HEADER]
+    assert [table[0] for table in page.tables] == [tables.header(ranked), tables.ROBUSTNESS_HEADER]
     for table in page.tables:
         assert len(table) == 3 and all(len(cells) == len(table[0]) for cells in table), markdown
         assert {visible(cells[1]) for cells in table[1:]} == {visible(name) for name in ranked["entry"]}, markdown

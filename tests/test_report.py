@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench import plots
+from bench import figures
 from bench.report import write_report
 from tests.conftest import bench_here
 from tests.test_leaderboard import record, write_sweep
@@ -101,10 +101,10 @@ def test_two_names_never_share_a_plot_file(first: str, second: str) -> None:
     """Data sets (and noise families) named ``a b`` and ``a/b``, or ``Set12`` and ``set12``: never one file,
     not even where case does not count; never a path outside plots/."""
     for name in (first, second):
-        assert re.fullmatch(r"[a-z0-9-]{0,60}(\.[0-9a-f]{12})?", plots.slug(name)), name
+        assert re.fullmatch(r"[a-z0-9-]{0,60}(\.[0-9a-f]{12})?", figures.slug(name)), name
     if first != second:
-        assert plots.slug(first).lower() != plots.slug(second).lower()
-    assert plots.slug("skimage-natural") == "skimage-natural"  # a plain name stays as it is
+        assert figures.slug(first).lower() != figures.slug(second).lower()
+    assert figures.slug("skimage-natural") == "skimage-natural"  # a plain name stays as it is
 
 
 def test_data_sets_whose_names_differ_only_in_punctuation_get_their_own_plots(tmp_path: Path) -> None:

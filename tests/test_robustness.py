@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from bench import leaderboard
+from bench import leaderboard, ranking, tables
 from bench.config import ConfigError, load_config
 from bench.record import CellRecord
 from bench.report import write_report
@@ -95,7 +95,7 @@ def test_an_oracle_only_baseline_with_jpeg_is_refused_in_one_line() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(None, [*ROBUST, "models={tv: {}}"])
     assert str(caught.value) == (
-        "models.tv.sigma: oracle (the default) cannot tell tv the σ of jpeg noise, which has none; "
+        "models.tv: sigma: oracle cannot tell tv the σ of jpeg noise, which has none; "
         "give sigma: estimated, or [oracle, estimated] for both (the oracle rows then leave jpeg out)"
     )
     with pytest.raises(ConfigError, match="models.tv: sigma must be one of oracle, estimated, got 'guess'"):
@@ -112,7 +112,7 @@ def test_a_baseline_told_no_sigma_refuses_and_one_estimating_works() -> None:
     clean = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
     noise = create_noise("jpeg", 30)
     noisy = noise(clean, make_generator(0))
-    with pytest.raises(NoSigmaToTell, match="tv: jpeg noise has no equivalent σ to tell it"):
+    with pytest.raises(NoSigmaToTell, match="tv: sigma: oracle cannot tell tv the σ of jpeg noise, which has none"):
         create_baseline("tv")(noisy, noise)
     assert create_baseline("tv", sigma="estimated")(noisy, noise).shape == noisy.shape
 
@@ -138,7 +138,7 @@ def test_blind_rows_in_the_table_the_leaderboard_and_the_summary(robust_sweep: S
     assert set(blind["train_range"]) == {"0–0.2"} and blind["train_level"].isna().all()
     assert set(blind["trained"]) == {"gaussian 0–0.2"}
     assert set(table[table["model"] == "dncnn"]["trained"]) == {"gaussian 0.1", "gaussian 0–0.2"}
-    robust = leaderboard.robustness(leaderboard.read_results([robust_sweep.root]))
+    robust = ranking.robustness(ranking.read_results([robust_sweep.root]))
     drops = dict(zip(robust["entry"].str.split(" \\[").str[0], robust["drop"]))
     assert drops["dncnn depth=3 width=4 (trained gaussian 0–0.2)"] == "blind"
     assert drops["tv sigma=estimated"] == "-"
@@ -191,16 +191,16 @@ def test_dncnn_b_figures_apply_to_a_blind_20_layer_entry_only() -> None:
          "params": json.dumps({"depth": 20, "width": 64}), "noise": "gaussian", "train_level": None, "train_range": "0–55"},
         dtype=object,
     )  # fmt: skip
-    assert leaderboard._published_psnr(blind) == 30.36
-    assert leaderboard._published_psnr(pd.concat([blind.drop("train_range"), pd.Series({"train_range": "0–10"})])) is None
-    assert leaderboard._published_psnr(pd.concat([blind.drop("noise"), pd.Series({"noise": "correlated-gaussian"})])) is None
+    assert ranking._published_psnr(blind) == 30.36
+    assert ranking._published_psnr(pd.concat([blind.drop("train_range"), pd.Series({"train_range": "0–10"})])) is None
+    assert ranking._published_psnr(pd.concat([blind.drop("noise"), pd.Series({"noise": "correlated-gaussian"})])) is None
     fixed = blind.copy()
     fixed["train_range"], fixed["train_level"] = None, 25.0
-    assert leaderboard._published_psnr(fixed) is None  # a fixed-σ model of 20 layers: no figure
+    assert ranking._published_psnr(fixed) is None  # a fixed-σ model of 20 layers: no figure
     fixed["params"] = json.dumps({"depth": 17, "width": 64})
-    assert leaderboard._published_psnr(fixed) == 30.44  # DnCNN-S: 17 layers, trained at the σ scored
+    assert ranking._published_psnr(fixed) == 30.44  # DnCNN-S: 17 layers, trained at the σ scored
     fixed["train_level"] = 15.0
-    assert leaderboard._published_psnr(fixed) is None  # trained at another σ
+    assert ranking._published_psnr(fixed) is None  # trained at another σ
 
 
 # ----------------------------------------------------------------------------- cost and convergence
@@ -223,18 +223,18 @@ def test_cost_columns_reach_the_table_and_the_leaderboard(robust_sweep: SweepOut
     table = pd.read_csv(robust_sweep.root / "results.csv")
     for column in ("converged", "n_parameters", "ms_per_megapixel", "train_seconds", "peak_memory_mb"):
         assert column in table.columns
-    ranked = leaderboard.rank(leaderboard.read_results([robust_sweep.root]))
-    records = leaderboard.to_records(ranked)
+    ranked = ranking.rank(ranking.read_results([robust_sweep.root]))
+    records = tables.to_records(ranked)
     assert {"converged", "n_parameters", "ms_per_megapixel", "train_seconds", "peak_memory_mb"} <= records[0].keys()
     json.dumps(records, allow_nan=False)
-    markdown = leaderboard.to_markdown(ranked, "psnr")
+    markdown = leaderboard.to_markdown(tables.build_board(ranked, "psnr"))
     assert "| parameters | ms/MP | train s | peak MB |" in markdown and "ms/MP, inference time per megapixel" in markdown
 
 
 def test_unconverged_entries_are_marked_and_the_summary_says_what_to_change(robust_sweep: SweepOutcome) -> None:
     unfinished = [record for record in robust_sweep.records if record.converged is False]
     assert unfinished  # 4 epochs of a tiny network: the loss is still falling
-    ranked = leaderboard.rank(leaderboard.read_results([robust_sweep.root]))
+    ranked = ranking.rank(ranking.read_results([robust_sweep.root]))
     marked = {entry.removesuffix(" [not converged]") for entry in ranked["entry"] if entry.endswith(" [not converged]")}
     assert marked == {record.label() for record in unfinished}
     console = Console(file=io.StringIO(), width=300)
@@ -255,12 +255,12 @@ def test_seeds_that_differ_on_convergence_stay_one_entry_marked(robust_sweep: Sw
     (copy / "runs" / f"{twin['cell_id']}.json").write_text(json.dumps(twin))
     manifest = json.loads((copy / "cells.json").read_text())
     (copy / "cells.json").write_text(json.dumps({"cells": manifest["cells"] + [twin["cell_id"]]}))
-    rows = leaderboard.read_results([copy])
+    rows = ranking.read_results([copy])
     assert twin["cell_id"] in set(rows["cell_id"])
     label = fixed.label()
-    robust = leaderboard.robustness(rows)
+    robust = ranking.robustness(rows)
     assert (robust["entry"] == label + " [not converged]").sum() == 1 and not (robust["entry"] == label).any()
-    ranked = leaderboard.rank(rows)
+    ranked = ranking.rank(rows)
     entries = ranked[ranked["eval_noise"] == "gaussian"]["entry"]
     assert (entries == label + " [not converged]").sum() == 3  # one per level, both seeds in it
 
@@ -274,13 +274,13 @@ def test_unconverged_means_still_improving_not_stopped_by_patience() -> None:
 
 
 def test_an_entry_scored_on_fewer_evaluations_is_listed_unranked(robust_sweep: SweepOutcome) -> None:
-    robust = leaderboard.robustness(leaderboard.read_results([robust_sweep.root]))
+    robust = ranking.robustness(ranking.read_results([robust_sweep.root]))
     oracle = robust[robust["entry"] == "tv sigma=oracle"].iloc[0]
     assert pd.isna(oracle["rank"]) and (oracle["evaluations"], oracle["of"]) == (3, 4)  # no jpeg
     assert oracle.name == robust.index[-1]  # after every ranked entry
     ranked = robust[robust["rank"].notna()]
     assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1)) and (ranked["evaluations"] == 4).all()
-    cells = leaderboard.robustness_rows(robust)
+    cells = tables.robustness_rows(robust)
     assert cells[-1][0] == "–" and cells[-1][-1] == "3 of 4"
 
 

@@ -13,9 +13,11 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from bench import leaderboard
-from bench.plots import MAX_PIXELS, spread
+from bench import ranking
+from bench.figures import MAX_PIXELS
+from bench.plots import spread
 from bench.report import write_report
+from bench.results import read_folder
 from bench.summary import matched_rows, summary_table
 from tests.conftest import ci_sweep_here
 
@@ -96,7 +98,7 @@ def test_a_sweep_of_hundreds_of_evaluations_keeps_figures_and_report_bounded(tmp
     assert (out / "report.html").stat().st_size <= 5 * 2**20
     # every evaluation, once per evaluation set: in the summary, the leaderboard and the report
     assert len(matched_rows(outcome.records)) == 2 * 5 * 100
-    ranked = leaderboard.rank(leaderboard.read_folder(out))
+    ranked = ranking.rank(read_folder(out).frame)
     assert len(ranked) == 2 * 5 * 100 and not ranked.duplicated(["dataset", "eval_noise", "eval_level", "entry"]).any()
     page = (out / "report.html").read_text()
     assert len(re.findall(r"<h3>[^<]*(gaussian|speckle|salt-pepper)[^<]*</h3>", page)) >= 2 * 5 * 100

@@ -204,7 +204,7 @@ def test_device_auto_is_resolved_before_it_is_hashed() -> None:
 def test_whole_images_of_an_evaluation_data_set_are_scored_at_their_own_sizes(tmp_path: Path) -> None:
     from PIL import Image
 
-    from bench import leaderboard
+    from bench import ranking
     from bench.report import write_report
 
     folder = tmp_path / "whole"
@@ -232,7 +232,7 @@ def test_whole_images_of_an_evaluation_data_set_are_scored_at_their_own_sizes(tm
     assert {item["dataset"] for item in record["evaluations"]} == {"skimage-natural", "mine"}
     assert "ran on overlapping windows" in (out / "leaderboard.md").read_text()
     assert (out / "plots" / "quality_vs_noise_gaussian_mine.png").is_file()
-    ranked = leaderboard.rank(leaderboard.read_results([out / "results.csv"]))
+    ranked = ranking.rank(ranking.read_results([out / "results.csv"]))
     assert set(ranked["dataset"]) == {"skimage-natural", "mine"}
 
 
@@ -244,7 +244,7 @@ def test_published_figures_apply_to_set12_under_the_literatures_noise_only() -> 
     assert published_for("set12", "gaussian", "y = clamp(x + N(0, σ²), 0, 1), σ = 25/255") == []  # clipped: not comparable
     bsd68 = published_for("BSD68", "gaussian", literature_protocol(25))  # any case
     assert {(figure.method, figure.psnr) for figure in bsd68} == {("BM3D", 28.57), ("DnCNN-S", 29.23), ("DnCNN-B", 29.16)}
-    mcmaster = published_for("mcmaster (colour)", "gaussian", literature_protocol(25, color=True))
+    mcmaster = published_for("mcmaster (colour)", "gaussian", literature_protocol(25, colour=True))
     assert {figure.method for figure in mcmaster} == {"CBM3D", "CDnCNN-B", "FFDNet", "DRUNet"}
     assert published_for("mcmaster (colour)", "gaussian", literature_protocol(25)) == []  # grayscale noise wording
 

@@ -127,7 +127,7 @@ def test_colour_patches_keep_their_channels_with_one_symmetry_on_all() -> None:
 
 
 def test_deterministic_kernels_are_required_within_and_restored_after() -> None:
-    from denoiser.training import deterministic_kernels
+    from denoiser.devices import deterministic_kernels
 
     before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
     with deterministic_kernels(True):
@@ -141,7 +141,7 @@ def test_deterministic_kernels_are_required_within_and_restored_after() -> None:
 
 def test_two_trainings_under_deterministic_kernels_are_identical(device: torch.device, generator: torch.Generator) -> None:
     """On the GPU this is what `deterministic: true` buys: the same weights, bit for bit, run to run."""
-    from denoiser.training import deterministic_kernels
+    from denoiser.devices import deterministic_kernels
 
     images = torch.rand(48, 1, 64, 64, generator=generator)
     states = []
@@ -178,7 +178,7 @@ def test_the_training_memory_estimate_counts_weights_optimizer_activations_and_d
 
 
 def test_tf32_is_off_within_unless_asked_and_restored_after() -> None:
-    from denoiser.training import tf32_kernels
+    from denoiser.devices import tf32_kernels
 
     before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     with tf32_kernels(False):

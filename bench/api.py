@@ -49,9 +49,7 @@ def run(
         f"{key.replace('__', '.')}={yaml.safe_dump(value, default_flow_style=True, width=1 << 30).strip()}"
         for key, value in overrides.items()
     ]
-    if plugins:
-        tree["plugins"] = list(dict.fromkeys([*tree.get("plugins", []), *plugins]))
-    sweep = config_from_tree(tree, texts)
+    sweep = config_from_tree(tree, texts, plugins=plugins)
     root = Path(out) if out is not None else default_output(sweep)
     console = Console(file=io.StringIO()) if quiet else Console(stderr=True)
     outcome = run_sweep(sweep, root, workers=workers, fresh=fresh, force=force, console=console, live=not quiet)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.schema import (
     MAX_CELLS,
@@ -24,10 +24,13 @@ from bench.schema import (
     _show,
     check_name,
 )
-from bench.variants import check_parameter_types, data_channels, variants
+from bench.variants import Variant, check_parameter_types, data_channels, method_entry, variants
 from denoiser.errors import DenoiserError
 from denoiser.levels import LevelRange
 from denoiser.registry import name_problem
+
+if TYPE_CHECKING:
+    from denoiser.noise import NoiseModel
 
 
 def validate(config: SweepConfig) -> None:
@@ -207,14 +210,28 @@ def _check_noise(config: SweepConfig) -> None:
 def _check_scorable(config: SweepConfig) -> None:
     """Each model scores every evaluation family with one variant at least: a method says itself what it
     cannot score (:meth:`denoiser.interface.Denoiser.skip`: a baseline told the σ, ``sigma: oracle``, skips a
-    family without one, jpeg, which its ``sigma: estimated`` variants score)."""
+    family without one, jpeg, which its ``sigma: estimated`` variants score). A reason that starts with one
+    of the method's parameters (``sigma: …``) is keyed to it, ``models.<name>.sigma``."""
     plan = variants(config)
     for family, levels in config.eval_noise.items():
         noise = config.make_noise(family, levels[0])
         for name in config.models:
-            reasons = [variant.skip(noise) for variant in plan if variant.model == name]
+            group = [variant for variant in plan if variant.model == name]
+            reasons = [_skip(variant, noise) for variant in group]
             if all(reason is not None for reason in reasons):
-                raise ConfigError(f"models.{name}: {reasons[0]}")
+                parameter, colon, rest = str(reasons[0]).partition(": ")
+                keyed = colon and parameter in method_entry(name)[0].parameters
+                raise ConfigError(f"models.{name}.{parameter}: {rest}" if keyed else f"models.{name}: {reasons[0]}")
+
+
+def _skip(variant: Variant, noise: NoiseModel) -> str | None:
+    """The variant's own word on ``noise``; a plugin's ``skip`` that fails is one line."""
+    try:
+        return variant.skip(noise)
+    except Exception as error:  # noqa: BLE001 - whatever a plugin raises
+        raise ConfigError(
+            f"models.{variant.model}: its skip fails on {noise.family} noise ({type(error).__name__}: {str(error)[:120]})"
+        ) from None
 
 
 def _check_levels(key: str, levels: dict[str, list[Any]], options: dict[str, dict[str, Any]]) -> None:
@@ -312,7 +329,8 @@ def _check_device(config: SweepConfig) -> None:
     """A device torch names (auto, cpu, cuda, cuda:N, mps), and, for a local sweep, one present here
     (a submitit task runs elsewhere, maybe on a GPU this machine lacks)."""
     device = config.device
-    if device != "auto" and (device.split(":")[0] not in ("cpu", "cuda", "mps") or not re.fullmatch(r"[a-z]+(:\d+)?", device)):
+    named = re.fullmatch(r"[a-z]+(:(0|[1-9]\d*))?", device)  # cuda:00 is no device torch names
+    if device != "auto" and (device.split(":")[0] not in ("cpu", "cuda", "mps") or not named):
         raise ConfigError(f"device: unknown device {_show(device)}; valid: auto, cpu, cuda, cuda:N, mps")
     if config.executor != "local":
         return

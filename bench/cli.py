@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import shlex
 import signal
@@ -279,7 +278,8 @@ def command_leaderboard(arguments: argparse.Namespace, live: bool) -> int:
 
     rows = ranking.read_results(find_results(arguments.results_dir))
     rows = ranking.filter_rows(rows, arguments.dataset, arguments.noise, arguments.level)
-    board = build_board(ranking.rank(rows, arguments.metric, arguments.alpha), arguments.metric, ranking.robustness(rows))
+    robust = ranking.robustness(rows) if arguments.format in ("md", "table") else None  # json and csv: the entries only
+    board = build_board(ranking.rank(rows, arguments.metric, arguments.alpha), arguments.metric, robust)
     if arguments.format == "md":
         from bench.leaderboard import to_markdown
 
@@ -317,9 +317,7 @@ def command_sweep(arguments: argparse.Namespace, live: bool) -> int:
     overrides = arguments.overrides + ([f"executor={arguments.executor}"] if arguments.executor else [])
     if arguments.cell_timeout is not None:
         overrides.append(f"cell_timeout={arguments.cell_timeout!r}")
-    config = load_config(arguments.config, overrides)
-    if arguments.plugins:  # the workers and submitit tasks import them too
-        config = dataclasses.replace(config, plugins=list(dict.fromkeys([*config.plugins, *arguments.plugins])))
+    config = load_config(arguments.config, overrides, plugins=arguments.plugins)  # the workers import them too
     root = arguments.out or default_output(config)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops a sweep as Ctrl-C does
     try:

@@ -34,7 +34,7 @@ from bench.schema import (
 # Besides what this module uses, these imports re-export the names the rest of the application (and the
 # tests) import from bench.config, where they lived before the schema, the checks and the parameter axes
 # became modules of their own: see __all__.
-from bench.variants import data_channels, expand_parameters, with_channels
+from bench.variants import data_channels, expand_parameters
 
 __all__ = [
     # this module's own
@@ -55,7 +55,6 @@ __all__ = [
     "check_option",
     "data_channels",
     "expand_parameters",
-    "with_channels",
 ]
 
 
@@ -141,13 +140,16 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return tree
 
 
-def load_config(path: Path | None, overrides: Sequence[str] = (), *, import_plugins: bool = True) -> SweepConfig:
-    """Read, override, type-check and validate a sweep configuration.
+def load_config(
+    path: Path | None, overrides: Sequence[str] = (), *, import_plugins: bool = True, plugins: Sequence[str] = ()
+) -> SweepConfig:
+    """Read, override, type-check and validate a sweep configuration; ``plugins`` (``--plugin``) join its list.
 
     ``import_plugins=False`` for a config that is data, not the user's word on this run (a results
     folder's config.yaml): its ``plugins:`` are not imported, and a name only they register fails
     validation in one line that names them (see :func:`missing_plugins`)."""
-    return config_from_tree(read_yaml(path) if path is not None else {}, overrides, import_plugins=import_plugins)
+    tree = read_yaml(path) if path is not None else {}
+    return config_from_tree(tree, overrides, import_plugins=import_plugins, plugins=plugins)
 
 
 def missing_plugins(tree: dict[str, Any]) -> list[str]:
@@ -159,8 +161,12 @@ def missing_plugins(tree: dict[str, Any]) -> list[str]:
     return [module for module in names if not imported(module)]
 
 
-def config_from_tree(tree: dict[str, Any], overrides: Sequence[str] = (), *, import_plugins: bool = True) -> SweepConfig:
+def config_from_tree(
+    tree: dict[str, Any], overrides: Sequence[str] = (), *, import_plugins: bool = True, plugins: Sequence[str] = ()
+) -> SweepConfig:
     """Override, type-check and validate a configuration given as a mapping (a parsed file, or the API's dict).
+    ``plugins`` (``--plugin``, the API's ``plugins=``) join the config's own ``plugins:``, so that every worker and
+    submitit task imports them too.
 
     The plugins it names (and the installed entry points) are imported first, so that the names
     they register are valid here; with ``import_plugins=False`` only those already imported count."""
@@ -169,6 +175,9 @@ def config_from_tree(tree: dict[str, Any], overrides: Sequence[str] = (), *, imp
     for text in overrides:
         keys, value = parse_override(text)
         _apply_override(tree, keys, value, text)
+    named = tree.get("plugins", [])
+    if plugins and isinstance(named, list):  # anything but a list: the build below refuses it
+        tree["plugins"] = list(dict.fromkeys([*named, *plugins]))
     if not import_plugins:
         missing = missing_plugins(tree)
         try:

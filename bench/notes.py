@@ -57,8 +57,7 @@ def uncertainty_note(alpha: float) -> str:
     )
 
 
-def mark_notes(names: list[str]) -> list[str]:
-    """The notes of the marks that ``names`` (entries as shown, marks included) carry: none for a mark no name has."""
-    return [
-        note for mark, note in ((LEAKY, LEAKY_NOTE), (NOT_CONVERGED, NOT_CONVERGED_NOTE)) if any(mark in name for name in names)
-    ]
+def mark_notes(leaky: bool, not_converged: bool) -> list[str]:
+    """The notes of the marks some shown entry carries (``leaky``: one is leaky; ``not_converged``: one had not
+    finished training): none for a mark no entry has."""
+    return [note for carried, note in ((leaky, LEAKY_NOTE), (not_converged, NOT_CONVERGED_NOTE)) if carried]

@@ -10,6 +10,7 @@ Gaussian noise is N(0, σ²) on the [0, 1] scale, **not clipped**, with σ given
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 
 from bench.schema import COLOUR_MARK
@@ -94,21 +95,20 @@ def literature_key(sigma: float, colour: bool = False) -> ProtocolKey:
     return create_noise("gaussian", sigma, clip=False, scale=255).protocol_key(3 if colour else 1)
 
 
-def literature_protocol(sigma: float, colour: bool = False) -> str:
-    """The noise protocol text a record carries for the literature's Gaussian noise at σ/255."""
-    return literature_key(sigma, colour).text
-
-
-def published_for(dataset: str, noise: str, protocol: object) -> list[Published]:
-    """The published figures for one leaderboard group (data set, noise family, protocol text as records
-    carry it): those of the data set whose key, rendered by the one renderer, is the group's protocol. Data-set
-    names match case-insensitively, so a user's own copy of CBSD68 named ``CBSD68`` gets the figures beside it."""
-    if not isinstance(protocol, str):
-        return []
+def published_for(dataset: str, noise: str, protocol: object, key: object = None) -> list[Published]:
+    """The published figures for one leaderboard group (data set, noise family, protocol as records carry it):
+    those of the data set whose protocol key is the group's, compared as data (``key``: the records'
+    ``noise_key``, :attr:`denoiser.protocol.ProtocolKey.identity` as sorted JSON), so that rewording the protocol
+    keeps them matched; for records older than the key, their text against the figure's key rendered by the one
+    renderer. Data-set names match case-insensitively, so a user's own copy of CBSD68 named ``CBSD68`` gets the
+    figures beside it."""
     name = str(dataset).removesuffix(COLOUR_MARK).lower()
     colour = str(dataset).endswith(COLOUR_MARK) or name in COLOUR_SETS
     candidates = [figure for figure in PUBLISHED if figure.dataset == name and colour == (figure.dataset in COLOUR_SETS)]
-    return [figure for figure in candidates if figure.key.family == noise and figure.key.text == protocol]
+    candidates = [figure for figure in candidates if figure.key.family == noise]
+    if isinstance(key, str):
+        return [figure for figure in candidates if json.dumps(figure.key.identity, sort_keys=True) == key]
+    return [figure for figure in candidates if isinstance(protocol, str) and figure.key.text == protocol]
 
 
 def describe_published(figures: list[Published]) -> str:

@@ -132,6 +132,7 @@ def rank(rows: pd.DataFrame, metric: str = "psnr", alpha: float = ALPHA) -> pd.D
         sweeps=("sweep", lambda values: ", ".join(sorted(set(map(str, values))))),
         n_images=("n_images", "max"),
         noise_protocol=("noise_protocol", "first"),
+        noise_key=("noise_key", "first"),
         tiled=("tiled", "first"),
         entry=("entry", "first"),
         leaky=("leaky", "first"),
@@ -240,7 +241,7 @@ def _published_psnr(row: pd.Series) -> float | None:
     group's literature protocol has them)."""
     params = parameters(row)
     blind_range = row.get("train_range")
-    for figure in published_for(row["dataset"], row["eval_noise"], row["noise_protocol"]):
+    for figure in published_for(row["dataset"], row["eval_noise"], row["noise_protocol"], row.get("noise_key")):
         if figure.model != row["model"]:
             continue
         if figure.depth is None:

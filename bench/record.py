@@ -211,6 +211,7 @@ class CellRecord:
                 "delta_psnr": item.delta_psnr,
                 "n_images": item.n_images,
                 "noise_protocol": item.protocol,
+                "noise_key": None if item.protocol_key is None else json.dumps(item.protocol_key, sort_keys=True),
                 "psnr_drop_from_matched": drops.get(item.name) if item.dataset == first else None,
             }
             | metric_columns(item)
@@ -309,6 +310,8 @@ def _check_evaluation(item: Evaluation) -> None:
             )
     if item.psnr_noisy is None:
         raise RecordError(f"evaluation {item.name!r}: no PSNR of the noisy input")
+    if item.protocol_key is not None and not isinstance(item.protocol_key, dict):
+        raise RecordError(f"evaluation {item.name!r}: protocol_key must be a mapping")
 
 
 def read_evaluation(item: Any) -> Evaluation:

@@ -214,7 +214,8 @@ def board_html(board: Board | None) -> str:
     """The HTML view of the leaderboard: the board's notes, then each ranked and robustness table with its notes."""
     if board is None:
         return f"<h2>Leaderboard</h2><p>{html.escape(NOTHING_TO_RANK)}</p>"
-    parts = [f"<h2>Leaderboard</h2><p>{html.escape(board.subtitle.capitalize())}; click a column to sort.</p>"]
+    subtitle = board.subtitle[:1].upper() + board.subtitle[1:]
+    parts = [f"<h2>Leaderboard</h2><p>{html.escape(subtitle)}; click a column to sort.</p>"]
     parts += [f"<p{LEAKY_CLASS * (note == LEAKY_NOTE)}>{html.escape(note)}</p>" for note in board.notes]
     parts += [_section_html(section) for section in board.ranked + board.robustness]
     return "\n".join(parts)

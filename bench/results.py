@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.notes import LEAKY, precision_mark
+from bench.notes import marks
 from bench.record import CellRecord
 from bench.store import MANIFEST, ResultStore, write_text
 from denoiser.errors import DenoiserError
@@ -35,11 +35,12 @@ IDENTITY = [
     "matched", "leaky", "entry", "latent_dim", "seed", "n_images", "epochs", "best_epoch", "stopped_early",
     "converged", "n_parameters", "ms_per_megapixel", "train_seconds", "peak_memory_mb", "train_images_per_s", "threads",
     "precision", "selected_on", "status", "error", "mean_psnr_all_levels",
-    "worst_psnr", "worst_eval", "psnr_drop_from_matched", "delta_psnr", "noise_protocol", "tiled",
+    "worst_psnr", "worst_eval", "psnr_drop_from_matched", "delta_psnr", "noise_protocol", "noise_key", "tiled",
 ]  # fmt: skip
 INTEGER_COLUMNS = ["latent_dim", "seed", "n_images", "epochs", "best_epoch", "threads", "n_parameters"]
 TEXT_COLUMNS = ["sweep", "cell_id", "model", "params", "dataset", "split", "noise", "train_range", "trained", "eval_noise",
-                "entry", "precision", "selected_on", "status", "error", "worst_eval", "noise_protocol", "tiled"]  # fmt: skip
+                "entry", "precision", "selected_on", "status", "error", "worst_eval", "noise_protocol", "noise_key",
+                "tiled"]  # fmt: skip
 PER_IMAGE = "_per_image"  # the suffix of the per-image columns
 
 
@@ -78,7 +79,7 @@ def entry_label(record: CellRecord) -> str:
     """A leaderboard entry's name: the record's label (seeds are averaged), marked when leaky. Whether its
     training had finished is the ``converged`` column: the leaderboard marks an entry ``[not converged]``
     when any of its seeds had not (:data:`bench.notes.NOT_CONVERGED`), so that seeds which differ stay one entry."""
-    return record.label() + precision_mark(record.precision) + LEAKY * record.leaky
+    return record.label() + marks(record.precision, record.leaky)
 
 
 def to_csv(frame: pd.DataFrame) -> str:

@@ -169,9 +169,15 @@ class DataConfig:
         if self.name:
             return self.name + colour
         path = self.params.get("path")
-        if self.dataset == "folder" and isinstance(path, str) and Path(path).name:
+        if isinstance(path, str) and Path(path).name and self._named_by_path():
             return Path(path).name + colour
         return self.dataset + colour
+
+    def _named_by_path(self) -> bool:
+        """Whether the data set declares that results name it after its ``path`` (``folder``)."""
+        from denoiser.data import DATASETS
+
+        return self.dataset in DATASETS and DATASETS.get(self.dataset).metadata.get("named_by_path") is True
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from denoiser.baselines import Baseline
 from denoiser.estimators import describe as describe_estimator
 from denoiser.evaluation import evaluate, evaluate_pairs, evaluate_whole, evaluation_seed
 from denoiser.interface import Denoiser
-from denoiser.noise import NoiseModel, RealNoise, protocol_for
+from denoiser.noise import NoiseModel, RealNoise
 
 
 class Scoring(Denoiser):
@@ -85,8 +85,8 @@ class BaselineRun(Scoring):
 def evaluate_cell(config: SweepConfig, data: SweepData, scoring: Scoring) -> list[Evaluation]:
     """Every evaluation of one cell: each data set scored (the test split, whole images) at every evaluation
     noise and level the denoiser does not skip (a baseline told the σ skips jpeg, which its ``sigma: estimated``
-    rows score), then each set of real-noise pairs once (the truth each pair knows told to a baseline in
-    ``sigma: oracle`` mode); what the denoiser used (a baseline's colour options, the σ it was told or
+    rows score), then each set of real-noise pairs once, unless it skips real noise (the truth each pair knows
+    told to a baseline in ``sigma: oracle`` mode); what the denoiser used (a baseline's colour options, the σ it was told or
     estimated) is recorded beside its scores."""
     channels = data_channels(config)
     evaluations = []
@@ -108,11 +108,15 @@ def evaluate_cell(config: SweepConfig, data: SweepData, scoring: Scoring) -> lis
                     dataclasses.replace(scores, noise=family, level=level, dataset=dataset, tiled=tiled, settings=settings)
                 )
     for dataset, pairs in data.pairs.items():
+        if scoring.skip(RealNoise.of(*pairs[0][1:])) is not None:  # asked as of any noise: real noise, the first pair's σ
+            continue
         scores, truths = evaluate_pairs(scoring, pairs)
         noise = RealNoise(scores.level)
         settings = scoring.pair_settings(noise, channels, truths)
-        protocol = protocol_for(noise, channels)
+        key = noise.protocol_key(channels)
         evaluations.append(
-            dataclasses.replace(scores, protocol=protocol, dataset=dataset, tiled=scoring.tiling, settings=settings)
+            dataclasses.replace(
+                scores, protocol=key.text, protocol_key=key.identity, dataset=dataset, tiled=scoring.tiling, settings=settings
+            )
         )
     return evaluations

@@ -114,10 +114,12 @@ class SweepPlan:
 def plan_sweep(config: SweepConfig, store: ResultStore, data: SweepData, cells: list[Cell], requested: int) -> SweepPlan:
     """Which of ``cells`` are pending under ``store``, and how many workers run them (``requested`` > 0:
     that many; a submitit job array: its ``array_parallelism``). The stored records are read once, here."""
-    stored = store.read_records() if store.runs.is_dir() else []
-    grid = {cell.cell_id for cell in cells}
-    finished = {record.cell_id: record for record in stored if record.cell_id in grid and record.status == "ok"}
+    held = {cell.cell_id: store.read_record(cell.cell_id) for cell in cells}  # runs/<id>.json, by its name
+    finished = {cell_id: record for cell_id, record in held.items() if record is not None and record.status == "ok"}
     pending = [cell for cell in cells if cell.cell_id not in finished]
+    stored = [record for record in held.values() if record is not None]
+    if pending and store.runs.is_dir():  # the other records, for the code-change check: each read once as well
+        stored += store.read_records(sorted({path.stem for path in store.runs.glob("*.json")} - held.keys()))
     device = pick_device(config.device)
     if config.executor == "submitit":
         workers = WorkerChoice(config.submitit.array_parallelism, "submitit: the job array's array_parallelism")

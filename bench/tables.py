@@ -57,8 +57,10 @@ def build_board(ranked: pd.DataFrame, metric: str, robust: pd.DataFrame | None =
         Section(f"Robustness · {dataset}", [ROBUSTNESS_NOTE], ROBUSTNESS_HEADER, robustness_rows(group))
         for dataset, group in (robust.groupby("dataset") if robust is not None else [])
     ]
-    shown = [str(name) for name in ranked["entry"]] + ([str(name) for name in robust["entry"]] if robust is not None else [])
-    notes = [uncertainty_note(float(ranked["alpha"].iloc[0])), COST_NOTE, *mark_notes(shown)]
+    shown = [ranked] + ([robust] if robust is not None else [])
+    leaky = any(table["leaky"].eq(True).any() for table in shown if "leaky" in table)
+    not_converged = any(table["converged"].eq(False).any() for table in shown if "converged" in table)
+    notes = [uncertainty_note(float(ranked["alpha"].iloc[0])), COST_NOTE, *mark_notes(leaky, not_converged)]
     return Board(metric, notes, ranked_sections, robustness_sections, to_records(ranked))
 
 
@@ -137,7 +139,7 @@ def group_notes(group: pd.DataFrame) -> list[str]:
     """What a reader of one ranked group should know: the published figures for it, and tiled entries."""
     first = group.iloc[0]
     notes = []
-    published = published_for(first["dataset"], first["eval_noise"], first["noise_protocol"])
+    published = published_for(first["dataset"], first["eval_noise"], first["noise_protocol"], first.get("noise_key"))
     if published:
         notes.append(describe_published(published))
     tiled = group[group["tiled"].notna()]

@@ -123,7 +123,7 @@ class Baseline(Denoiser):
         equivalent σ (jpeg), as there is nothing to tell it."""
         if not self.uses_sigma or self.sigma == "estimated" or noise.equivalent_sigma is not None:
             return None
-        return (
+        return (  # the parameter first: a config's check names its key, models.<name>.sigma
             f"sigma: oracle cannot tell {self.name} the σ of {noise.family} noise, which has none; give sigma: "
             f"estimated, or [oracle, estimated] for both (the oracle rows then leave {noise.family} out)"
         )

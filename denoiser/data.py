@@ -63,7 +63,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 WHOLE_KINDS = ("images", "pairs")  # what a data set scored on whole images gives: clean images, or clean and noisy pairs
-SHIPPED_DATASETS = ("skimage-natural", "folder", "cifar10")  # the package's own; a plugin's types its own parameters
 
 # Photographs that ship inside scikit-image's wheel (no download needed).
 SKIMAGE_PHOTOGRAPHS = (
@@ -94,6 +93,7 @@ def register_dataset(
     pixels: PixelCounter | None = None,
     check: Callable[[Mapping[str, object]], None] | None = None,
     train: bool = True,
+    named_by_path: bool = False,
 ) -> Callable[[Callable[..., ImageSet]], Callable[..., ImageSet]]:
     """Decorator: register a data set, a factory returning an ImageSet from keyword parameters:
     ``@register_dataset("name")``, with what it declares about itself:
@@ -107,7 +107,8 @@ def register_dataset(
       before it loads (None: not known), so that a config is refused before it cannot fit;
     - ``check(params)``: its own parameter check, raising ConfigurationError whose message starts with the
       parameter's name;
-    - ``train``: false for a set that is only scored (pairs), never trained on."""
+    - ``train``: false for a set that is only scored (pairs), never trained on;
+    - ``named_by_path``: results name it after the last part of its ``path`` (a folder of images), not its name."""
     if whole not in (None, *WHOLE_KINDS):
         raise ConfigurationError(f"data set {name!r}: whole must be images, pairs or None, got {reprlib.repr(whole)}")
     if (whole is None) != (load_whole is None):
@@ -117,7 +118,8 @@ def register_dataset(
             raise ConfigurationError(f"data set {name!r}: {key} must be a function, got {reprlib.repr(function)}")
     if load_whole is not None and "color" not in keyword_parameters(load_whole):
         raise ConfigurationError(f"data set {name!r}: load_whole must take color (a colour sweep reads its sets in colour)")
-    return DATASETS.register(name, whole=whole, load_whole=load_whole, pixels=pixels, check=check, train=train)
+    declared = {"whole": whole, "load_whole": load_whole, "pixels": pixels, "check": check, "train": train}
+    return DATASETS.register(name, **declared, named_by_path=named_by_path)
 
 
 def load_dataset(name: str, **params: object) -> ImageSet:
@@ -207,7 +209,7 @@ def check_params(name: str, params: Mapping[str, object], *, whole: bool = False
     if include is not None and (not isinstance(include, str) or not include):
         raise ConfigurationError(f"include: a file-name pattern, e.g. 'Canon5D2_*', got {reprlib.repr(include)}")
     color = params.get("color")
-    if (whole or name in SHIPPED_DATASETS) and color is not None and not isinstance(color, bool):
+    if "color" in taken and color is not None and not isinstance(color, bool):
         raise ConfigurationError(f"color: expected true or false, got {reprlib.repr(color)}")
     if entry.metadata.get("check") is not None:
         entry.metadata["check"](params)
@@ -289,7 +291,7 @@ def _folder_pixels(params: Mapping[str, object], whole: bool) -> int | None:
     return _channels(params) * len(files) * (tiles**2 if mode == "tiles" else 1) * IMAGE_SIZE**2  # type: ignore[operator]
 
 
-@register_dataset("folder", whole="images", load_whole=folder_images, pixels=_folder_pixels)
+@register_dataset("folder", whole="images", load_whole=folder_images, pixels=_folder_pixels, named_by_path=True)
 def folder(
     path: str, mode: str = "resize", tiles: int = 4, limit: int | None = None, color: bool = False, include: str | None = None
 ) -> ImageSet:

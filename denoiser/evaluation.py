@@ -14,7 +14,7 @@ import torch
 
 from denoiser import metrics
 from denoiser.interface import Denoiser
-from denoiser.noise import NoiseModel, RealNoise, make_generator, protocol_for
+from denoiser.noise import NoiseModel, RealNoise, make_generator
 
 # What is scored: a denoiser (denoiser.interface.Denoiser, which a sweep's learned models and baselines are), or any
 # callable alike: (N, C, H, W) noisy and the noise model it was drawn from (it may use its σ) → estimate in [0, 1]
@@ -44,6 +44,7 @@ class Evaluation:
     metrics: dict[str, MetricScores] = field(default_factory=dict)  # metric name → its numbers
     settings: dict[str, Any] | None = None  # a classical baseline's settings at this noise
     protocol: str | None = None  # exactly what the noise was, e.g. "y = x + N(0, σ²), not clipped, σ = 25/255"
+    protocol_key: dict[str, Any] | None = None  # the same as data (ProtocolKey.identity); None in older records
     dataset: str | None = None  # where it was scored: the training data's test split, or an evaluation data set
     tiled: str | None = None  # how a fixed-size model (the DAE) ran on whole images
 
@@ -129,7 +130,8 @@ def _aggregate(values: list[dict[str, tuple[torch.Tensor, torch.Tensor]]], noise
             estimate.mean().item(), estimate.std(correction=0).item(), noisy.mean().item(), per_image
         )
     count = len(next(iter(scores.values())).per_image)
-    return Evaluation(noise.family, noise.level, count, scores, protocol=protocol_for(noise, channels))
+    key = noise.protocol_key(channels)
+    return Evaluation(noise.family, noise.level, count, scores, protocol=key.text, protocol_key=key.identity)
 
 
 def score(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor, noise: NoiseModel) -> Evaluation:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from denoiser.errors import DenoiserError
+
 if TYPE_CHECKING:
     import torch
 
@@ -34,7 +36,14 @@ class Denoiser:
 
 
 def skip_reason(method: Any, noise: NoiseModel) -> str | None:
-    """``method.skip(noise)`` for a method that defines it (a :class:`Denoiser`, or a plugin's model with a
-    ``skip`` method), else None: a plain callable scores every noise."""
-    skip = getattr(method, "skip", None)
-    return skip(noise) if callable(skip) else None
+    """``method.skip(noise)`` for a method whose class defines it (a :class:`Denoiser`, or a plugin's model with a
+    ``skip`` method), else None: a plain callable scores every noise. Only a method of the class counts: a
+    model's layer that happens to be called ``skip`` (a residual connection) is not asked. A reason is one
+    line of text; anything else is refused, naming the class."""
+    skip = getattr(type(method), "skip", None)
+    if not callable(skip):
+        return None
+    reason = skip(method, noise)
+    if reason is not None and not isinstance(reason, str):
+        raise DenoiserError(f"{type(method).__name__}.skip returned {type(reason).__name__}: expected a reason (text) or None")
+    return reason

@@ -10,8 +10,9 @@ turns a key into the records' sentence, so that the wording is written once and 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Described(Protocol):
@@ -45,6 +46,16 @@ class ProtocolKey:
     def per_channel(self) -> bool:
         """Each channel of a colour image gets its own, independent draw."""
         return self.channels > 1 and self.noise.per_channel
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The key as records keep it, beside the text: the family, the noise model's fields (level, clip,
+        scale, …), the channels and whether each is drawn on its own; equal for equal noise, whatever the wording."""
+        noise: Any = self.noise
+        fields: dict[str, Any] = {}
+        if dataclasses.is_dataclass(noise) and not isinstance(noise, type):
+            fields = dataclasses.asdict(noise)
+        return {"family": self.family, **fields, "channels": self.channels, "per_channel": self.per_channel}
 
     @property
     def text(self) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pytest
@@ -125,3 +125,13 @@ def metrics_table(folder: Path, columns: list[str]) -> pd.DataFrame:
     """``columns`` of a run's results.csv in a stable row order, for comparing two runs."""
     table = pd.read_csv(folder / "results.csv")[columns]
     return table.sort_values(["cell_id", "eval_noise", "eval_level"]).reset_index(drop=True)
+
+
+def plugin_module(folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> str:
+    """A plugin module ``name`` written to ``folder`` from ``source``, importable for this test, not yet imported."""
+    import textwrap
+
+    (folder / f"{name}.py").write_text(textwrap.dedent(source))
+    monkeypatch.syspath_prepend(str(folder))
+    sys.modules.pop(name, None)
+    return name

@@ -5,14 +5,12 @@ sweep, the tables and the report with no other edit."""
 from __future__ import annotations
 
 import json
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from bench.store import ResultStore
-from tests.conftest import CI_CONFIG, bench_here
+from tests.conftest import CI_CONFIG, bench_here, plugin_module
 
 PLUGIN = '''
 import matplotlib.pyplot as plt
@@ -54,10 +52,7 @@ def scores_by_set(rows, out):
 
 @pytest.fixture
 def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    (tmp_path / "one_plugin.py").write_text(textwrap.dedent(PLUGIN))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("one_plugin", None)
-    return "one_plugin"
+    return plugin_module(tmp_path, monkeypatch, "one_plugin", PLUGIN)
 
 
 def test_a_data_set_a_noise_family_and_a_plot_from_one_plugin_file(

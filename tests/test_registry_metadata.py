@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from denoiser import ConfigurationError, register_dataset
 from denoiser.data import check_params, expected_whole_pixels, whole_datasets, whole_kind
 from denoiser.noise import ladder, level_label
 from denoiser.registry import MAX_NAME, Registry, name_problem
-from tests.conftest import CI_CONFIG
+from tests.conftest import CI_CONFIG, plugin_module
 
 
 def test_metadata_is_kept_read_only_and_empty_by_default() -> None:
@@ -97,10 +95,7 @@ def noise(level: float):
 
 @pytest.fixture
 def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    (tmp_path / "meta_plugin.py").write_text(textwrap.dedent(PLUGIN))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("meta_plugin", None)
-    return "meta_plugin"
+    return plugin_module(tmp_path, monkeypatch, "meta_plugin", PLUGIN)
 
 
 def test_a_plugins_declarations_reach_the_checks_the_sweep_and_the_plots(plugin: str, tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ def test_an_oracle_only_baseline_with_jpeg_is_refused_in_one_line() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(None, [*ROBUST, "models={tv: {}}"])
     assert str(caught.value) == (
-        "models.tv: sigma: oracle cannot tell tv the σ of jpeg noise, which has none; "
+        "models.tv.sigma: oracle cannot tell tv the σ of jpeg noise, which has none; "
         "give sigma: estimated, or [oracle, estimated] for both (the oracle rows then leave jpeg out)"
     )
     with pytest.raises(ConfigError, match="models.tv: sigma must be one of oracle, estimated, got 'guess'"):
@@ -182,12 +182,12 @@ def test_blind_noise_draws_each_images_level_from_the_range() -> None:
 
 
 def test_dncnn_b_figures_apply_to_a_blind_20_layer_entry_only() -> None:
-    from bench.published import literature_protocol, published_for
+    from bench.published import literature_key, published_for
 
-    figures = {(figure.method, figure.sigma): figure for figure in published_for("set12", "gaussian", literature_protocol(25))}
+    figures = {(figure.method, figure.sigma): figure for figure in published_for("set12", "gaussian", literature_key(25).text)}
     assert figures[("DnCNN-B", 25)].psnr == 30.36 and figures[("DnCNN-S", 25)].psnr == 30.44
     blind = pd.Series(
-        {"dataset": "set12", "eval_noise": "gaussian", "noise_protocol": literature_protocol(25), "model": "dncnn",
+        {"dataset": "set12", "eval_noise": "gaussian", "noise_protocol": literature_key(25).text, "model": "dncnn",
          "params": json.dumps({"depth": 20, "width": 64}), "noise": "gaussian", "train_level": None, "train_range": "0–55"},
         dtype=object,
     )  # fmt: skip

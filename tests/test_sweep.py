@@ -237,16 +237,16 @@ def test_whole_images_of_an_evaluation_data_set_are_scored_at_their_own_sizes(tm
 
 
 def test_published_figures_apply_to_set12_under_the_literatures_noise_only() -> None:
-    from bench.published import literature_protocol, published_for
+    from bench.published import literature_key, published_for
 
-    figures = published_for("Set12", "gaussian", literature_protocol(25))
+    figures = published_for("Set12", "gaussian", literature_key(25).text)
     assert {(figure.method, figure.psnr) for figure in figures} == {("BM3D", 29.97), ("DnCNN-S", 30.44), ("DnCNN-B", 30.36)}
     assert published_for("set12", "gaussian", "y = clamp(x + N(0, σ²), 0, 1), σ = 25/255") == []  # clipped: not comparable
-    bsd68 = published_for("BSD68", "gaussian", literature_protocol(25))  # any case
+    bsd68 = published_for("BSD68", "gaussian", literature_key(25).text)  # any case
     assert {(figure.method, figure.psnr) for figure in bsd68} == {("BM3D", 28.57), ("DnCNN-S", 29.23), ("DnCNN-B", 29.16)}
-    mcmaster = published_for("mcmaster (colour)", "gaussian", literature_protocol(25, colour=True))
+    mcmaster = published_for("mcmaster (colour)", "gaussian", literature_key(25, colour=True).text)
     assert {figure.method for figure in mcmaster} == {"CBM3D", "CDnCNN-B", "FFDNet", "DRUNet"}
-    assert published_for("mcmaster (colour)", "gaussian", literature_protocol(25)) == []  # grayscale noise wording
+    assert published_for("mcmaster (colour)", "gaussian", literature_key(25).text) == []  # grayscale noise wording
 
 
 def test_the_plan_says_which_cells_run_where_and_why(ci_sweep: Path) -> None:

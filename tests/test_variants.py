@@ -160,3 +160,52 @@ def test_a_plugin_model_says_itself_which_noise_it_cannot_score(tmp_path: Path, 
     noisy = next(record for record in outcome.records if record.model == "noisy")
     assert [item.name for item in noisy.evaluations] == ["jpeg 30", "gaussian 0.1"]
     sys.modules.pop("skipping_plugin", None)
+
+
+RESIDUAL_PLUGIN = '''
+from torch import nn
+
+from denoiser import register_model
+
+
+class Residual(nn.Module):
+    def __init__(self, answer: str) -> None:
+        super().__init__()
+        self.body = nn.Conv2d(1, 1, 3, padding=1)
+        self.skip = nn.Identity()  # a layer called skip: not the method's word on any noise
+        self.answer = answer
+
+    def forward(self, noisy):
+        return self.skip(noisy) - self.body(noisy)
+
+
+class Asked(Residual):
+    def skip(self, noise):  # noqa: F811 - the method, this time
+        if self.answer == "raise":
+            raise RuntimeError("cannot say")
+        return 3 if self.answer == "number" else None
+
+
+@register_model("residual")
+def residual() -> nn.Module:
+    return Residual("none")
+
+
+@register_model("asked")
+def asked(answer: str = "none") -> nn.Module:
+    return Asked(answer)
+'''
+
+
+def test_a_layer_called_skip_is_not_asked_and_a_skip_that_fails_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "residual_plugin.py").write_text(RESIDUAL_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    base = [*TINY, "plugins=[residual_plugin]", "evaluation.noise={gaussian: [0.1]}"]
+    config = load_config(Path(CI_CONFIG), [*base, "models={residual: {}}"])
+    assert [variant.skip(create_noise("gaussian", 0.1)) for variant in variants(config)] == [None, None]
+    with pytest.raises(ConfigError, match=r"^models.asked: its skip fails on gaussian noise \(RuntimeError: cannot say\)$"):
+        load_config(Path(CI_CONFIG), [*base, "models={asked: {answer: raise}}"])
+    returned = r"^models.asked: its skip fails on gaussian noise \(DenoiserError: Asked.skip returned int"
+    with pytest.raises(ConfigError, match=returned):
+        load_config(Path(CI_CONFIG), [*base, "models={asked: {answer: number}}"])
+    sys.modules.pop("residual_plugin", None)

@@ -149,10 +149,10 @@ def find_results(root: Path) -> list[Path]:
         raise ResultsError(f"{root}: no such folder")
     if root.is_file():
         return [root]
-    marks = [*root.rglob("results.csv"), *(path for path in root.rglob("runs") if path.is_dir())]
+    signs = [*root.rglob("results.csv"), *(path for path in root.rglob("runs") if path.is_dir())]
     # only folders below root count as moved aside: a root named previous-… is ranked when named
     found = sorted(
-        {path.parent for path in marks if not any(part.startswith("previous-") for part in path.relative_to(root).parts)}
+        {path.parent for path in signs if not any(part.startswith("previous-") for part in path.relative_to(root).parts)}
     )
     if not found:
         raise ResultsError(f"{root}: no results.csv or runs/ below this folder; run `python -m bench sweep` first")

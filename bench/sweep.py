@@ -258,7 +258,7 @@ def _run_locked(
             except KeyboardInterrupt:
                 store.remove_leftovers()  # the stopped workers' unfinished writes
                 raise
-    ran = {record.cell_id: record for record in store.read_records(cell.cell_id for cell in plan.pending)}
+    ran = {cell.cell_id: store.read_record(cell.cell_id) for cell in plan.pending}  # by file name, as planning reads
     records = [plan.finished.get(cell.cell_id) or ran.get(cell.cell_id) for cell in cells]
     results = Results(store.root, [record for record in records if record is not None])
     results.write_csv()

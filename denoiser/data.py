@@ -266,12 +266,16 @@ def folder_images(
     path: str, limit: int | None = None, color: bool = False, include: str | None = None
 ) -> list[tuple[str, torch.Tensor]]:
     """Every image file in the folder ``path`` (those ``include`` matches), whole: ``[(file name, (1, C, H, W)), …]``."""
+    return [(file.name, read_image(file, color).unsqueeze(0)) for file in _folder_files(path, limit, include)]
+
+
+def _folder_files(path: str, limit: int | None, include: str | None) -> list[Path]:
+    """The image files of the folder ``path`` that ``include`` matches, the first ``limit`` of them."""
     check_limit(limit)
     directory = Path(path)
     if not directory.is_dir():
         raise DataError(f"{directory}: no such folder")
-    files = image_files(directory, include)
-    return [(file.name, read_image(file, color).unsqueeze(0)) for file in _limited(files, limit)]
+    return _limited(image_files(directory, include), limit)
 
 
 def _folder_pixels(params: Mapping[str, object], whole: bool) -> int | None:
@@ -298,17 +302,12 @@ def folder(
     """Every PNG/JPEG/TIFF/BMP image in a folder, grayscale (or RGB: ``color``, grayscale files replicated), as 64×64
     patches (mode: resize, center-crop, tiles), or whole (native: for training on random patches; centre-cropped
     to the smallest size among them); ``include``, a file-name pattern, keeps the files it matches (any case)."""
-    directory = Path(path)
-    check_limit(limit)
-    if not directory.is_dir():
-        raise DataError(f"{directory}: no such folder")
-    files = image_files(directory, include)
-    files = files[:limit] if limit is not None else files
+    files = _folder_files(path, limit, include)
     if mode == "native":
         images = [read_image(file, color) for file in files]  # each (C, H, W)
         height, width = min(image.shape[-2] for image in images), min(image.shape[-1] for image in images)
         if {tuple(image.shape[-2:]) for image in images} != {(height, width)}:
-            logger.info("%s: images of several sizes, centre-cropped to %d×%d", directory, height, width)
+            logger.info("%s: images of several sizes, centre-cropped to %d×%d", path, height, width)
         crops = [
             image[:, (image.shape[-2] - height) // 2 :][:, :height, (image.shape[-1] - width) // 2 :][:, :, :width]
             for image in images

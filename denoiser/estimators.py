@@ -24,6 +24,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from denoiser.correlated_noise import filter_valid
 from denoiser.registry import Registry
 
 Estimator = Callable[[torch.Tensor], float]
@@ -93,11 +94,9 @@ def _gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = math.ceil(3 * sigma)
     offsets = torch.arange(-radius, radius + 1, dtype=image.dtype)
     kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
-    kernel /= kernel.sum()
-    channels = image.shape[1]
+    taps = (kernel / kernel.sum()).tolist()
     padded = F.pad(image, (radius, radius, radius, radius), mode="reflect")
-    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
-    return F.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+    return filter_valid(filter_valid(padded, taps, -1), taps, -2)  # separable: rows, then columns
 
 
 def _plane_residual_variance(patches: torch.Tensor) -> torch.Tensor:
